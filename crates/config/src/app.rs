@@ -1,0 +1,336 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{HumanDuration, Secret};
+
+/// The whole process configuration. Every field has a built-in default, so an
+/// empty file (or none) is a working local set-up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    pub queues_file: QueuesFilePath,
+    pub redis: RedisConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub intake: IntakeConfig,
+    pub worker: WorkerConfig,
+    pub events: EventsConfig,
+    pub media: MediaConfig,
+    pub models: ModelsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QueuesFilePath(pub PathBuf);
+
+impl Default for QueuesFilePath {
+    fn default() -> Self {
+        QueuesFilePath(PathBuf::from("queues.toml"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Secret,
+    /// Prefix of every key this deployment writes, so several can share a Redis.
+    pub prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: Secret::new("redis://127.0.0.1:6379"),
+            prefix: "atelier".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+    /// Apply pending migrations at start-up.
+    pub migrate: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: Secret::new("postgres://postgres:postgres@127.0.0.1:5432/atelier"),
+            max_connections: 10,
+            migrate: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Root directory of the local backend.
+    pub local_root: PathBuf,
+    /// Key for local signed URLs (S3 signs with its own credentials).
+    pub signing_key: Secret,
+    /// Base URL under which the intake serves locally signed objects.
+    pub public_base_url: String,
+    pub signed_url_ttl: HumanDuration,
+    pub s3: S3Config,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: StorageBackend::Local,
+            local_root: PathBuf::from(".demo/objects"),
+            signing_key: Secret::new("dev-signing-key-change-me"),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            signed_url_ttl: HumanDuration::secs(900),
+            s3: S3Config::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// Custom endpoint (MinIO, s3s, …); empty means AWS.
+    pub endpoint: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub allow_http: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: "atelier".into(),
+            region: "us-east-1".into(),
+            endpoint: String::new(),
+            access_key_id: Secret::default(),
+            secret_access_key: Secret::default(),
+            allow_http: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeConfig {
+    pub listen: SocketAddr,
+    /// API keys accepted on `/v1`; a list, or one comma-separated string.
+    #[serde(deserialize_with = "string_or_list")]
+    pub api_keys: Vec<Secret>,
+    /// Keys of operators: queue controls and dead letters (`/v1/queues`).
+    #[serde(deserialize_with = "string_or_list")]
+    pub operator_keys: Vec<Secret>,
+    /// Requests per second per API key, shared by all intake replicas.
+    pub rate_limit_per_second: f64,
+    /// Requests an API key may make at once above the steady rate.
+    pub rate_limit_burst: u32,
+    /// HMAC key of the end-user WebSocket tokens.
+    pub token_secret: Secret,
+    pub token_ttl: HumanDuration,
+    pub max_upload_bytes: u64,
+    pub max_json_bytes: u64,
+    /// How often recorded-but-not-enqueued jobs are pushed again.
+    pub outbox_interval: HumanDuration,
+    /// A recorded job not marked enqueued after this long is pushed again.
+    pub outbox_grace: HumanDuration,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            api_keys: vec![Secret::new("dev-api-key")],
+            operator_keys: vec![Secret::new("dev-operator-key")],
+            rate_limit_per_second: 1000.0,
+            rate_limit_burst: 2000,
+            token_secret: Secret::new("dev-token-secret-change-me"),
+            token_ttl: HumanDuration::secs(900),
+            max_upload_bytes: 25 * 1024 * 1024,
+            max_json_bytes: 64 * 1024,
+            outbox_interval: HumanDuration::secs(2),
+            outbox_grace: HumanDuration::secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Queues this worker consumes; empty means every queue in queues.toml.
+    #[serde(deserialize_with = "string_or_list_plain")]
+    pub queues: Vec<String>,
+    /// Identifies the worker in leases and logs; empty means host-pid.
+    pub name: String,
+    /// Longest sleep between polls of an empty queue.
+    pub max_poll_interval: HumanDuration,
+    /// In-flight jobs get this long to finish on SIGTERM.
+    pub shutdown_timeout: HumanDuration,
+    /// Where the worker serves `/metrics`; unset means no endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Jobs this process runs at once across its queues; unset means the
+    /// largest `concurrency` among them.
+    pub concurrency: Option<u32>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queues: Vec::new(),
+            name: String::new(),
+            max_poll_interval: HumanDuration::millis(100),
+            shutdown_timeout: HumanDuration::secs(30),
+            metrics_listen: None,
+            concurrency: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Events kept per user for replay on reconnect.
+    pub retention_per_user: u32,
+    /// A user's event log expires this long after their last event.
+    pub retention_age: HumanDuration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retention_per_user: 1000,
+            retention_age: HumanDuration::secs(7 * 86400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Largest photo accepted, in pixels (width × height).
+    pub max_pixels: u64,
+    /// Largest side accepted, in pixels.
+    pub max_dimension: u32,
+    pub variant_widths: Vec<u32>,
+    pub thumbnail_size: u32,
+    pub jpeg_quality: u8,
+    pub webp_quality: u8,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            max_pixels: 50_000_000,
+            max_dimension: 16_384,
+            variant_widths: vec![256, 512, 1024, 2048],
+            thumbnail_size: 256,
+            jpeg_quality: 85,
+            webp_quality: 80,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Folder of the model manifests (and committed model files).
+    pub manifests: PathBuf,
+    /// Fetched models and the ONNX Runtime library; unset means
+    /// `ATELIER_MODELS_DIR` or `~/.cache/atelier/models`.
+    pub dir: Option<PathBuf>,
+    /// Intra-op threads per model session.
+    pub threads: u32,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            manifests: PathBuf::from("models"),
+            dir: None,
+            threads: 2,
+        }
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    Ok(string_or_list_plain(d)?
+        .into_iter()
+        .map(Secret::new)
+        .collect())
+}
+
+fn string_or_list_plain<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl AppConfig {
+    /// The config as TOML with every secret redacted, for the start-up log.
+    pub fn redacted(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("<unprintable config: {e}>"))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let keys = self
+            .intake
+            .api_keys
+            .iter()
+            .chain(&self.intake.operator_keys);
+        if keys.clone().any(|k| k.expose().len() < 8) {
+            return Err(
+                "intake.api_keys, intake.operator_keys: every key must be at least 8 characters"
+                    .into(),
+            );
+        }
+        let rate = self.intake.rate_limit_per_second;
+        if !rate.is_finite() || rate <= 0.0 || self.intake.rate_limit_burst == 0 {
+            return Err(
+                "intake.rate_limit_per_second, intake.rate_limit_burst: must be positive".into(),
+            );
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.s3.bucket.is_empty() {
+            return Err("storage.s3.bucket: required when storage.backend = \"s3\"".into());
+        }
+        if self.media.variant_widths.is_empty() || self.media.variant_widths.contains(&0) {
+            return Err("media.variant_widths: at least one positive width".into());
+        }
+        if !(1..=100).contains(&self.media.jpeg_quality)
+            || !(1..=100).contains(&self.media.webp_quality)
+        {
+            return Err("media.jpeg_quality, media.webp_quality: between 1 and 100".into());
+        }
+        if self.events.retention_per_user == 0 {
+            return Err("events.retention_per_user: must be positive".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! The operator CLI, a client of the intake's operator API (`/v1/queues`,
+//! `/v1/ops`). Readable tables by default, the API's JSON with `--json`.
+#![forbid(unsafe_code)]
+
+mod table;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(version, about = "Operate atelier queues and jobs")]
+struct Cli {
+    /// Base URL of the intake API.
+    #[arg(long, env = "ATELIER_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An operator key (intake.operator_keys).
+    #[arg(
+        long,
+        env = "ATELIER_OPERATOR_KEY",
+        default_value = "dev-operator-key",
+        hide_env_values = true
+    )]
+    operator_key: String,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every queue: depth, age, in flight, dead, workers, service time.
+    Queues,
+    /// One queue in full.
+    Queue { name: String },
+    /// Recommended worker count per queue, and why.
+    Scale,
+    /// Stop starting jobs from a queue (running ones finish).
+    Pause { queue: String },
+    /// Start jobs from a paused queue again.
+    Resume { queue: String },
+    /// Dead letters.
+    Dead {
+        #[command(subcommand)]
+        action: DeadAction,
+    },
+    /// Any client's job.
+    Job {
+        #[command(subcommand)]
+        action: JobAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadAction {
+    /// Newest first, with the last error.
+    List {
+        queue: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Queue dead jobs again with a fresh attempt budget (all when no id given).
+    Retry { queue: String, job_ids: Vec<String> },
+    /// Forget dead jobs (all when no id given); their rows stay `dead`.
+    Purge { queue: String, job_ids: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum JobAction {
+    Show { job_id: String },
+    Cancel { job_id: String },
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url.trim_end_matches('/')))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.url))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = body["error"]["code"].as_str().unwrap_or("http.error");
+            let message = body["error"]["message"].as_str().unwrap_or("");
+            bail!("{status}: {code}: {message}");
+        }
+        Ok(body)
+    }
+}
+
+fn selection(ids: &[String]) -> Option<Value> {
+    (!ids.is_empty()).then(|| json!({"job_ids": ids}))
+}
+
+/// Parse flags, call the API, print.
+#[tokio::main(flavor = "current_thread")]
+pub async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: cli.url.clone(),
+        key: cli.operator_key.clone(),
+    };
+    let (body, view): (Value, fn(&Value) -> String) = match &cli.command {
+        Command::Queues => (
+            client.call(Method::GET, "/v1/queues", None).await?,
+            table::queues,
+        ),
+        Command::Queue { name } => (
+            client
+                .call(Method::GET, &format!("/v1/queues/{name}"), None)
+                .await?,
+            table::pretty,
+        ),
+        Command::Scale => (
+            client.call(Method::GET, "/v1/queues", None).await?,
+            table::scale,
+        ),
+        Command::Pause { queue } => (
+            client
+                .call(Method::POST, &format!("/v1/queues/{queue}/pause"), None)
+                .await?,
+            table::paused,
+        ),
+        Command::Resume { queue } => (
+            client
+                .call(Method::POST, &format!("/v1/queues/{queue}/resume"), None)
+                .await?,
+            table::paused,
+        ),
+        Command::Dead { action } => match action {
+            DeadAction::List { queue, limit } => (
+                client
+                    .call(
+                        Method::GET,
+                        &format!("/v1/queues/{queue}/dead?limit={limit}"),
+                        None,
+                    )
+                    .await?,
+                table::dead,
+            ),
+            DeadAction::Retry { queue, job_ids } => (
+                client
+                    .call(
+                        Method::POST,
+                        &format!("/v1/queues/{queue}/dead/retry"),
+                        selection(job_ids),
+                    )
+                    .await?,
+                table::pretty,
+            ),
+            DeadAction::Purge { queue, job_ids } => (
+                client
+                    .call(
+                        Method::POST,
+                        &format!("/v1/queues/{queue}/dead/purge"),
+                        selection(job_ids),
+                    )
+                    .await?,
+                table::pretty,
+            ),
+        },
+        Command::Job { action } => match action {
+            JobAction::Show { job_id } => (
+                client
+                    .call(Method::GET, &format!("/v1/ops/jobs/{job_id}"), None)
+                    .await?,
+                table::pretty,
+            ),
+            JobAction::Cancel { job_id } => (
+                client
+                    .call(Method::POST, &format!("/v1/ops/jobs/{job_id}/cancel"), None)
+                    .await?,
+                table::pretty,
+            ),
+        },
+    };
+    if cli.json {
+        println!("{body}");
+    } else {
+        print!("{}", view(&body));
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! `atelier-ctl`: the operator CLI.
+fn main() -> anyhow::Result<()> {
+    atelier_ctl::main()
+}

@@ -1,0 +1,314 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{DbError, PhotoRow};
+
+/// A job as submitted at intake.
+pub struct NewJob<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
+    pub contract_version: i32,
+    pub queue: &'a str,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub priority: i16,
+    pub idempotency_key: Option<&'a str>,
+    /// Hash of what the client sent, to tell a retry from a conflicting reuse
+    /// of the same idempotency key.
+    pub request_hash: &'a str,
+    pub input: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub contract_version: i32,
+    pub queue: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub status: String,
+    pub progress: i16,
+    pub attempts: i32,
+    pub priority: i16,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub input: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub enqueued_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub cost: Option<serde_json::Value>,
+}
+
+/// Outcome of [`submit`]: the job, and whether this call created it.
+#[derive(Debug)]
+pub struct Submission {
+    pub job: JobRow,
+    pub created: bool,
+}
+
+/// Record a job (status `queued`, not yet enqueued). With an idempotency key
+/// already used by this client, the existing job comes back instead.
+pub async fn submit(pool: &PgPool, job: NewJob<'_>) -> Result<Submission, DbError> {
+    let inserted = sqlx::query_as!(
+        JobRow,
+        "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, priority,
+                           idempotency_key, request_hash, input)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *",
+        job.id,
+        job.kind,
+        job.contract_version,
+        job.queue,
+        job.client_id,
+        job.user_id,
+        job.priority,
+        job.idempotency_key,
+        job.request_hash,
+        job.input
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(job) = inserted {
+        return Ok(Submission { job, created: true });
+    }
+    let existing = sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
+        job.client_id,
+        job.idempotency_key
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Submission {
+        job: existing,
+        created: false,
+    })
+}
+
+/// The queue has the job.
+pub async fn mark_enqueued(pool: &PgPool, id: Uuid) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs SET enqueued_at = now() WHERE id = $1 AND enqueued_at IS NULL",
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Jobs recorded more than `grace` ago that the queue never confirmed.
+pub async fn unenqueued(
+    pool: &PgPool,
+    grace: Duration,
+    limit: i64,
+) -> Result<Vec<JobRow>, DbError> {
+    let grace_secs = grace.as_secs_f64();
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM jobs
+         WHERE enqueued_at IS NULL AND status = 'queued'
+           AND created_at < now() - make_interval(secs => $1)
+         ORDER BY created_at
+         LIMIT $2",
+        grace_secs,
+        limit
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, DbError> {
+    Ok(
+        sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = $1", id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Mark the start of run `attempt`. Returns `None` when the job is already
+/// finished (a redelivery after its result was written) or unknown.
+pub async fn start_attempt(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Option<JobRow>, DbError> {
+    Ok(sqlx::query_as!(
+        JobRow,
+        "UPDATE jobs
+         SET status = 'processing', attempts = GREATEST(attempts, $2),
+             started_at = COALESCE(started_at, now()), updated_at = now(),
+             enqueued_at = COALESCE(enqueued_at, now())
+         WHERE id = $1 AND status IN ('queued', 'processing')
+         RETURNING *",
+        id,
+        attempt
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn set_progress(pool: &PgPool, id: Uuid, progress: i16) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs SET progress = GREATEST(progress, $2), updated_at = now()
+         WHERE id = $1 AND status = 'processing'",
+        id,
+        progress
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Write a photo row and complete its job in one transaction. Running it
+/// twice leaves the same row.
+pub async fn complete_photo(
+    pool: &PgPool,
+    id: Uuid,
+    result: &serde_json::Value,
+    photo: &PhotoRow,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "INSERT INTO photos (id, user_id, avatar_id, upload_id, sha256, format, width, height,
+                             original_key, variants, exif)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (id) DO UPDATE SET
+             sha256 = EXCLUDED.sha256, format = EXCLUDED.format, width = EXCLUDED.width,
+             height = EXCLUDED.height, original_key = EXCLUDED.original_key,
+             variants = EXCLUDED.variants, exif = EXCLUDED.exif",
+        photo.id,
+        photo.user_id,
+        photo.avatar_id,
+        photo.upload_id,
+        photo.sha256,
+        photo.format,
+        photo.width,
+        photo.height,
+        photo.original_key,
+        photo.variants,
+        photo.exif
+    )
+    .execute(&mut *tx)
+    .await?;
+    complete_in(&mut tx, id, result).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Complete a job whose result lives in the job row alone.
+pub async fn complete(pool: &PgPool, id: Uuid, result: &serde_json::Value) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    complete_in(&mut tx, id, result).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn complete_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: Uuid,
+    result: &serde_json::Value,
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs
+         SET status = 'complete', progress = 100, result = $2, error_code = NULL,
+             error_message = NULL, finished_at = now(), updated_at = now()
+         WHERE id = $1",
+        id,
+        result
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// End the job with `status` `error` (bad input) or `dead` (out of attempts).
+pub async fn finish_failed(
+    pool: &PgPool,
+    id: Uuid,
+    status: &str,
+    code: &str,
+    message: &str,
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs
+         SET status = $2, error_code = $3, error_message = $4, finished_at = now(),
+             updated_at = now()
+         WHERE id = $1 AND status NOT IN ('complete', 'error', 'dead')",
+        id,
+        status,
+        code,
+        message
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A run failed transiently and another is scheduled: back to `queued`,
+/// keeping the last error for operators.
+pub async fn retry_scheduled(
+    pool: &PgPool,
+    id: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs
+         SET status = 'queued', error_code = $2, error_message = $3, updated_at = now()
+         WHERE id = $1 AND status = 'processing'",
+        id,
+        code,
+        message
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Dead jobs an operator queued again: back to `queued` with a fresh budget.
+pub async fn requeue_dead(pool: &PgPool, ids: &[Uuid]) -> Result<u64, DbError> {
+    let done = sqlx::query!(
+        "UPDATE jobs
+         SET status = 'queued', attempts = 0, progress = 0, finished_at = NULL, updated_at = now()
+         WHERE id = ANY($1) AND status = 'dead'",
+        ids
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Add one run's cost to the job's running total.
+pub async fn add_cost(
+    pool: &PgPool,
+    id: Uuid,
+    cpu_seconds: f64,
+    wall_seconds: f64,
+    bytes_written: i64,
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs SET cost = jsonb_build_object(
+             'cpu_seconds', COALESCE((cost->>'cpu_seconds')::float8, 0) + $2::float8,
+             'wall_seconds', COALESCE((cost->>'wall_seconds')::float8, 0) + $3::float8,
+             'bytes_written', COALESCE((cost->>'bytes_written')::int8, 0) + $4::int8,
+             'runs', COALESCE((cost->>'runs')::int8, 0) + 1)
+         WHERE id = $1",
+        id,
+        cpu_seconds,
+        wall_seconds,
+        bytes_written
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

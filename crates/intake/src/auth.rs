@@ -1,0 +1,220 @@
+//! API keys for platforms, short-lived signed tokens for their end users.
+use atelier_config::Secret;
+use atelier_jobs::ErrorCode;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The API client a request came from: a stable id derived from its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(pub String);
+
+/// Configured keys, kept only as SHA-256 hashes.
+pub struct ApiKeys {
+    hashes: Vec<[u8; 32]>,
+}
+
+impl ApiKeys {
+    pub fn new(keys: &[Secret]) -> Self {
+        ApiKeys {
+            hashes: keys
+                .iter()
+                .map(|k| Sha256::digest(k.expose().as_bytes()).into())
+                .collect(),
+        }
+    }
+
+    /// The client id for `presented`, comparing every configured hash in
+    /// constant time (no early exit).
+    pub fn check(&self, presented: &str) -> Option<ClientId> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for hash in &self.hashes {
+            if bool::from(hash.ct_eq(&digest)) {
+                found = Some(ClientId(format!("client-{}", hex::encode(&hash[..6]))));
+            }
+        }
+        found
+    }
+}
+
+fn bearer(request: &Request) -> Result<&str, ApiError> {
+    let value = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::AuthMissingApiKey,
+                "missing Authorization: Bearer <api key>",
+            )
+        })?;
+    Ok(value.strip_prefix("Bearer ").unwrap_or("").trim())
+}
+
+/// Take a token from the client's bucket, or 429 with `Retry-After`. When
+/// Redis cannot answer, the request goes through: a limiter outage must not
+/// become an API outage.
+async fn rate_limit(state: &AppState, client: &ClientId) -> Result<(), ApiError> {
+    match state.limiter.admit(&client.0).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(wait)) => Err(ApiError::rate_limited(wait)),
+        Err(error) => {
+            tracing::warn!(%error, "rate limiter unavailable; admitting");
+            Ok(())
+        }
+    }
+}
+
+/// `/v1` middleware: `Authorization: Bearer <api key>` or 401; then the
+/// key's rate limit.
+pub async fn require_api_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = bearer(&request)?;
+    let Some(client) = state.api_keys.check(key) else {
+        let status = if state.operator_keys.check(key).is_some() {
+            (
+                StatusCode::FORBIDDEN,
+                ErrorCode::AuthForbidden,
+                "operator keys do not submit jobs",
+            )
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::AuthInvalidApiKey,
+                "invalid api key",
+            )
+        };
+        return Err(ApiError::new(status.0, status.1, status.2));
+    };
+    rate_limit(&state, &client).await?;
+    request.extensions_mut().insert(client);
+    Ok(next.run(request).await)
+}
+
+/// Operator routes (`/v1/queues…`): an operator key, or 401/403.
+pub async fn require_operator_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = bearer(&request)?;
+    let Some(operator) = state.operator_keys.check(key) else {
+        if state.api_keys.check(key).is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AuthForbidden,
+                "this route needs an operator key",
+            ));
+        }
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::AuthInvalidApiKey,
+            "invalid api key",
+        ));
+    };
+    rate_limit(&state, &operator).await?;
+    Ok(next.run(request).await)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    /// Client id.
+    c: String,
+    /// User id.
+    u: String,
+    /// Expiry, unix seconds.
+    e: i64,
+}
+
+/// Signs and checks end-user WebSocket tokens: `base64(claims).base64(hmac)`.
+pub struct Tokens {
+    secret: Vec<u8>,
+    ttl: std::time::Duration,
+}
+
+impl Tokens {
+    pub fn new(secret: &Secret, ttl: std::time::Duration) -> Self {
+        Tokens {
+            secret: secret.expose().as_bytes().to_vec(),
+            ttl,
+        }
+    }
+
+    fn mac(&self, payload: &str) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
+        mac.update(payload.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    pub fn issue(&self, client: &ClientId, user_id: &str) -> (String, DateTime<Utc>) {
+        let expires = Utc::now() + chrono::Duration::from_std(self.ttl).expect("ttl fits");
+        let claims = Claims {
+            c: client.0.clone(),
+            u: user_id.to_owned(),
+            e: expires.timestamp(),
+        };
+        let payload =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(&payload));
+        (format!("{payload}.{sig}"), expires)
+    }
+
+    /// `(client, user)` of a valid, unexpired token.
+    pub fn verify(&self, token: &str) -> Option<(ClientId, String)> {
+        let (payload, sig) = token.split_once('.')?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        if !bool::from(self.mac(payload).ct_eq(&sig)) {
+            return None;
+        }
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        (claims.e > Utc::now().timestamp()).then_some((ClientId(claims.c), claims.u))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_map_to_stable_client_ids() {
+        let keys = ApiKeys::new(&[Secret::new("key-one-123"), Secret::new("key-two-456")]);
+        let a = keys.check("key-one-123").unwrap();
+        assert_eq!(keys.check("key-one-123"), Some(a.clone()));
+        assert_ne!(keys.check("key-two-456"), Some(a));
+        assert!(keys.check("key-one-12").is_none());
+        assert!(keys.check("").is_none());
+    }
+
+    #[test]
+    fn tokens_verify_and_reject_tampering_and_expiry() {
+        let tokens = Tokens::new(&Secret::new("s"), std::time::Duration::from_secs(60));
+        let client = ClientId("client-x".into());
+        let (token, _) = tokens.issue(&client, "u1");
+        assert_eq!(tokens.verify(&token), Some((client.clone(), "u1".into())));
+        let (payload, sig) = token.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"c":"client-x","u":"u2","e":99999999999}"#);
+        assert!(tokens.verify(&format!("{forged}.{sig}")).is_none());
+        assert!(tokens.verify(payload).is_none());
+        let other = Tokens::new(&Secret::new("t"), std::time::Duration::from_secs(60));
+        assert!(other.verify(&token).is_none());
+        let expired = Tokens::new(&Secret::new("s"), std::time::Duration::ZERO);
+        let (token, _) = expired.issue(&client, "u1");
+        assert!(tokens.verify(&token).is_none());
+    }
+}

@@ -1,0 +1,111 @@
+use atelier_jobs::{ErrorBody, ErrorCode};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// Every failed response: a status and `{"error":{"code","message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+    /// Seconds, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RequestInvalid,
+            message,
+        )
+    }
+
+    pub fn unavailable(code: ErrorCode, what: &str, error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, what, "dependency unavailable");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            format!("{what} is unavailable, retry later"),
+        );
+        e.retry_after = Some(5);
+        e
+    }
+
+    pub fn queue_unavailable(error: impl std::fmt::Display) -> Self {
+        Self::unavailable(ErrorCode::QueueUnavailable, "the queue", error)
+    }
+
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("rate limit exceeded; retry in {} ms", wait.as_millis()),
+        );
+        e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        e
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error",
+        )
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    error: &'a ErrorBody,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody::new(self.code, self.message);
+        let mut response = (self.status, Json(Envelope { error: &body })).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
+    }
+}
+
+impl From<atelier_db::DbError> for ApiError {
+    fn from(e: atelier_db::DbError) -> Self {
+        if e.is_transient() {
+            ApiError::unavailable(ErrorCode::DatabaseUnavailable, "the database", e)
+        } else {
+            ApiError::internal(e)
+        }
+    }
+}
+
+impl From<atelier_storage::StorageError> for ApiError {
+    fn from(e: atelier_storage::StorageError) -> Self {
+        match e {
+            atelier_storage::StorageError::NotFound(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ObjectNotFound,
+                "object not found",
+            ),
+            e if e.is_transient() => {
+                ApiError::unavailable(ErrorCode::StorageUnavailable, "object storage", e)
+            }
+            e => ApiError::internal(e),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The intake API: uploads, typed job submission, job status, end-user event
+//! sockets, signed object reads, health and metrics. The only crate that
+//! knows HTTP.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod error;
+mod outbox;
+mod routes;
+mod submit;
+
+pub use auth::{ApiKeys, ClientId, Tokens};
+pub use error::ApiError;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use atelier_config::{AppConfig, QueuesConfig};
+use atelier_db::PgPool;
+use atelier_events::{EventHub, EventLog};
+use atelier_queue::RedisQueue;
+use atelier_storage::Storage;
+use atelier_telemetry::Registry;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: AppConfig,
+    pub queues_config: QueuesConfig,
+    pub pool: PgPool,
+    pub redis: redis::aio::ConnectionManager,
+    pub queues: HashMap<String, RedisQueue>,
+    pub storage: Storage,
+    pub events: EventLog,
+    pub hub: EventHub,
+    pub api_keys: ApiKeys,
+    pub operator_keys: ApiKeys,
+    pub limiter: atelier_queue::RateLimiter,
+    pub tokens: Tokens,
+    pub metrics: Registry,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connect to Redis, Postgres (migrating when configured) and storage.
+    pub async fn connect(config: AppConfig, queues_config: QueuesConfig) -> anyhow::Result<Self> {
+        let (client, redis) = atelier_queue::connect(config.redis.url.expose())
+            .await
+            .context("connecting to redis")?;
+        let pool = atelier_db::connect(
+            config.database.url.expose(),
+            config.database.max_connections,
+            config.database.migrate,
+        )
+        .await
+        .context("connecting to postgres")?;
+        let storage = Storage::from_config(&config.storage).context("object storage")?;
+        let queues = queues_config
+            .queues
+            .iter()
+            .map(|spec| {
+                let q = RedisQueue::new(redis.clone(), &config.redis.prefix, spec.clone());
+                (spec.name.clone(), q)
+            })
+            .collect();
+        let events = EventLog::new(redis.clone(), &config.redis.prefix, &config.events);
+        let hub = EventHub::start(client, &config.redis.prefix)
+            .await
+            .context("subscribing to events")?;
+        Ok(AppState(Arc::new(Inner {
+            api_keys: ApiKeys::new(&config.intake.api_keys),
+            operator_keys: ApiKeys::new(&config.intake.operator_keys),
+            limiter: atelier_queue::RateLimiter::new(
+                redis.clone(),
+                &config.redis.prefix,
+                config.intake.rate_limit_per_second,
+                config.intake.rate_limit_burst,
+            ),
+            tokens: Tokens::new(&config.intake.token_secret, config.intake.token_ttl.get()),
+            metrics: Registry::default(),
+            config,
+            queues_config,
+            pool,
+            redis,
+            queues,
+            storage,
+            events,
+            hub,
+        })))
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&RedisQueue> {
+        self.queues.get(name)
+    }
+
+    pub fn queue_for(&self, kind: atelier_jobs::JobKind) -> &RedisQueue {
+        let name = &self.queues_config.for_kind(kind).name;
+        &self.queues[name]
+    }
+}
+
+/// The HTTP application.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serve until `shutdown` resolves, with the outbox relay running beside.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let relay = tokio::spawn(outbox::run(state.clone()));
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    relay.abort();
+    result.context("http server")
+}
+
+pub use outbox::relay_once;

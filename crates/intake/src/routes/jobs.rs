@@ -1,0 +1,281 @@
+use atelier_db::{JobRow, NewJob};
+use atelier_jobs::{CONTRACT_VERSION, ErrorCode, JobKind, JobSpec, validate_user_id};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::ClientId;
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    kind: String,
+    user_id: String,
+    input: Value,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    /// 0–9, higher runs first within the queue; default 5.
+    #[serde(default)]
+    priority: Option<u8>,
+}
+
+/// `POST /v1/jobs`: validate, record, enqueue.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let limit = state.config.intake.max_json_bytes as usize;
+    let req: SubmitRequest = super::json_body(request, limit).await?;
+
+    let kind: JobKind = req.kind.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::JobUnknownKind,
+            format!("unknown job kind {:?}", req.kind),
+        )
+    })?;
+    validate_user_id(&req.user_id).map_err(|e| ApiError::invalid(e.message))?;
+    if let Some(key) = &req.idempotency_key
+        && !(1..=255).contains(&key.len())
+    {
+        return Err(ApiError::invalid("idempotency_key: 1-255 characters"));
+    }
+    let priority = req.priority.unwrap_or(5);
+    if priority > 9 {
+        return Err(ApiError::invalid("priority: 0-9"));
+    }
+    let request_hash = hex::encode(Sha256::digest(
+        format!("{kind}\n{}\n{priority}\n{}", req.user_id, req.input).as_bytes(),
+    ));
+    let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
+    if !kind.has_handler() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::JobKindNotAvailable,
+            format!("job kind {kind} is defined but no worker runs it in this release"),
+        ));
+    }
+    for upload_id in spec.upload_ids() {
+        let upload = atelier_db::uploads::get(&state.pool, upload_id).await?;
+        let owned = upload.is_some_and(|u| u.client_id == client.0 && u.user_id == req.user_id);
+        if !owned {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::UploadNotFound,
+                format!("upload {upload_id} not found for this user"),
+            ));
+        }
+    }
+    // Ids the job will write under are fixed now, so every run writes the same keys.
+    if let JobSpec::PhotoIngest(input) = &mut spec {
+        input.avatar_id.get_or_insert_with(Uuid::new_v4);
+    }
+
+    let queue = state.queues_config.for_kind(kind).name.clone();
+    let submission = atelier_db::jobs::submit(
+        &state.pool,
+        NewJob {
+            id: Uuid::new_v4(),
+            kind: kind.as_str(),
+            contract_version: CONTRACT_VERSION as i32,
+            queue: &queue,
+            client_id: &client.0,
+            user_id: &req.user_id,
+            priority: i16::from(priority),
+            idempotency_key: req.idempotency_key.as_deref(),
+            request_hash: &request_hash,
+            input: spec.to_json(),
+        },
+    )
+    .await?;
+    let job = submission.job;
+    if !submission.created {
+        if job.request_hash != request_hash {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::JobIdempotencyConflict,
+                "idempotency_key was already used for a different request",
+            ));
+        }
+        // The same answer as the first time, with the job's current status.
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"job_id": job.id, "status": job.status})),
+        ));
+    }
+    crate::submit::enqueue(&state, &job).await;
+    state.metrics.counter_add(
+        "atelier_jobs_submitted_total",
+        "Jobs accepted at intake, by kind",
+        &[("kind", kind.as_str())],
+        1.0,
+    );
+    tracing::info!(job_id = %job.id, %kind, queue, user_id = job.user_id, "job accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"job_id": job.id, "status": "queued"})),
+    ))
+}
+
+/// The job, if `owner` (None: an operator) may see it.
+async fn load(
+    state: &AppState,
+    owner: Option<&ClientId>,
+    job_id: &str,
+) -> Result<JobRow, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::JobNotFound,
+            "job not found",
+        )
+    };
+    let id: Uuid = job_id.parse().map_err(|_| not_found())?;
+    atelier_db::jobs::get(&state.pool, id)
+        .await?
+        .filter(|j| owner.is_none_or(|c| j.client_id == c.0))
+        .ok_or_else(not_found)
+}
+
+/// `GET /v1/jobs/{job_id}`: status, and the result with signed URLs.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = load(&state, Some(&client), &job_id).await?;
+    Ok(Json(job_view(&state, job).await?))
+}
+
+/// `GET /v1/ops/jobs/{job_id}`: any client's job, for operators.
+pub(super) async fn operator_show(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = load(&state, None, &job_id).await?;
+    let (client_id, queue) = (job.client_id.clone(), job.queue.clone());
+    let mut view = job_view(&state, job).await?;
+    view["client_id"] = json!(client_id);
+    view["queue"] = json!(queue);
+    Ok(Json(view))
+}
+
+async fn job_view(state: &AppState, job: JobRow) -> Result<Value, ApiError> {
+    let mut view = json!({
+        "job_id": job.id,
+        "kind": job.kind,
+        "user_id": job.user_id,
+        "status": job.status,
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    });
+    if let Some(mut result) = job.result {
+        sign_objects(state, &mut result).await?;
+        view["result"] = result;
+    }
+    if let Some(cost) = job.cost {
+        view["cost"] = cost;
+    }
+    if let Some(code) = job.error_code {
+        view["error"] = json!({"code": code, "message": job.error_message.unwrap_or_default()});
+    }
+    Ok(view)
+}
+
+/// Give every stored object in a result (an object with `key` and `format`)
+/// a fresh signed `url`.
+async fn sign_objects(state: &AppState, value: &mut Value) -> Result<(), ApiError> {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(key)), true) = (map.get("key"), map.contains_key("format")) {
+                let url = state.storage.signed_url(key).await?;
+                map.insert("url".into(), Value::String(url));
+            }
+            for v in map.values_mut() {
+                Box::pin(sign_objects(state, v)).await?;
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                Box::pin(sign_objects(state, v)).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `POST /v1/jobs/{job_id}/cancel`: a waiting job ends `error` with
+/// `job.cancelled` now; a running one stops at its next progress report.
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    Path(job_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let job = load(&state, Some(&client), &job_id).await?;
+    cancel_job(&state, job).await
+}
+
+/// `POST /v1/ops/jobs/{job_id}/cancel`: the same, for operators.
+pub(super) async fn operator_cancel(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let job = load(&state, None, &job_id).await?;
+    cancel_job(&state, job).await
+}
+
+async fn cancel_job(state: &AppState, job: JobRow) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = job.id;
+    if matches!(job.status.as_str(), "complete" | "error" | "dead") {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::JobNotCancellable,
+            format!("job is already {}", job.status),
+        ));
+    }
+    let queue = state
+        .queue(&job.queue)
+        .ok_or_else(|| ApiError::internal(format!("job {id} names unknown queue {}", job.queue)))?;
+    let outcome = queue
+        .cancel(&id.to_string())
+        .await
+        .map_err(ApiError::queue_unavailable)?;
+    if outcome == atelier_queue::CancelOutcome::Flagged {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"job_id": id, "status": "processing", "cancel": "requested"})),
+        ));
+    }
+    // Removed from the queue, or never pushed (the outbox skips non-queued rows).
+    atelier_db::jobs::finish_failed(
+        &state.pool,
+        id,
+        "error",
+        ErrorCode::JobCancelled.as_str(),
+        "cancelled by the client",
+    )
+    .await?;
+    let audience = atelier_events::Audience::new(&job.client_id, &job.user_id);
+    let data = json!({"status": "error", "error": {"code": "job.cancelled", "message": "cancelled by the client"}});
+    if let Err(error) = state
+        .events
+        .publish(&audience, atelier_jobs::EventType::JobFailed, id, data)
+        .await
+    {
+        tracing::warn!(%error, "cancel event not published");
+    }
+    Ok((
+        StatusCode::OK,
+        Json(json!({"job_id": id, "status": "error", "cancel": "done"})),
+    ))
+}

@@ -1,0 +1,162 @@
+mod events;
+mod jobs;
+mod objects;
+mod ops;
+mod queues;
+mod uploads;
+
+use std::time::Instant;
+
+use atelier_jobs::ErrorCode;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Router, body::Bytes};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::auth::{require_api_key, require_operator_key};
+use crate::error::ApiError;
+
+pub(crate) fn router(state: AppState) -> Router {
+    let upload_limit = state.config.intake.max_upload_bytes as usize;
+    let json_limit = state.config.intake.max_json_bytes as usize;
+    let api = Router::new()
+        .route(
+            "/v1/uploads",
+            post(uploads::create).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/v1/jobs",
+            post(jobs::submit).layer(axum::extract::DefaultBodyLimit::max(json_limit)),
+        )
+        .route("/v1/jobs/{job_id}", get(jobs::show))
+        .route(
+            "/v1/tokens",
+            post(events::issue_token).layer(axum::extract::DefaultBodyLimit::max(json_limit)),
+        )
+        .route("/v1/jobs/{job_id}/cancel", post(jobs::cancel))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    let operator = Router::new()
+        .route("/v1/queues", get(queues::list))
+        .route("/v1/queues/{queue}", get(queues::show))
+        .route("/v1/queues/{queue}/pause", post(queues::pause))
+        .route("/v1/queues/{queue}/resume", post(queues::resume))
+        .route("/v1/queues/{queue}/dead", get(queues::dead_list))
+        .route("/v1/queues/{queue}/dead/retry", post(queues::dead_retry))
+        .route("/v1/queues/{queue}/dead/purge", post(queues::dead_purge))
+        .route("/v1/ops/jobs/{job_id}", get(jobs::operator_show))
+        .route("/v1/ops/jobs/{job_id}/cancel", post(jobs::operator_cancel))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_operator_key,
+        ));
+    Router::new()
+        .merge(api)
+        .merge(operator)
+        .route("/v1/events", get(events::socket))
+        .route("/objects/{*key}", get(objects::read))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::RouteNotFound,
+        "no such route",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
+}
+
+async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [
+        ("method", method.as_str()),
+        ("route", route.as_str()),
+        ("status", status.as_str()),
+    ];
+    state.metrics.counter_add(
+        "atelier_http_requests_total",
+        "HTTP requests served, by route and status",
+        &labels,
+        1.0,
+    );
+    state.metrics.observe(
+        "atelier_http_request_duration_seconds",
+        "HTTP request latency",
+        &[("route", route.as_str())],
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Parse a JSON body ourselves so every failure gets our error envelope:
+/// 413 too large, 400 not JSON, 422 JSON of the wrong shape.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_body(request, limit, ErrorCode::RequestTooLarge).await?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::RequestMalformedJson,
+            format!("body is not valid JSON: {e}"),
+        )
+    })?;
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+pub(crate) async fn read_body(
+    request: axum::extract::Request,
+    limit: usize,
+    too_large: ErrorCode,
+) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let refuse = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            too_large,
+            format!("body is larger than {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(refuse());
+    }
+    axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| refuse())
+}

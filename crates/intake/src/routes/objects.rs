@@ -1,0 +1,48 @@
+use atelier_jobs::ErrorCode;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+pub(super) struct Signature {
+    expires: Option<i64>,
+    sig: Option<String>,
+}
+
+/// `GET /objects/{key}?expires=…&sig=…`: objects of the local storage backend
+/// behind signed URLs (S3 URLs go to S3 directly).
+pub(super) async fn read(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(signature): Query<Signature>,
+) -> Result<Response, ApiError> {
+    let valid = match (signature.expires, signature.sig.as_deref()) {
+        (Some(expires), Some(sig)) => state.storage.verify_local_signature(&key, expires, sig),
+        _ => false,
+    };
+    if !valid {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ObjectInvalidSignature,
+            "missing, invalid or expired signature",
+        ));
+    }
+    let bytes = state.storage.get(&key).await?;
+    let extension = key.rsplit('.').next().unwrap_or("");
+    let content_type = match extension {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        _ => "application/octet-stream",
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "private, max-age=300")
+        .body(Body::from(bytes))
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,193 @@
+//! Contracts of the job kinds that have no handler yet. They are validated at
+//! intake today so the wire format is fixed before the handlers land.
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ValidationError;
+
+/// `vision.segment`, `vision.pose`, `vision.skin_tone`, `vision.tag` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionInput {
+    pub upload_id: Uuid,
+}
+
+/// `vision.embed` v1: an image or a text, exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedInput {
+    #[serde(default)]
+    pub upload_id: Option<Uuid>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+impl EmbedInput {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        match (&self.upload_id, &self.text) {
+            (Some(_), None) => Ok(()),
+            (None, Some(t)) if !t.trim().is_empty() && t.len() <= 2048 => Ok(()),
+            (None, Some(_)) => Err(ValidationError::new(
+                "input.text: must be 1 to 2048 bytes of text",
+            )),
+            _ => Err(ValidationError::new(
+                "input: exactly one of upload_id and text is required",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitSystem {
+    #[default]
+    Metric,
+    Imperial,
+}
+
+/// `avatar.build` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarBuildInput {
+    pub front_upload_id: Uuid,
+    #[serde(default)]
+    pub side_upload_id: Option<Uuid>,
+    pub height_cm: f32,
+    #[serde(default)]
+    pub unit: UnitSystem,
+    #[serde(default)]
+    pub avatar_id: Option<Uuid>,
+}
+
+impl AvatarBuildInput {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        if !(100.0..=250.0).contains(&self.height_cm) {
+            return Err(ValidationError::new(
+                "input.height_cm: must be between 100 and 250",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    Front,
+    Back,
+}
+
+/// `render.stills` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderStillsInput {
+    pub design_id: Uuid,
+    /// Storage key of the GLB to render.
+    pub model_key: String,
+    pub views: Vec<View>,
+}
+
+impl RenderStillsInput {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        if self.views.is_empty() {
+            return Err(ValidationError::new("input.views: at least one view"));
+        }
+        validate_key(&self.model_key)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoFormat {
+    Mp4,
+    Webm,
+}
+
+/// `render.turntable` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurntableInput {
+    pub design_id: Uuid,
+    pub model_key: String,
+    pub frames: u32,
+    pub fps: u32,
+    pub formats: Vec<VideoFormat>,
+}
+
+impl TurntableInput {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        if !(12..=360).contains(&self.frames) {
+            return Err(ValidationError::new(
+                "input.frames: must be between 12 and 360",
+            ));
+        }
+        if !(1..=60).contains(&self.fps) {
+            return Err(ValidationError::new("input.fps: must be between 1 and 60"));
+        }
+        if self.formats.is_empty() {
+            return Err(ValidationError::new("input.formats: at least one format"));
+        }
+        validate_key(&self.model_key)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Image,
+    Video,
+    Model,
+    Pdf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportQuality {
+    Draft,
+    Standard,
+    High,
+    Ultra,
+}
+
+/// `export` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    pub design_id: Uuid,
+    pub format: ExportFormat,
+    pub quality: ExportQuality,
+    #[serde(default)]
+    pub watermark: bool,
+}
+
+/// `notify.email` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyEmailInput {
+    pub to: String,
+    pub about_job_id: Uuid,
+}
+
+impl NotifyEmailInput {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        let ok = self.to.len() <= 254
+            && self
+                .to
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        if ok {
+            Ok(())
+        } else {
+            Err(ValidationError::new("input.to: not an e-mail address"))
+        }
+    }
+}
+
+fn validate_key(key: &str) -> Result<(), ValidationError> {
+    if key.is_empty() || key.starts_with('/') || key.split('/').any(|s| s == "..") {
+        return Err(ValidationError::new(
+            "input.model_key: must be a relative storage key",
+        ));
+    }
+    Ok(())
+}

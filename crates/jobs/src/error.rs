@@ -1,0 +1,162 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Stable machine-readable error codes. The string form never changes once
+/// released; clients switch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    #[serde(rename = "image.unsupported_format")]
+    ImageUnsupportedFormat,
+    #[serde(rename = "image.too_large")]
+    ImageTooLarge,
+    #[serde(rename = "image.corrupt")]
+    ImageCorrupt,
+    #[serde(rename = "vision.no_person")]
+    VisionNoPerson,
+    #[serde(rename = "upload.not_found")]
+    UploadNotFound,
+    #[serde(rename = "upload.too_large")]
+    UploadTooLarge,
+    #[serde(rename = "upload.missing_user")]
+    UploadMissingUser,
+    #[serde(rename = "request.malformed_json")]
+    RequestMalformedJson,
+    #[serde(rename = "request.invalid")]
+    RequestInvalid,
+    #[serde(rename = "request.too_large")]
+    RequestTooLarge,
+    #[serde(rename = "request.unsupported_media_type")]
+    RequestUnsupportedMediaType,
+    #[serde(rename = "job.unknown_kind")]
+    JobUnknownKind,
+    #[serde(rename = "job.kind_not_available")]
+    JobKindNotAvailable,
+    #[serde(rename = "job.not_found")]
+    JobNotFound,
+    #[serde(rename = "job.idempotency_conflict")]
+    JobIdempotencyConflict,
+    #[serde(rename = "job.timeout")]
+    JobTimeout,
+    #[serde(rename = "job.cancelled")]
+    JobCancelled,
+    #[serde(rename = "job.not_cancellable")]
+    JobNotCancellable,
+    #[serde(rename = "queue.not_found")]
+    QueueNotFound,
+    #[serde(rename = "rate.limited")]
+    RateLimited,
+    #[serde(rename = "auth.forbidden")]
+    AuthForbidden,
+    #[serde(rename = "job.worker_lost")]
+    JobWorkerLost,
+    #[serde(rename = "auth.missing_api_key")]
+    AuthMissingApiKey,
+    #[serde(rename = "auth.invalid_api_key")]
+    AuthInvalidApiKey,
+    #[serde(rename = "auth.invalid_token")]
+    AuthInvalidToken,
+    #[serde(rename = "object.invalid_signature")]
+    ObjectInvalidSignature,
+    #[serde(rename = "object.not_found")]
+    ObjectNotFound,
+    #[serde(rename = "route.not_found")]
+    RouteNotFound,
+    #[serde(rename = "method.not_allowed")]
+    MethodNotAllowed,
+    #[serde(rename = "storage.unavailable")]
+    StorageUnavailable,
+    #[serde(rename = "queue.unavailable")]
+    QueueUnavailable,
+    #[serde(rename = "database.unavailable")]
+    DatabaseUnavailable,
+    #[serde(rename = "internal")]
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ImageUnsupportedFormat => "image.unsupported_format",
+            ErrorCode::ImageTooLarge => "image.too_large",
+            ErrorCode::ImageCorrupt => "image.corrupt",
+            ErrorCode::VisionNoPerson => "vision.no_person",
+            ErrorCode::UploadNotFound => "upload.not_found",
+            ErrorCode::UploadTooLarge => "upload.too_large",
+            ErrorCode::UploadMissingUser => "upload.missing_user",
+            ErrorCode::RequestMalformedJson => "request.malformed_json",
+            ErrorCode::RequestInvalid => "request.invalid",
+            ErrorCode::RequestTooLarge => "request.too_large",
+            ErrorCode::RequestUnsupportedMediaType => "request.unsupported_media_type",
+            ErrorCode::JobUnknownKind => "job.unknown_kind",
+            ErrorCode::JobKindNotAvailable => "job.kind_not_available",
+            ErrorCode::JobNotFound => "job.not_found",
+            ErrorCode::JobIdempotencyConflict => "job.idempotency_conflict",
+            ErrorCode::JobTimeout => "job.timeout",
+            ErrorCode::JobCancelled => "job.cancelled",
+            ErrorCode::JobNotCancellable => "job.not_cancellable",
+            ErrorCode::QueueNotFound => "queue.not_found",
+            ErrorCode::RateLimited => "rate.limited",
+            ErrorCode::AuthForbidden => "auth.forbidden",
+            ErrorCode::JobWorkerLost => "job.worker_lost",
+            ErrorCode::AuthMissingApiKey => "auth.missing_api_key",
+            ErrorCode::AuthInvalidApiKey => "auth.invalid_api_key",
+            ErrorCode::AuthInvalidToken => "auth.invalid_token",
+            ErrorCode::ObjectInvalidSignature => "object.invalid_signature",
+            ErrorCode::ObjectNotFound => "object.not_found",
+            ErrorCode::RouteNotFound => "route.not_found",
+            ErrorCode::MethodNotAllowed => "method.not_allowed",
+            ErrorCode::StorageUnavailable => "storage.unavailable",
+            ErrorCode::QueueUnavailable => "queue.unavailable",
+            ErrorCode::DatabaseUnavailable => "database.unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `{"code","message"}`: the error half of every failed response and job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_the_serde_name() {
+        let codes = [
+            ErrorCode::ImageUnsupportedFormat,
+            ErrorCode::ImageTooLarge,
+            ErrorCode::ImageCorrupt,
+            ErrorCode::UploadNotFound,
+            ErrorCode::RequestMalformedJson,
+            ErrorCode::JobUnknownKind,
+            ErrorCode::AuthMissingApiKey,
+            ErrorCode::Internal,
+        ];
+        for code in codes {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+}

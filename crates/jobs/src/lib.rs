@@ -1,0 +1,22 @@
+//! Job contracts: the typed, versioned wire types every other crate agrees on.
+//!
+//! Pure: no I/O. Every type here that is serialised is a wire contract; a
+//! breaking change needs a new version number, never an edit in place.
+#![forbid(unsafe_code)]
+
+mod catalogue;
+mod error;
+mod event;
+mod kind;
+mod photo;
+mod spec;
+
+pub use catalogue::*;
+pub use error::{ErrorBody, ErrorCode};
+pub use event::{EventEnvelope, EventType};
+pub use kind::JobKind;
+pub use kind::UnknownKind;
+pub use photo::{ExifFacts, PhotoIngestInput, PhotoIngestResult, StoredObject};
+pub use spec::{
+    CONTRACT_VERSION, JobSpec, JobStatus, QueueMessage, ValidationError, validate_user_id,
+};

@@ -1,0 +1,373 @@
+use std::io::Cursor;
+
+use atelier_jobs::ExifFacts;
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, metadata::Orientation};
+
+use crate::format::{PhotoFormat, jpeg_is_truncated, sniff};
+use crate::{MediaError, exif};
+
+/// Bounds and renditions of an ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub max_bytes: u64,
+    pub max_pixels: u64,
+    pub max_dimension: u32,
+    /// Variant widths; widths above the photo's own are skipped (never upscaled).
+    pub widths: Vec<u32>,
+    pub thumbnail_size: u32,
+    pub jpeg_quality: u8,
+    pub webp_quality: u8,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            max_bytes: 25 * 1024 * 1024,
+            max_pixels: 50_000_000,
+            max_dimension: 16_384,
+            widths: vec![256, 512, 1024, 2048],
+            thumbnail_size: 256,
+            jpeg_quality: 85,
+            webp_quality: 80,
+        }
+    }
+}
+
+/// One encoded output image.
+#[derive(Debug, Clone)]
+pub struct Rendition {
+    /// `jpeg` or `webp`.
+    pub format: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestedPhoto {
+    pub format: PhotoFormat,
+    /// Size as displayed, after EXIF orientation.
+    pub width: u32,
+    pub height: u32,
+    pub exif: ExifFacts,
+    /// WebP and JPEG per width, widest first.
+    pub variants: Vec<Rendition>,
+    /// Square JPEG, centre crop.
+    pub thumbnail: Rendition,
+}
+
+/// Validate and render a photo. Bounds are checked from the header before
+/// any pixel is decoded, so a decompression bomb costs nothing.
+pub fn ingest(bytes: &[u8], opts: &IngestOptions) -> Result<IngestedPhoto, MediaError> {
+    let (format, exif, image) = decode_checked(bytes, opts)?;
+    let image = normalise(image);
+    let full = Pixels {
+        width: image.width(),
+        height: image.height(),
+        alpha: image.color().has_alpha(),
+        data: image.into_bytes(),
+    };
+
+    // Widest first, each resized from the smallest rendition at least twice
+    // its size: a 24-megapixel photo is read once, not once per width.
+    let mut rendered: Vec<Pixels> = Vec::new();
+    let mut variants = Vec::new();
+    for w in variant_widths(&opts.widths, full.width) {
+        let h = scaled_height(full.width, full.height, w);
+        let source = rendered
+            .iter()
+            .rev()
+            .find(|p| p.width >= 2 * w)
+            .unwrap_or(&full);
+        let pixels = resize(source, w, h, false)?;
+        variants.push(encode_webp(&pixels, opts.webp_quality));
+        variants.push(encode_jpeg(&pixels, opts.jpeg_quality)?);
+        rendered.push(pixels);
+    }
+    let side = opts.thumbnail_size.min(full.width).min(full.height);
+    let source = rendered
+        .iter()
+        .rev()
+        .find(|p| p.width.min(p.height) >= 2 * side)
+        .unwrap_or(&full);
+    let thumbnail = encode_jpeg(&resize(source, side, side, true)?, opts.jpeg_quality)?;
+
+    Ok(IngestedPhoto {
+        format,
+        width: full.width,
+        height: full.height,
+        exif,
+        variants,
+        thumbnail,
+    })
+}
+
+/// Sniff, bound, check and decode, orientation applied.
+fn decode_checked(
+    bytes: &[u8],
+    opts: &IngestOptions,
+) -> Result<(PhotoFormat, ExifFacts, DynamicImage), MediaError> {
+    if bytes.len() as u64 > opts.max_bytes {
+        return Err(MediaError::TooManyBytes {
+            bytes: bytes.len() as u64,
+            max_bytes: opts.max_bytes,
+        });
+    }
+    let format = sniff(bytes)?;
+    let reader = || ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let (width, height) = reader()
+        .into_dimensions()
+        .map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    let too_large = u64::from(width) * u64::from(height) > opts.max_pixels
+        || width > opts.max_dimension
+        || height > opts.max_dimension;
+    if too_large {
+        return Err(MediaError::TooLarge {
+            width,
+            height,
+            max_pixels: opts.max_pixels,
+            max_dimension: opts.max_dimension,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(MediaError::Corrupt(format!("image is {width}x{height}")));
+    }
+    if format == PhotoFormat::Jpeg && jpeg_is_truncated(bytes) {
+        return Err(MediaError::Corrupt(
+            "jpeg data ends before its end-of-image marker".into(),
+        ));
+    }
+    let exif = exif::read_facts(bytes);
+    let image = decode(reader(), width, height, &exif)?;
+    Ok((format, exif, image))
+}
+
+/// A photo decoded for a model: 8-bit RGB, orientation applied.
+#[derive(Debug, Clone)]
+pub struct RgbPhoto {
+    pub width: u32,
+    pub height: u32,
+    /// `width × height × 3` bytes, row by row.
+    pub data: Vec<u8>,
+}
+
+/// Decode a photo for the vision models, with the same format, bounds and
+/// corruption checks as [`ingest`].
+pub fn decode_rgb(bytes: &[u8], opts: &IngestOptions) -> Result<RgbPhoto, MediaError> {
+    let (_, _, image) = decode_checked(bytes, opts)?;
+    let rgb = image.into_rgb8();
+    Ok(RgbPhoto {
+        width: rgb.width(),
+        height: rgb.height(),
+        data: rgb.into_raw(),
+    })
+}
+
+fn decode(
+    reader: ImageReader<Cursor<&[u8]>>,
+    width: u32,
+    height: u32,
+    exif: &ExifFacts,
+) -> Result<DynamicImage, MediaError> {
+    let mut reader = reader;
+    let mut limits = Limits::default();
+    // Room for the declared size at 16 bits × 4 channels, and no more.
+    limits.max_alloc = Some(u64::from(width) * u64::from(height) * 8 + (64 << 20));
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    reader.limits(limits);
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    if (w, h) != (width, height) {
+        return Err(MediaError::Corrupt(
+            "header dimensions changed while decoding".into(),
+        ));
+    }
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    if let Some(o) = exif
+        .orientation
+        .and_then(|o| Orientation::from_exif(o as u8))
+    {
+        image.apply_orientation(o);
+    }
+    Ok(image)
+}
+
+/// 8-bit RGB, or RGBA when the photo has transparency.
+fn normalise(image: DynamicImage) -> DynamicImage {
+    if image.color().has_alpha() {
+        DynamicImage::ImageRgba8(image.into_rgba8())
+    } else {
+        DynamicImage::ImageRgb8(image.into_rgb8())
+    }
+}
+
+fn variant_widths(widths: &[u32], source: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = widths.iter().copied().filter(|&w| w <= source).collect();
+    if out.is_empty() {
+        out.push(source);
+    }
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    out.dedup();
+    out
+}
+
+fn scaled_height(w: u32, h: u32, target_w: u32) -> u32 {
+    ((f64::from(h) * f64::from(target_w) / f64::from(w)).round() as u32).max(1)
+}
+
+/// Decoded or resized pixels, 8-bit RGB or RGBA.
+struct Pixels {
+    width: u32,
+    height: u32,
+    alpha: bool,
+    data: Vec<u8>,
+}
+
+fn resize(source: &Pixels, w: u32, h: u32, crop_to_fit: bool) -> Result<Pixels, MediaError> {
+    let pixel_type = if source.alpha {
+        PixelType::U8x4
+    } else {
+        PixelType::U8x3
+    };
+    let src = ImageRef::new(source.width, source.height, &source.data, pixel_type)
+        .map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    let mut dst = Image::new(w, h, pixel_type);
+    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    if crop_to_fit {
+        options = options.fit_into_destination(Some((0.5, 0.5)));
+    }
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    Ok(Pixels {
+        width: w,
+        height: h,
+        alpha: source.alpha,
+        data: dst.into_vec(),
+    })
+}
+
+fn encode_webp(p: &Pixels, quality: u8) -> Rendition {
+    let encoder = if p.alpha {
+        webp::Encoder::from_rgba(&p.data, p.width, p.height)
+    } else {
+        webp::Encoder::from_rgb(&p.data, p.width, p.height)
+    };
+    Rendition {
+        format: "webp",
+        width: p.width,
+        height: p.height,
+        bytes: encoder.encode(f32::from(quality)).to_vec(),
+    }
+}
+
+fn encode_jpeg(p: &Pixels, quality: u8) -> Result<Rendition, MediaError> {
+    // JPEG has no alpha: composite transparent photos onto white.
+    let rgb: std::borrow::Cow<[u8]> = if p.alpha {
+        std::borrow::Cow::Owned(
+            p.data
+                .chunks_exact(4)
+                .flat_map(|px| {
+                    let a = u16::from(px[3]);
+                    let mix = move |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+                    [mix(px[0]), mix(px[1]), mix(px[2])]
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(&p.data)
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode(&rgb, p.width, p.height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    Ok(Rendition {
+        format: "jpeg",
+        width: p.width,
+        height: p.height,
+        bytes: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_are_never_upscaled_and_never_empty() {
+        assert_eq!(
+            variant_widths(&[256, 512, 1024, 2048], 1200),
+            [1024, 512, 256]
+        );
+        assert_eq!(variant_widths(&[256, 512], 100), [100]);
+        assert_eq!(variant_widths(&[256, 256, 512], 512), [512, 256]);
+        assert_eq!(scaled_height(1000, 750, 256), 192);
+        assert_eq!(scaled_height(10_000, 1, 256), 1);
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn renders_variants_and_a_square_thumbnail() {
+        let photo = ingest(&png(600, 400), &IngestOptions::default()).unwrap();
+        assert_eq!((photo.width, photo.height), (600, 400));
+        let sizes: Vec<(&str, u32, u32)> = photo
+            .variants
+            .iter()
+            .map(|v| (v.format, v.width, v.height))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("webp", 512, 341),
+                ("jpeg", 512, 341),
+                ("webp", 256, 171),
+                ("jpeg", 256, 171)
+            ]
+        );
+        assert_eq!((photo.thumbnail.width, photo.thumbnail.height), (256, 256));
+        for v in &photo.variants {
+            let decoded = image::load_from_memory(&v.bytes).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (v.width, v.height));
+        }
+    }
+
+    #[test]
+    fn pixel_bounds_apply_before_decoding() {
+        let opts = IngestOptions {
+            max_pixels: 1000,
+            ..IngestOptions::default()
+        };
+        let err = ingest(&png(40, 30), &opts).unwrap_err();
+        assert!(matches!(
+            err,
+            MediaError::TooLarge {
+                width: 40,
+                height: 30,
+                ..
+            }
+        ));
+        let opts = IngestOptions {
+            max_bytes: 10,
+            ..IngestOptions::default()
+        };
+        assert!(matches!(
+            ingest(&png(4, 4), &opts),
+            Err(MediaError::TooManyBytes { .. })
+        ));
+    }
+}

@@ -1,0 +1,53 @@
+//! The job queue on Redis, and the apalis backend that feeds workers from it.
+//!
+//! Only this crate knows Redis's queue layout and apalis. Layout, per queue
+//! (all keys share one hash tag so a queue lives on one cluster slot):
+//!
+//! - `ready`   ZSET  id → priority band × 10¹³ + sequence (pop lowest first)
+//! - `delayed` ZSET  id → due time (ms), retries waiting out their backoff
+//! - `leased`  ZSET  id → lease deadline (ms); expired leases are re-queued
+//! - `dead`    ZSET  id → time of death (ms)
+//! - `enq`     ZSET  id → first enqueue time of every waiting job (oldest age)
+//! - `job:ID`  HASH  payload, attempts, max_attempts, priority, worker, …
+//! - `stats`   HASH  enqueued / completed / failed / retried / dead counters
+//!
+//! Every state change is one Lua script, so a job is always in exactly one of
+//! ready, delayed, leased or dead (or gone, once settled).
+#![forbid(unsafe_code)]
+
+mod backend;
+mod operate;
+mod queue;
+mod ratelimit;
+mod scaling;
+
+pub use backend::{InFlight, Lease, QueueConsumer};
+pub use operate::{CancelOutcome, DeadEntry};
+pub use queue::{DeadJob, LeaseBatch, LeasedJob, QueueStats, RedisQueue, RetryOutcome};
+pub use ratelimit::{Admission, RateLimiter};
+pub use scaling::{Recommendation, ScaleInput, recommend};
+
+/// Queue failures. All of them are transient from a job's point of view.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("unexpected reply from the queue script: {0}")]
+    Protocol(String),
+}
+
+/// Connect to Redis with bounded waits, so an outage surfaces as an error in
+/// seconds instead of a hung request: 2 s to connect, 5 s per reply. The
+/// manager reconnects by itself when Redis comes back.
+pub async fn connect(
+    url: &str,
+) -> Result<(redis::Client, redis::aio::ConnectionManager), QueueError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_number_of_retries(2)
+        .set_max_delay(std::time::Duration::from_secs(1));
+    let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
+    Ok((client, manager))
+}

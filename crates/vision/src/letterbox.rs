@@ -1,0 +1,172 @@
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+/// A region of the photo, in its pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+/// How model-input pixels map back to photo pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    /// Model pixels per photo pixel.
+    pub scale: f32,
+    /// Where the photo region starts in the model input.
+    pub pad_x: f32,
+    pub pad_y: f32,
+    /// The photo region the input shows.
+    pub region: Rect,
+    pub size: u32,
+}
+
+impl Letterbox {
+    /// A model-input point in photo pixels.
+    pub fn to_photo(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            self.region.x + (x - self.pad_x) / self.scale,
+            self.region.y + (y - self.pad_y) / self.scale,
+        )
+    }
+
+    /// The model-input rectangle that holds photo pixels (not padding).
+    pub fn content(&self) -> (u32, u32, u32, u32) {
+        let w = (self.region.w * self.scale).round() as u32;
+        let h = (self.region.h * self.scale).round() as u32;
+        (self.pad_x as u32, self.pad_y as u32, w.max(1), h.max(1))
+    }
+}
+
+/// `region` of an RGB8 photo (`w`×`h`), fitted into a `size`×`size` square
+/// without distortion, padded with black, as an NCHW f32 tensor scaled by
+/// `1/255` then mapped by `a·v + b` (0..1: a=1, b=0; −1..1: a=2, b=−1).
+pub fn letterbox_tensor(
+    rgb: &[u8],
+    w: u32,
+    h: u32,
+    region: Option<Rect>,
+    size: u32,
+    (a, b): (f32, f32),
+) -> (Vec<f32>, Letterbox) {
+    let region = region.map(|r| clamp(r, w, h)).unwrap_or(Rect {
+        x: 0.0,
+        y: 0.0,
+        w: w as f32,
+        h: h as f32,
+    });
+    let scale = size as f32 / region.w.max(region.h);
+    let rw = ((region.w * scale).round() as u32).clamp(1, size);
+    let rh = ((region.h * scale).round() as u32).clamp(1, size);
+    let src = ImageRef::new(w, h, rgb, PixelType::U8x3).expect("buffer matches its size");
+    let mut dst = Image::new(rw, rh, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(
+            region.x as f64,
+            region.y as f64,
+            region.w as f64,
+            region.h as f64,
+        );
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("same pixel type");
+    let (pad_x, pad_y) = ((size - rw) / 2, (size - rh) / 2);
+    let plane = (size * size) as usize;
+    let mut tensor = vec![b; 3 * plane];
+    let pixels = dst.buffer();
+    for y in 0..rh {
+        for x in 0..rw {
+            let i = ((y * rw + x) * 3) as usize;
+            let o = ((y + pad_y) * size + (x + pad_x)) as usize;
+            for c in 0..3 {
+                tensor[c * plane + o] = a * f32::from(pixels[i + c]) / 255.0 + b;
+            }
+        }
+    }
+    let letterbox = Letterbox {
+        scale,
+        pad_x: pad_x as f32,
+        pad_y: pad_y as f32,
+        region,
+        size,
+    };
+    (tensor, letterbox)
+}
+
+fn clamp(r: Rect, w: u32, h: u32) -> Rect {
+    let x0 = r.x.clamp(0.0, w as f32 - 1.0);
+    let y0 = r.y.clamp(0.0, h as f32 - 1.0);
+    let x1 = (r.x + r.w).clamp(x0 + 1.0, w as f32);
+    let y1 = (r.y + r.h).clamp(y0 + 1.0, h as f32);
+    Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_photo_is_padded_top_and_bottom_and_maps_back() {
+        let (w, h) = (400u32, 200u32);
+        let rgb = vec![255u8; (w * h * 3) as usize];
+        let (t, lb) = letterbox_tensor(&rgb, w, h, None, 256, (1.0, 0.0));
+        assert_eq!(t.len(), 3 * 256 * 256);
+        assert_eq!((lb.pad_x, lb.pad_y), (0.0, 64.0));
+        assert_eq!(t[0], 0.0, "padding");
+        assert!((t[128 * 256 + 128] - 1.0).abs() < 1e-6, "content");
+        let (x, y) = lb.to_photo(128.0, 128.0);
+        assert!(
+            (x - 200.0).abs() < 0.5 && (y - 100.0).abs() < 0.5,
+            "{x} {y}"
+        );
+        assert_eq!(lb.content(), (0, 64, 256, 128));
+    }
+
+    #[test]
+    fn a_crop_maps_back_into_the_photo() {
+        let rgb = vec![10u8; 300 * 300 * 3];
+        let region = Rect {
+            x: 100.0,
+            y: 50.0,
+            w: 100.0,
+            h: 100.0,
+        };
+        let (_, lb) = letterbox_tensor(&rgb, 300, 300, Some(region), 256, (2.0, -1.0));
+        let (x, y) = lb.to_photo(0.0, 256.0);
+        assert!(
+            (x - 100.0).abs() < 0.5 && (y - 150.0).abs() < 0.5,
+            "{x} {y}"
+        );
+        // A region past the edge is clamped to the photo.
+        let (_, lb) = letterbox_tensor(
+            &rgb,
+            300,
+            300,
+            Some(Rect {
+                x: 250.0,
+                y: -20.0,
+                w: 100.0,
+                h: 100.0,
+            }),
+            256,
+            (1.0, 0.0),
+        );
+        assert_eq!(
+            lb.region,
+            Rect {
+                x: 250.0,
+                y: 0.0,
+                w: 50.0,
+                h: 80.0
+            }
+        );
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The demo: set up, build, run the intake API and a worker on the embedded
+# defaults (local object storage under .demo/objects), ingest the sample
+# photos shipped in samples/, and print where every result is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export SQLX_OFFLINE=true
+echo "==> building (first build takes several minutes)" >&2
+cargo build --locked -q -p atelier-intake -p atelier-worker
+BIN="${CARGO_TARGET_DIR:-target}/debug"
+
+export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_demo"
+export ATELIER__REDIS__PREFIX="atelier-demo"
+export ATELIER__STORAGE__LOCAL_ROOT="$PWD/.demo/objects"
+PORT="${ATELIER_DEMO_PORT:-8080}"
+export ATELIER__INTAKE__LISTEN="127.0.0.1:$PORT"
+export ATELIER__STORAGE__PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
+API="http://127.0.0.1:$PORT"
+KEY="dev-api-key"
+mkdir -p .demo
+
+"$BIN/atelier-intake" >.demo/intake.log 2>&1 &
+INTAKE=$!
+"$BIN/atelier-worker" >.demo/worker.log 2>&1 &
+WORKER=$!
+trap 'kill -TERM $INTAKE $WORKER 2>/dev/null; wait $INTAKE $WORKER 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 60); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fs "$API/readyz" >/dev/null || { echo "intake did not become ready; see .demo/intake.log" >&2; exit 1; }
+
+USER_ID="demo-user"
+wait_job() { # job_id -> prints the final job view
+  local view status
+  for _ in $(seq 1 240); do
+    view=$(curl -fs -H "Authorization: Bearer $KEY" "$API/v1/jobs/$1")
+    status=$(jq -r .status <<<"$view")
+    case "$status" in complete|error|dead) break ;; esac
+    sleep 0.25
+  done
+  echo "$view"
+}
+
+for photo in samples/*.jpg samples/*.png; do
+  upload=$(curl -fs -H "Authorization: Bearer $KEY" -H "X-User-Id: $USER_ID" \
+    -H "Content-Type: application/octet-stream" --data-binary "@$photo" "$API/v1/uploads")
+  upload_id=$(jq -r .upload_id <<<"$upload")
+  job=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+    -d "{\"kind\":\"photo.ingest\",\"user_id\":\"$USER_ID\",\"input\":{\"upload_id\":\"$upload_id\"}}" "$API/v1/jobs")
+  job_id=$(jq -r .job_id <<<"$job")
+  view=$(wait_job "$job_id")
+  status=$(jq -r .status <<<"$view")
+  echo
+  echo "$photo -> job $job_id: $status"
+  if [ "$status" = complete ]; then
+    jq -r '.result | "  exif: \(.exif | tostring)",
+      "  original   \(.original.width)x\(.original.height) \(.original.format)  .demo/objects/\(.original.key)",
+      (.variants[] | "  variant    \(.width)x\(.height) \(.format)  .demo/objects/\(.key)"),
+      "  thumbnail  \(.thumbnail.width)x\(.thumbnail.height)  .demo/objects/\(.thumbnail.key)",
+      "  signed URL of the thumbnail (valid 15 min while the intake runs): \(.thumbnail.url)"' <<<"$view"
+  else
+    jq '.error' <<<"$view"
+  fi
+  pose=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+    -d "{\"kind\":\"vision.pose\",\"user_id\":\"$USER_ID\",\"input\":{\"upload_id\":\"$upload_id\"}}" "$API/v1/jobs")
+  view=$(wait_job "$(jq -r .job_id <<<"$pose")")
+  if [ "$(jq -r .status <<<"$view")" = complete ]; then
+    jq -r '.result | "  pose: score \(.score * 100 | round)%, " +
+      ([.keypoints[] | select(.name == "nose" or .name == "left_shoulder" or .name == "right_shoulder")
+        | "\(.name) (\(.x | round), \(.y | round))"] | join(", "))' <<<"$view"
+  else
+    jq -r '"  pose: \(.error.code): \(.error.message)"' <<<"$view"
+  fi
+done
+echo
+echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"
+echo "Logs: .demo/intake.log, .demo/worker.log"

@@ -1,0 +1,225 @@
+//! Bad input through the whole path: each ends in its documented code, the
+//! upload is kept, and the worker keeps serving.
+use std::time::Duration;
+
+use atelier_tests::{API_KEY, EnvOptions, OTHER_API_KEY, StatusCode, TestEnv, fixture};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_photos_end_in_their_codes_and_the_worker_keeps_serving() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let worker = env.spawn_worker().unwrap();
+    let mut socket = env.socket(&env.token("frank").await, None).await;
+    let cases = [
+        ("tests/data/bad/empty.jpg", "image.corrupt"),
+        ("tests/data/bad/truncated.jpg", "image.corrupt"),
+        ("tests/data/bad/bomb.png", "image.too_large"),
+        ("tests/data/bad/animation.gif", "image.unsupported_format"),
+        ("tests/data/bad/random.jpg", "image.unsupported_format"),
+    ];
+    for (path, code) in cases {
+        let job_id = env.ingest("frank", fixture(path)).await;
+        let job = env.wait_final(&job_id, WAIT).await;
+        assert_eq!(job["status"], "error", "{path}: {job}");
+        assert_eq!(job["error"]["code"], code, "{path}: {job}");
+        assert!(!job["error"]["message"].as_str().unwrap().is_empty());
+        // Bad input is never retried.
+        assert_eq!(job["attempts"], 1, "{path}");
+        let events = socket.until("job.failed", &job_id, WAIT).await;
+        assert_eq!(events.last().unwrap()["data"]["error"]["code"], code);
+    }
+    // Nothing is lost: every upload is still stored as sent.
+    assert_eq!(
+        env.state.storage.list("uploads").await.unwrap().len(),
+        cases.len()
+    );
+    assert!(env.worker_is_running(worker), "{}", env.worker_log(worker));
+    let good = env
+        .ingest("frank", fixture("samples/franz-kafka.jpg"))
+        .await;
+    assert_eq!(env.wait_final(&good, WAIT).await["status"], "complete");
+    env.finish().await;
+}
+
+async fn error_of(resp: reqwest::Response) -> (StatusCode, String) {
+    let status = resp.status();
+    let body: Value = resp
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{status}: body is not JSON: {e}"));
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code: {body}"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    (status, code.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_contract_refuses_bad_requests_with_codes() {
+    let options = EnvOptions {
+        extra_env: vec![("ATELIER__INTAKE__MAX_UPLOAD_BYTES".into(), "100000".into())],
+        ..EnvOptions::default()
+    };
+    let env = TestEnv::start(options).await.unwrap();
+    let http = &env.http;
+    let jobs = env.url("/v1/jobs");
+    let upload = env
+        .upload("gina", fixture("samples/franz-kafka.jpg"), "image/jpeg")
+        .await;
+
+    let send_json = |body: String, key: Option<&str>| {
+        let mut req = http
+            .post(&jobs)
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        req.send()
+    };
+    let cases: Vec<(String, Option<&str>, StatusCode, &str)> = vec![
+        ("{\"kind\": \"photo.ingest\",".into(), Some(API_KEY), StatusCode::BAD_REQUEST, "request.malformed_json"),
+        (json!({"kind": "photo.resize", "user_id": "gina", "input": {}}).to_string(), Some(API_KEY),
+            StatusCode::UNPROCESSABLE_ENTITY, "job.unknown_kind"),
+        (json!({"kind": "photo.ingest", "user_id": "gina"}).to_string(), Some(API_KEY),
+            StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
+        (json!({"kind": "photo.ingest", "user_id": "gina", "input": {}}).to_string(), Some(API_KEY),
+            StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
+        (json!({"kind": "photo.ingest", "user_id": "a/b", "input": {"upload_id": upload}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
+        (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": uuid::Uuid::new_v4()}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
+        // Someone else's upload is as good as none.
+        (json!({"kind": "photo.ingest", "user_id": "hugo", "input": {"upload_id": upload}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
+        (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
+            Some(OTHER_API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
+        (json!({"kind": "vision.segment", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
+            Some(API_KEY), StatusCode::NOT_IMPLEMENTED, "job.kind_not_available"),
+        (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
+            None, StatusCode::UNAUTHORIZED, "auth.missing_api_key"),
+        (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
+            Some("not-a-real-key"), StatusCode::UNAUTHORIZED, "auth.invalid_api_key"),
+        (format!("{{\"kind\":\"photo.ingest\",\"pad\":\"{}\"}}", "x".repeat(70_000)), Some(API_KEY),
+            StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"),
+    ];
+    for (body, key, status, code) in cases {
+        let shown: String = body.chars().take(80).collect();
+        // Oversized bodies are refused unread: retry a connection reset.
+        let mut got = None;
+        for _ in 0..5 {
+            if let Ok(resp) = send_json(body.clone(), key).await {
+                got = Some(error_of(resp).await);
+                break;
+            }
+        }
+        assert_eq!(got, Some((status, code.to_owned())), "{shown}");
+    }
+
+    let checks = [
+        (
+            http.post(env.url("/v1/uploads"))
+                .bearer_auth(API_KEY)
+                .body("abc"),
+            StatusCode::BAD_REQUEST,
+            "upload.missing_user",
+        ),
+        (
+            http.get(env.url("/v1/jobs/not-a-uuid"))
+                .bearer_auth(API_KEY),
+            StatusCode::NOT_FOUND,
+            "job.not_found",
+        ),
+        (
+            http.get(env.url(&format!("/v1/jobs/{}", uuid::Uuid::new_v4())))
+                .bearer_auth(API_KEY),
+            StatusCode::NOT_FOUND,
+            "job.not_found",
+        ),
+        (
+            http.get(env.url("/v1/nothing-here")),
+            StatusCode::NOT_FOUND,
+            "route.not_found",
+        ),
+        (
+            http.delete(env.url("/v1/jobs")).bearer_auth(API_KEY),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method.not_allowed",
+        ),
+        (
+            http.get(env.url("/v1/events?token=forged.token")),
+            StatusCode::UNAUTHORIZED,
+            "auth.invalid_token",
+        ),
+        (
+            http.get(env.url("/objects/uploads/x?expires=9999999999&sig=00")),
+            StatusCode::FORBIDDEN,
+            "object.invalid_signature",
+        ),
+    ];
+    for (request, status, code) in checks {
+        assert_eq!(
+            error_of(request.send().await.unwrap()).await,
+            (status, code.to_owned())
+        );
+    }
+
+    // Refused from Content-Length before reading: the client may see the
+    // connection reset before it reads the 413, so a reset is retried.
+    let mut refused = None;
+    for _ in 0..5 {
+        let sent = http
+            .post(env.url("/v1/uploads"))
+            .bearer_auth(API_KEY)
+            .header("X-User-Id", "gina")
+            .body(vec![0u8; 100_001])
+            .send()
+            .await;
+        if let Ok(resp) = sent {
+            refused = Some(error_of(resp).await);
+            break;
+        }
+    }
+    assert_eq!(
+        refused,
+        Some((StatusCode::PAYLOAD_TOO_LARGE, "upload.too_large".to_owned()))
+    );
+
+    // A job is visible only to the API client that submitted it.
+    let (_, accepted) = env
+        .post_json(
+            "/v1/jobs",
+            &json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}),
+        )
+        .await;
+    let url = env.url(&format!(
+        "/v1/jobs/{}",
+        accepted["job_id"].as_str().unwrap()
+    ));
+    let resp = http
+        .get(&url)
+        .bearer_auth(OTHER_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(resp).await,
+        (StatusCode::NOT_FOUND, "job.not_found".to_owned())
+    );
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    env.finish().await;
+}

@@ -1,0 +1,416 @@
+//! Queue semantics on the real Redis: attempts, leases, priorities, depth.
+use std::time::Duration;
+
+use atelier_config::{HumanDuration, QueuesConfig};
+use atelier_queue::{RedisQueue, RetryOutcome};
+use atelier_tests::redis_url;
+
+async fn queue(lease: &str, max_attempts: u32) -> RedisQueue {
+    let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
+    named_queue("ingest", &prefix, lease, max_attempts).await
+}
+
+/// Queue `name` of the shipped queues.toml under a test prefix.
+async fn named_queue(name: &str, prefix: &str, lease: &str, max_attempts: u32) -> RedisQueue {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../queues.toml")).unwrap();
+    let mut spec = QueuesConfig::parse(&text, "queues.toml")
+        .unwrap()
+        .get(name)
+        .unwrap()
+        .clone();
+    spec.lease = HumanDuration(atelier_config::parse_duration(lease).unwrap());
+    spec.max_attempts = max_attempts;
+    let client = redis::Client::open(redis_url()).unwrap();
+    let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    RedisQueue::new(conn, prefix, spec)
+}
+
+#[tokio::test]
+async fn max_attempts_are_honoured_exactly() {
+    let q = queue("30s", 3).await;
+    assert!(q.enqueue("job-1", "{}", 5).await.unwrap());
+    let mut runs = 0;
+    loop {
+        let batch = q.lease("w", 1).await.unwrap();
+        let Some(job) = batch.jobs.into_iter().next() else {
+            break;
+        };
+        runs += 1;
+        assert_eq!(job.attempt, runs);
+        let outcome = q
+            .retry_after(&job.id, Duration::ZERO, "boom")
+            .await
+            .unwrap();
+        if outcome == RetryOutcome::Dead {
+            break;
+        }
+        assert_eq!(outcome, RetryOutcome::Scheduled);
+    }
+    assert_eq!(runs, 3);
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.dead, stats.depth(), stats.in_flight), (1, 0, 0));
+    assert_eq!(stats.retried_total, 2);
+}
+
+#[tokio::test]
+async fn an_abandoned_lease_runs_again_and_dies_on_its_last_attempt() {
+    let q = queue("1s", 2).await;
+    q.enqueue("job-1", "payload", 5).await.unwrap();
+    let first = q.lease("w1", 1).await.unwrap().jobs;
+    assert_eq!(first[0].attempt, 1);
+    // Nobody renews it: the worker is gone.
+    assert!(q.lease("w2", 1).await.unwrap().jobs.is_empty());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = q.lease("w2", 1).await.unwrap();
+    assert_eq!(second.jobs.len(), 1);
+    assert_eq!(
+        (second.jobs[0].id.as_str(), second.jobs[0].attempt),
+        ("job-1", 2)
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = q.lease("w3", 1).await.unwrap();
+    assert!(third.jobs.is_empty());
+    assert_eq!(third.dead.len(), 1);
+    assert_eq!(
+        (third.dead[0].payload.as_str(), third.dead[0].attempts),
+        ("payload", 2)
+    );
+    assert_eq!(q.stats().await.unwrap().dead, 1);
+}
+
+#[tokio::test]
+async fn renewal_keeps_a_lease_alive() {
+    let q = queue("1s", 3).await;
+    q.enqueue("job-1", "{}", 5).await.unwrap();
+    let job = q.lease("w1", 1).await.unwrap().jobs.remove(0);
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            q.renew("w1", std::slice::from_ref(&job.id)).await.unwrap(),
+            1
+        );
+        // Another worker cannot renew (or steal) it.
+        assert_eq!(
+            q.renew("w2", std::slice::from_ref(&job.id)).await.unwrap(),
+            0
+        );
+        assert!(q.lease("w2", 1).await.unwrap().jobs.is_empty());
+    }
+    q.ack(&job.id, None).await.unwrap();
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.in_flight, stats.completed_total), (0, 1));
+}
+
+#[tokio::test]
+async fn higher_priority_first_then_fifo() {
+    let q = queue("30s", 3).await;
+    for (id, prio) in [("a", 5), ("b", 9), ("c", 5), ("d", 0), ("e", 9)] {
+        q.enqueue(id, "{}", prio).await.unwrap();
+    }
+    let mut order = Vec::new();
+    while let Some(job) = q.lease("w", 1).await.unwrap().jobs.pop() {
+        order.push(job.id);
+    }
+    assert_eq!(order, ["b", "e", "a", "c", "d"]);
+}
+
+#[tokio::test]
+async fn enqueue_is_idempotent_by_id_and_depth_and_age_are_reported() {
+    let q = queue("30s", 3).await;
+    assert!(q.enqueue("x", "{}", 5).await.unwrap());
+    assert!(!q.enqueue("x", "{}", 5).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    q.enqueue("y", "{}", 5).await.unwrap();
+    let stats = q.stats().await.unwrap();
+    assert_eq!(stats.depth(), 2);
+    assert!(stats.oldest_age_ms.unwrap() >= 100, "{stats:?}");
+    q.pause().await.unwrap();
+    assert!(q.lease("w", 1).await.unwrap().jobs.is_empty());
+    q.resume().await.unwrap();
+    assert_eq!(q.lease("w", 5).await.unwrap().jobs.len(), 2);
+    assert_eq!(q.stats().await.unwrap().oldest_age_ms, None);
+}
+
+#[tokio::test]
+async fn released_prefetch_runs_again_without_losing_an_attempt() {
+    let q = queue("30s", 2).await;
+    for id in ["a", "b", "c"] {
+        q.enqueue(id, "{}", 5).await.unwrap();
+    }
+    let leased = q.lease("w1", 3).await.unwrap().jobs;
+    assert_eq!(leased.len(), 3);
+    let unstarted: Vec<String> = leased[1..].iter().map(|j| j.id.clone()).collect();
+    // Only the holder can hand jobs back.
+    assert_eq!(q.release("w2", &unstarted).await.unwrap(), 0);
+    assert_eq!(q.release("w1", &unstarted).await.unwrap(), 2);
+    let again = q.lease("w2", 3).await.unwrap().jobs;
+    let mut ids: Vec<&str> = again.iter().map(|j| j.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["b", "c"]);
+    assert!(again.iter().all(|j| j.attempt == 1), "{again:?}");
+    assert_eq!(q.stats().await.unwrap().in_flight, 3);
+}
+
+async fn kill_to_dead(q: &RedisQueue, id: &str) {
+    q.enqueue(id, &format!("payload-{id}"), 5).await.unwrap();
+    let job = q.lease("w", 1).await.unwrap().jobs.remove(0);
+    assert_eq!(
+        q.retry_after(&job.id, Duration::ZERO, "storage.unavailable: s3 down")
+            .await
+            .unwrap(),
+        RetryOutcome::Dead
+    );
+}
+
+#[tokio::test]
+async fn dead_jobs_are_listed_retried_with_a_fresh_budget_and_purged() {
+    let q = queue("30s", 1).await;
+    kill_to_dead(&q, "a").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    kill_to_dead(&q, "b").await;
+    let dead = q.dead_list(10).await.unwrap();
+    let ids: Vec<&str> = dead.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["b", "a"], "newest first");
+    assert_eq!(
+        (dead[1].payload.as_str(), dead[1].attempts),
+        ("payload-a", 1)
+    );
+    assert_eq!(dead[1].last_error, "storage.unavailable: s3 down");
+
+    assert_eq!(
+        q.dead_retry(&["a".into(), "zzz".into()]).await.unwrap(),
+        ["a"]
+    );
+    let again = q.lease("w", 1).await.unwrap().jobs;
+    assert_eq!((again[0].id.as_str(), again[0].attempt), ("a", 1));
+    q.ack("a", Some(Duration::from_millis(40))).await.unwrap();
+    assert_eq!(q.stats().await.unwrap().service_time_ms, Some(40.0));
+
+    assert_eq!(q.dead_purge(&[]).await.unwrap(), ["b"]);
+    assert!(q.dead_list(10).await.unwrap().is_empty());
+    assert_eq!(q.stats().await.unwrap().dead, 0);
+}
+
+#[tokio::test]
+async fn cancel_removes_waiting_jobs_and_flags_running_ones() {
+    let q = queue("30s", 3).await;
+    for id in ["waiting", "running"] {
+        q.enqueue(id, "{}", if id == "running" { 9 } else { 1 })
+            .await
+            .unwrap();
+    }
+    let running = q.lease("w", 1).await.unwrap().jobs.remove(0);
+    assert_eq!(running.id, "running");
+    assert_eq!(
+        q.cancel("waiting").await.unwrap(),
+        atelier_queue::CancelOutcome::Removed
+    );
+    assert_eq!(
+        q.cancel("running").await.unwrap(),
+        atelier_queue::CancelOutcome::Flagged
+    );
+    assert_eq!(
+        q.cancel("nobody").await.unwrap(),
+        atelier_queue::CancelOutcome::Unknown
+    );
+    assert!(q.is_cancelled("running").await.unwrap());
+    assert!(
+        q.lease("w", 5).await.unwrap().jobs.is_empty(),
+        "the cancelled job never runs"
+    );
+    assert_eq!(q.stats().await.unwrap().depth(), 0);
+}
+
+#[tokio::test]
+async fn the_rate_limiter_admits_a_burst_then_asks_to_wait() {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let prefix = format!("rl_{}", uuid::Uuid::new_v4().simple());
+    let limiter = atelier_queue::RateLimiter::new(conn, &prefix, 10.0, 5);
+    for _ in 0..5 {
+        assert_eq!(limiter.admit("k1").await.unwrap(), Ok(()));
+    }
+    let wait = limiter.admit("k1").await.unwrap().unwrap_err();
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_millis(100),
+        "{wait:?}"
+    );
+    // Buckets are per client.
+    assert_eq!(limiter.admit("k2").await.unwrap(), Ok(()));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(limiter.admit("k1").await.unwrap(), Ok(()));
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+async fn record(
+    lease: atelier_queue::Lease,
+    seen: apalis_core::task::data::Data<Seen>,
+) -> Result<(), apalis_core::error::BoxDynError> {
+    seen.lock().unwrap().push(lease.queue().name().to_owned());
+    lease.ack(None).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_worker_on_several_queues_serves_the_higher_priority_first() {
+    use apalis::layers::WorkerBuilderExt;
+    let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
+    let low = named_queue("export", &prefix, "30s", 3).await;
+    let high = named_queue("ingest", &prefix, "30s", 3).await;
+    // The backlog of the low queue is older.
+    for i in 0..10 {
+        low.enqueue(&format!("low{i}"), "{}", 5).await.unwrap();
+    }
+    for i in 0..10 {
+        high.enqueue(&format!("high{i}"), "{}", 5).await.unwrap();
+    }
+    let seen: Seen = Default::default();
+    let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = atelier_queue::QueueConsumer::new(
+        vec![low.clone(), high.clone()],
+        "prio-worker",
+        Duration::from_millis(10),
+        dead_tx,
+    );
+    let worker = apalis_core::worker::builder::WorkerBuilder::new("prio")
+        .backend(consumer)
+        .concurrency(1)
+        .data(seen.clone())
+        .build(record);
+    let running = tokio::spawn(async move {
+        let _ = worker.run().await;
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.abort();
+    let order = seen.lock().unwrap().clone();
+    assert_eq!(&order[..10], vec!["ingest"; 10].as_slice(), "{order:?}");
+    assert_eq!(&order[10..], vec!["export"; 10].as_slice(), "{order:?}");
+}
+
+type Runs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>;
+
+async fn count_run(
+    lease: atelier_queue::Lease,
+    runs: apalis_core::task::data::Data<Runs>,
+) -> Result<(), apalis_core::error::BoxDynError> {
+    *runs
+        .lock()
+        .unwrap()
+        .entry(lease.job.id.clone())
+        .or_default() += 1;
+    lease.ack(None).await?;
+    Ok(())
+}
+
+/// The published apalis-redis crashes once ~8k jobs are due at once; this is
+/// the operator's scale-from-zero case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_100k_drains_through_two_workers_each_job_run_once() {
+    use apalis::layers::WorkerBuilderExt;
+    use futures_util::StreamExt;
+    const JOBS: usize = 100_000;
+    let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
+    let mut q = named_queue("ingest", &prefix, "30s", 3).await;
+    futures_util::stream::iter(0..JOBS)
+        .map(|i| {
+            let q = q.clone();
+            async move {
+                q.enqueue(&format!("j{i}"), "{}", (i % 10) as u8)
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(64)
+        .for_each(|queued| async move { assert!(queued) })
+        .await;
+    assert_eq!(q.stats().await.unwrap().depth(), JOBS as u64);
+
+    // Two workers start on the full backlog, each with 32 slots.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let conn = redis::aio::ConnectionManager::new(client.clone())
+        .await
+        .unwrap();
+    let mut spec = q.spec().clone();
+    spec.concurrency = 32;
+    spec.prefetch = 32;
+    q = RedisQueue::new(conn, &prefix, spec);
+    let runs: Runs = Default::default();
+    let mut handles = Vec::new();
+    for w in 0..2 {
+        let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
+        let consumer = atelier_queue::QueueConsumer::new(
+            vec![q.clone()],
+            format!("backlog-{w}"),
+            Duration::from_millis(20),
+            dead_tx,
+        )
+        .with_wakeups(client.clone());
+        let worker = apalis_core::worker::builder::WorkerBuilder::new(format!("backlog-{w}"))
+            .backend(consumer)
+            .concurrency(32)
+            .data(runs.clone())
+            .build(count_run);
+        handles.push(tokio::spawn(async move {
+            let _ = worker.run().await;
+        }));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let stats = q.stats().await.unwrap();
+        if stats.completed_total == JOBS as u64 {
+            assert_eq!((stats.depth(), stats.in_flight, stats.dead), (0, 0, 0));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not drained: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for h in handles {
+        h.abort();
+    }
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), JOBS, "every job ran");
+    assert!(runs.values().all(|&n| n == 1), "no job ran twice");
+}
+
+#[tokio::test]
+async fn a_deferred_job_waits_without_spending_an_attempt() {
+    let q = queue("30s", 1).await;
+    q.enqueue("d", "{}", 5).await.unwrap();
+    let job = q.lease("w", 1).await.unwrap().jobs.remove(0);
+    assert_eq!(job.attempt, 1);
+    let delay = q
+        .defer(&job.id, "database.unavailable: refused")
+        .await
+        .unwrap();
+    assert_eq!(delay, Some(Duration::from_secs(1)));
+    assert!(
+        q.lease("w", 1).await.unwrap().jobs.is_empty(),
+        "waits out its delay"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = q.lease("w", 1).await.unwrap().jobs.remove(0);
+    assert_eq!(
+        again.attempt, 1,
+        "max_attempts is 1, yet the job runs again"
+    );
+    // The next deferral waits longer.
+    assert_eq!(
+        q.defer(&again.id, "again").await.unwrap(),
+        Some(Duration::from_secs(2))
+    );
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.dead, stats.deferred_total), (0, 2));
+}

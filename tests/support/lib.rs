@@ -1,0 +1,524 @@
+//! Test harness: a whole backbone per test, on the real servers.
+//!
+//! Each [`TestEnv`] gets its own PostgreSQL database, its own Redis key
+//! prefix, its own S3-protocol server (s3s-fs over a temp directory, with
+//! signature checks on), an intake API served in-process on a free port, and
+//! worker processes started from the real worker binary.
+mod proxy;
+
+pub use proxy::Proxy;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use atelier_config::{AppConfig, QueuesConfig, load_app_config};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+
+pub use reqwest::StatusCode;
+
+pub const API_KEY: &str = "test-api-key-1";
+pub const OTHER_API_KEY: &str = "test-api-key-2";
+pub const OPERATOR_KEY: &str = "test-operator-key";
+const S3_KEY: &str = "test-access-key";
+const S3_SECRET: &str = "test-secret-key";
+
+/// A repository file (sample photos, malformed inputs).
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ATELIER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn postgres_base() -> String {
+    std::env::var("ATELIER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+}
+
+/// Start an S3-protocol server over `root`; returns its endpoint URL.
+pub async fn start_s3(root: &std::path::Path, bucket: &str) -> anyhow::Result<String> {
+    std::fs::create_dir_all(root.join(bucket))?;
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("s3s-fs: {e:?}"))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(S3_KEY, S3_SECRET));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+/// A 24-megapixel JPEG: about half a second of ingest work, enough to
+/// signal a worker in the middle of it. Made once per test binary.
+pub fn large_photo() -> Vec<u8> {
+    static PHOTO: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PHOTO
+        .get_or_init(|| {
+            let img = image::RgbImage::from_fn(6000, 4000, |x, y| {
+                image::Rgb([(x / 24) as u8, (y / 16) as u8, ((x + y) / 40) as u8])
+            });
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+                .encode_image(&img)
+                .unwrap();
+            out
+        })
+        .clone()
+}
+
+/// Knobs a test may turn.
+#[derive(Clone)]
+pub struct EnvOptions {
+    /// Lease of the ingest queue (the crash-recovery bound).
+    pub lease: &'static str,
+    pub max_attempts: u32,
+    /// Extra `ATELIER__…` settings for intake and workers.
+    pub extra_env: Vec<(String, String)>,
+    /// Reach PostgreSQL through a [`Proxy`] the test can cut.
+    pub proxy_postgres: bool,
+    /// Reach the S3 server through a [`Proxy`] the test can cut.
+    pub proxy_s3: bool,
+    /// Another Redis (a test's own server) instead of the shared one.
+    pub redis_url: Option<String>,
+    /// The ingest queue's per-run timeout.
+    pub timeout: &'static str,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions {
+            lease: "3s",
+            max_attempts: 3,
+            extra_env: Vec::new(),
+            proxy_postgres: false,
+            proxy_s3: false,
+            redis_url: None,
+            timeout: "2m",
+        }
+    }
+}
+
+pub struct TestEnv {
+    pub name: String,
+    pub dir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub config: AppConfig,
+    pub queues: QueuesConfig,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub state: atelier_intake::AppState,
+    pub postgres_proxy: Option<Arc<Proxy>>,
+    pub s3_proxy: Option<Arc<Proxy>>,
+    intake: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::process::Child>,
+}
+
+impl TestEnv {
+    pub async fn start(options: EnvOptions) -> anyhow::Result<Self> {
+        let name = format!("it_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let dir = std::env::temp_dir().join(format!("atelier-{name}"));
+        std::fs::create_dir_all(&dir)?;
+        let mut endpoint = start_s3(&dir.join("s3"), "atelier").await?;
+        let s3_proxy = if options.proxy_s3 {
+            let upstream = endpoint.trim_start_matches("http://").parse()?;
+            let proxy = Proxy::start(upstream).await?;
+            endpoint = format!("http://{}", proxy.addr);
+            Some(proxy)
+        } else {
+            None
+        };
+        let mut pg_base = postgres_base();
+        let postgres_proxy = if options.proxy_postgres {
+            let proxy = Proxy::start("127.0.0.1:5432".parse()?).await?;
+            pg_base = format!("postgres://postgres:postgres@{}", proxy.addr);
+            Some(proxy)
+        } else {
+            None
+        };
+
+        let shipped = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queues.toml"),
+        )?;
+        let queues_text = shipped
+            .replace("lease = \"30s\"", &format!("lease = \"{}\"", options.lease))
+            .replace(
+                "max_attempts = 3",
+                &format!("max_attempts = {}", options.max_attempts),
+            )
+            .replace("initial = \"1s\"", "initial = \"200ms\"")
+            .replacen(
+                "timeout = \"2m\"",
+                &format!("timeout = \"{}\"", options.timeout),
+                1,
+            );
+        let queues_path = dir.join("queues.toml");
+        std::fs::write(&queues_path, &queues_text)?;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let mut env: Vec<(String, String)> = [
+            ("QUEUES_FILE", queues_path.display().to_string()),
+            (
+                "REDIS__URL",
+                options.redis_url.clone().unwrap_or_else(redis_url),
+            ),
+            ("REDIS__PREFIX", name.clone()),
+            ("DATABASE__URL", format!("{pg_base}/{name}")),
+            ("DATABASE__MAX_CONNECTIONS", "5".into()),
+            ("STORAGE__BACKEND", "s3".into()),
+            ("STORAGE__PUBLIC_BASE_URL", base_url.clone()),
+            ("STORAGE__S3__BUCKET", "atelier".into()),
+            ("STORAGE__S3__ENDPOINT", endpoint),
+            ("STORAGE__S3__ACCESS_KEY_ID", S3_KEY.into()),
+            ("STORAGE__S3__SECRET_ACCESS_KEY", S3_SECRET.into()),
+            ("STORAGE__S3__ALLOW_HTTP", "true".into()),
+            ("INTAKE__API_KEYS", format!("{API_KEY},{OTHER_API_KEY}")),
+            ("INTAKE__OPERATOR_KEYS", OPERATOR_KEY.into()),
+            ("INTAKE__OUTBOX_INTERVAL", "200ms".into()),
+            ("INTAKE__OUTBOX_GRACE", "1s".into()),
+            ("INTAKE__MAX_UPLOAD_BYTES", (40 * 1024 * 1024).to_string()),
+            ("WORKER__MAX_POLL_INTERVAL", "50ms".into()),
+            (
+                "MODELS__MANIFESTS",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../models")
+                    .display()
+                    .to_string(),
+            ),
+            ("WORKER__SHUTDOWN_TIMEOUT", "10s".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("ATELIER__{k}"), v))
+        .collect();
+        env.extend(options.extra_env.iter().cloned());
+
+        let config = load_app_config(None, env.clone())?;
+        let queues = QueuesConfig::parse(&queues_text, "test queues.toml")?;
+        let state = atelier_intake::AppState::connect(config.clone(), queues.clone()).await?;
+        let serve_state = state.clone();
+        let intake = tokio::spawn(async move {
+            let _ = atelier_intake::serve(serve_state, listener, std::future::pending()).await;
+        });
+        Ok(TestEnv {
+            name,
+            dir,
+            env,
+            config,
+            queues,
+            base_url,
+            http: reqwest::Client::new(),
+            state,
+            postgres_proxy,
+            s3_proxy,
+            intake,
+            workers: Vec::new(),
+        })
+    }
+
+    /// Start a worker process (the real binary) on every queue.
+    pub fn spawn_worker(&mut self) -> anyhow::Result<usize> {
+        self.spawn_worker_with(&[])
+    }
+
+    /// Start a worker with extra `ATELIER__…` settings of its own.
+    pub fn spawn_worker_with(&mut self, extra: &[(&str, &str)]) -> anyhow::Result<usize> {
+        let index = self.workers.len();
+        let log = std::fs::File::create(self.dir.join(format!("worker-{index}.log")))?;
+        let child = tokio::process::Command::new(worker_binary())
+            .envs(self.env.iter().cloned())
+            .env("ATELIER__WORKER__NAME", format!("{}-w{index}", self.name))
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning the worker")?;
+        self.workers.push(child);
+        Ok(index)
+    }
+
+    pub fn worker_pid(&self, index: usize) -> u32 {
+        self.workers[index].id().expect("worker running")
+    }
+
+    /// SIGKILL: no chance to settle anything.
+    pub async fn kill_worker(&mut self, index: usize) {
+        let child = &mut self.workers[index];
+        child.start_kill().expect("kill");
+        let _ = child.wait().await;
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub async fn terminate_worker(&mut self, index: usize) -> std::process::ExitStatus {
+        let pid = self.worker_pid(index);
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        self.workers[index].wait().await.expect("worker exit")
+    }
+
+    /// Run the operator CLI against this environment.
+    pub async fn ctl(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(sibling_binary("atelier-ctl-under-test"))
+            .args(["--url", &self.base_url, "--operator-key", OPERATOR_KEY])
+            .args(args)
+            .output()
+            .await
+            .expect("running atelier-ctl")
+    }
+
+    pub fn worker_is_running(&mut self, index: usize) -> bool {
+        matches!(self.workers[index].try_wait(), Ok(None))
+    }
+
+    pub fn worker_log(&self, index: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("worker-{index}.log"))).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `POST /v1/uploads`; returns the upload id.
+    pub async fn upload(&self, user: &str, bytes: Vec<u8>, content_type: &str) -> String {
+        let resp = self
+            .http
+            .post(self.url("/v1/uploads"))
+            .bearer_auth(API_KEY)
+            .header("X-User-Id", user)
+            .header("Content-Type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload request");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.unwrap();
+        body["upload_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(API_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Upload a file and submit `photo.ingest` for it; returns the job id.
+    pub async fn ingest(&self, user: &str, bytes: Vec<u8>) -> String {
+        let upload = self.upload(user, bytes, "application/octet-stream").await;
+        let (status, body) = self
+            .post_json(
+                "/v1/jobs",
+                &json!({"kind": "photo.ingest", "user_id": user, "input": {"upload_id": upload}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["job_id"].as_str().unwrap().to_owned()
+    }
+
+    /// An operator call: `(status, body)`.
+    pub async fn operator(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(OPERATOR_KEY);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("operator request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Poll until `check` accepts the job view.
+    pub async fn wait_job(
+        &self,
+        id: &str,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let job = self.job(id).await;
+            if check(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never matched in {within:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/v1/jobs/{id}")))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .expect("job request")
+            .json()
+            .await
+            .expect("job json")
+    }
+
+    /// Poll until the job is complete, error or dead.
+    pub async fn wait_final(&self, id: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let job = self.job(id).await;
+            if matches!(job["status"].as_str(), Some("complete" | "error" | "dead")) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} not final in {within:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn token(&self, user: &str) -> String {
+        let (status, body) = self
+            .post_json("/v1/tokens", &json!({"user_id": user}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn socket(&self, token: &str, last_event_id: Option<&str>) -> EventSocket {
+        let mut url = format!(
+            "{}/v1/events?token={token}",
+            self.base_url.replacen("http", "ws", 1)
+        );
+        if let Some(id) = last_event_id {
+            url.push_str(&format!("&last_event_id={id}"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        EventSocket { ws }
+    }
+
+    /// Drop the test database and temp files (call at the end of a test).
+    pub async fn finish(mut self) {
+        for child in &mut self.workers {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        self.intake.abort();
+        // Leave nothing behind in Redis.
+        let mut redis = self.state.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.name))
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_default();
+        for chunk in keys.chunks(500) {
+            let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut redis).await;
+        }
+        let pool = self.state.pool.clone();
+        pool.close().await;
+        let admin = format!("{}/postgres", postgres_base());
+        if let Ok(pool) = atelier_db::connect(&admin, 1, false).await {
+            let _ = atelier_db::drop_database(&pool, &self.name).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A binary cargo built beside this test executable
+/// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
+fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = profile_dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} missing: run through cargo test",
+        bin.display()
+    );
+    bin
+}
+
+fn worker_binary() -> PathBuf {
+    sibling_binary("atelier-worker-under-test")
+}
+
+pub struct EventSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl EventSocket {
+    /// The next event, or `None` if none arrives within `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(within, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Some(serde_json::from_str(&text).unwrap());
+                }
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Events until one of `type` for `job_id` arrives (inclusive).
+    pub async fn until(&mut self, event_type: &str, job_id: &str, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self.next(left).await.unwrap_or_else(|| {
+                panic!("no {event_type} for {job_id} within {within:?}; saw {seen:?}")
+            });
+            let done = event["type"] == event_type && event["job_id"] == job_id;
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.send(Message::Close(None)).await;
+    }
+}

@@ -1,0 +1,128 @@
+//! What a job costs and how it ended, recorded where the run ends: the
+//! worker's Prometheus registry and the job row's `cost`.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use atelier_telemetry::Registry;
+
+/// Costs a handler adds up while it runs.
+#[derive(Default)]
+pub(crate) struct CostMeter {
+    cpu_nanos: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+impl CostMeter {
+    pub(crate) fn add_cpu(&self, d: Duration) {
+        self.cpu_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_bytes(&self, n: u64) {
+        self.bytes_written.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        self.cpu_nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+}
+
+/// Jobs running now per queue, for the busy ratio.
+#[derive(Default)]
+pub struct Busy(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
+impl Busy {
+    fn change(&self, queue: &str, up: bool) -> u64 {
+        let mut map = self.0.lock().expect("busy map");
+        let n = map.entry(queue.to_owned()).or_default();
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        *n
+    }
+}
+
+/// One run, from start to the end it records.
+pub(crate) struct RunMeter {
+    metrics: Arc<Registry>,
+    busy: Arc<Busy>,
+    queue: String,
+    kind: String,
+    concurrency: u32,
+}
+
+impl RunMeter {
+    pub(crate) fn start(
+        metrics: Arc<Registry>,
+        busy: Arc<Busy>,
+        queue: &str,
+        kind: &str,
+        concurrency: u32,
+    ) -> Self {
+        let meter = RunMeter {
+            metrics,
+            busy,
+            queue: queue.to_owned(),
+            kind: kind.to_owned(),
+            concurrency: concurrency.max(1),
+        };
+        meter.metrics.counter_add(
+            "atelier_job_attempts_total",
+            "Runs started (first attempts and retries)",
+            &[("queue", &meter.queue), ("kind", &meter.kind)],
+            1.0,
+        );
+        meter.set_busy(true);
+        meter
+    }
+
+    fn set_busy(&self, up: bool) {
+        let running = self.busy.change(&self.queue, up);
+        self.metrics.gauge_set(
+            "atelier_worker_busy_ratio",
+            "Slots of this worker running a job, as a fraction of the queue's concurrency",
+            &[("queue", &self.queue)],
+            running as f64 / f64::from(self.concurrency),
+        );
+    }
+
+    /// `outcome`: completed, failed, cancelled, retried or dead.
+    pub(crate) fn finish(self, outcome: &str, ran: Duration, cost: &CostMeter) {
+        let m = &self.metrics;
+        let l = [("queue", self.queue.as_str()), ("kind", self.kind.as_str())];
+        m.counter_add(
+            "atelier_jobs_total",
+            "Runs ended, by queue, kind and outcome",
+            &[l[0], l[1], ("outcome", outcome)],
+            1.0,
+        );
+        m.observe(
+            "atelier_job_duration_seconds",
+            "Handler run time",
+            &l,
+            ran.as_secs_f64(),
+        );
+        m.counter_add(
+            "atelier_job_wall_seconds_total",
+            "Wall time spent running jobs",
+            &l,
+            ran.as_secs_f64(),
+        );
+        m.counter_add(
+            "atelier_job_cpu_seconds_total",
+            "CPU time measured in jobs' compute sections",
+            &l,
+            cost.cpu_seconds(),
+        );
+        m.counter_add(
+            "atelier_job_bytes_written_total",
+            "Bytes jobs wrote to object storage",
+            &l,
+            cost.bytes() as f64,
+        );
+        self.set_busy(false);
+    }
+}
