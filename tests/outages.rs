@@ -11,8 +11,11 @@ const OUTAGE: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(120);
 
 /// Submit a photo job while the ingest queue is paused, so it is waiting when
-/// the outage starts and is taken by the worker during it.
+/// the outage starts and is taken by the worker during it. The worker is
+/// live first: the outage must hit a running worker, not one still starting.
 async fn waiting_job(env: &TestEnv, user: &str) -> String {
+    env.wait_live_workers("ingest", 1, Duration::from_secs(120))
+        .await;
     let (status, _) = env
         .operator(Method::POST, "/v1/queues/ingest/pause", None)
         .await;
@@ -87,6 +90,30 @@ async fn postgres_unreachable_for_30s_delays_jobs_without_losing_them() {
     assert_eq!(job["attempts"], 1, "an outage spends no attempt: {job}");
     let stats = env.state.queues["ingest"].stats().await.unwrap();
     assert!(stats.deferred_total >= 1, "{stats:?}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_during_a_postgres_outage_waits_for_it() {
+    let options = EnvOptions {
+        proxy_postgres: true,
+        ..EnvOptions::default()
+    };
+    let mut env = TestEnv::start(options).await.unwrap();
+    let job_id = env.ingest("sol", fixture("samples/franz-kafka.jpg")).await;
+    let proxy = env.postgres_proxy.clone().unwrap();
+    proxy.cut();
+    let index = env.spawn_worker().unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        env.worker_is_running(index),
+        "the worker exited instead of waiting:\n{}",
+        env.worker_logs()
+    );
+    proxy.restore().await.unwrap();
+    let job = env.wait_final(&job_id, WAIT).await;
+    assert_eq!(job["status"], "complete", "{job}");
+    assert_eq!(job["attempts"], 1, "{job}");
     env.finish().await;
 }
 

@@ -262,6 +262,24 @@ impl TestEnv {
         Ok(index)
     }
 
+    /// Wait until `count` workers renew their heartbeat on `queue`: they are
+    /// connected, have loaded their models and are taking work.
+    pub async fn wait_live_workers(&self, queue: &str, count: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let stats = self.state.queues[queue].stats().await.expect("queue stats");
+            if stats.live_workers >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} worker(s) not live on {queue} in {within:?}\n{}",
+                self.worker_logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn worker_pid(&self, index: usize) -> u32 {
         self.workers[index].id().expect("worker running")
     }
@@ -410,10 +428,32 @@ impl TestEnv {
             }
             assert!(
                 Instant::now() < deadline,
-                "job {id} not final in {within:?}: {job}"
+                "job {id} not final in {within:?}: {job}\n{}",
+                self.worker_logs()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The tail of every worker's log, for a failure message: CI keeps no
+    /// files, so what a worker saw must travel in the panic.
+    pub fn worker_logs(&self) -> String {
+        let mut out = String::new();
+        for index in 0..self.workers.len() {
+            let path = self.dir.join(format!("worker-{index}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            out.push_str(&format!(
+                "--- worker-{index}.log (last {} lines)\n",
+                tail.len()
+            ));
+            for line in tail {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
     }
 
     pub async fn token(&self, user: &str) -> String {

@@ -56,6 +56,31 @@ fn worker_slots(configured: Option<u32>, queues: &[atelier_config::QueueSpec]) -
         .max(1) as usize
 }
 
+/// Call `connect` until it succeeds or fails in a way waiting cannot fix;
+/// the delay grows from 1 s to 10 s and every wait is logged.
+async fn until_reachable<T, E, F, Fut>(
+    server: &str,
+    mut connect: F,
+    transient: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match connect().await {
+            Err(error) if transient(&error) => {
+                tracing::warn!(server, %error, ?delay, "server unreachable at start-up; waiting");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Run until `shutdown` resolves, then let in-flight jobs finish (up to
 /// `worker.shutdown_timeout`).
 pub async fn run(
@@ -77,13 +102,24 @@ pub async fn run(
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let (client, redis) = atelier_queue::connect(config.redis.url.expose())
-        .await
-        .context("connecting to redis")?;
-    let pool = atelier_db::connect(
-        config.database.url.expose(),
-        config.database.max_connections,
-        config.database.migrate,
+    // A worker started during an outage waits for its servers instead of
+    // exiting (and crash-looping under an orchestrator); a malformed URL or a
+    // failed migration still stops it at once.
+    let (client, redis) = until_reachable("redis", || {
+        atelier_queue::connect(config.redis.url.expose())
+    }, |e| matches!(e, atelier_queue::QueueError::Redis(r) if r.is_io_error() || r.is_timeout() || r.is_connection_refusal() || r.is_connection_dropped()))
+    .await
+    .context("connecting to redis")?;
+    let pool = until_reachable(
+        "postgres",
+        || {
+            atelier_db::connect(
+                config.database.url.expose(),
+                config.database.max_connections,
+                config.database.migrate,
+            )
+        },
+        atelier_db::DbError::is_transient,
     )
     .await
     .context("connecting to postgres")?;
