@@ -1,12 +1,17 @@
-//! Vision maths, pure: tensors in the layout the models want, and model
-//! outputs decoded back into the photo's pixels. No I/O, no runtime.
+//! Vision maths, pure: tensors in the layout the models want, model outputs
+//! decoded back into the photo's pixels, colour science and garment tags. No
+//! I/O, no runtime.
 #![forbid(unsafe_code)]
 
+pub mod colour;
+pub mod garments;
 mod letterbox;
 mod pose;
+mod segment;
 
 pub use letterbox::{Letterbox, Rect, letterbox_tensor};
 pub use pose::{
     BLAZEPOSE_KEYPOINTS, Keypoint, MIN_MASK_COVERAGE, MIN_PRESENCE, PoseOutput, crop_around,
     decode_pose,
 };
+pub use segment::{PersonMask, PixelBox, upsample_mask};
