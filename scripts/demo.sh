@@ -61,9 +61,11 @@ for photo in samples/*.jpg samples/*.png; do
   else
     jq '.error' <<<"$view"
   fi
-  pose=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
-    -d "{\"kind\":\"vision.pose\",\"user_id\":\"$USER_ID\",\"input\":{\"upload_id\":\"$upload_id\"}}" "$API/v1/jobs")
-  view=$(wait_job "$(jq -r .job_id <<<"$pose")")
+  submit() { # kind -> job id
+    curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+      -d "{\"kind\":\"$1\",\"user_id\":\"$USER_ID\",\"input\":{\"upload_id\":\"$upload_id\"}}" "$API/v1/jobs" | jq -r .job_id
+  }
+  view=$(wait_job "$(submit vision.pose)")
   if [ "$(jq -r .status <<<"$view")" = complete ]; then
     jq -r '.result | "  pose: score \(.score * 100 | round)%, " +
       ([.keypoints[] | select(.name == "nose" or .name == "left_shoulder" or .name == "right_shoulder")
@@ -71,6 +73,16 @@ for photo in samples/*.jpg samples/*.png; do
   else
     jq -r '"  pose: \(.error.code): \(.error.message)"' <<<"$view"
   fi
+  view=$(wait_job "$(submit vision.segment)")
+  if [ "$(jq -r .status <<<"$view")" = complete ]; then
+    jq -r '.result | "  segment: person covers \(.coverage * 100 | round)%, cut-out .demo/objects/\(.cutout.key)"' <<<"$view"
+  else
+    jq -r '"  segment: \(.error.code)"' <<<"$view"
+  fi
+  view=$(wait_job "$(submit vision.tag)")
+  jq -r '.result | "  tag: " + ([.categories[] | "\(.category) \(.score * 100 | round)%"] | join(", ")) +
+    " | top class \(.imagenet_top5[0].label) | colours " + ([.colours[] | "\(.name) \(.hex)"] | join(", ")) +
+    " | \(.season.season): \(.season.reason)"' <<<"$view"
 done
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"

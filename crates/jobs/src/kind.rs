@@ -64,7 +64,13 @@ impl JobKind {
     /// Whether a worker in this release has a handler for the kind. Intake
     /// refuses kinds without one rather than queue work nobody will run.
     pub fn has_handler(self) -> bool {
-        matches!(self, JobKind::PhotoIngest | JobKind::VisionPose)
+        matches!(
+            self,
+            JobKind::PhotoIngest
+                | JobKind::VisionPose
+                | JobKind::VisionSegment
+                | JobKind::VisionTag
+        )
     }
 }
 

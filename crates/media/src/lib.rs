@@ -9,7 +9,9 @@ mod format;
 mod render;
 
 pub use format::{PhotoFormat, sniff};
-pub use render::{IngestOptions, IngestedPhoto, Rendition, RgbPhoto, decode_rgb, ingest};
+pub use render::{
+    IngestOptions, IngestedPhoto, Rendition, RgbPhoto, decode_rgb, encode_png, ingest,
+};
 
 use atelier_jobs::ErrorCode;
 

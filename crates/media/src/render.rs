@@ -371,3 +371,18 @@ mod tests {
         ));
     }
 }
+
+/// Encode 8-bit pixels as PNG: one channel is grey, four are RGBA.
+pub fn encode_png(width: u32, height: u32, pixels: &[u8], channels: u8) -> Vec<u8> {
+    use image::ImageEncoder;
+    let colour = match channels {
+        1 => image::ExtendedColorType::L8,
+        3 => image::ExtendedColorType::Rgb8,
+        _ => image::ExtendedColorType::Rgba8,
+    };
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(pixels, width, height, colour)
+        .expect("the buffer matches its size");
+    out
+}

@@ -9,7 +9,10 @@ mod meter;
 mod models;
 mod photo_ingest;
 mod run;
+mod vision;
 mod vision_pose;
+mod vision_segment;
+mod vision_tag;
 
 pub use failure::JobFailure;
 pub use run::WorkerContext;
@@ -139,7 +142,7 @@ pub async fn run(
     }
     let needs_models = selected
         .iter()
-        .any(|q| q.kinds.contains(&atelier_jobs::JobKind::VisionPose));
+        .any(|q| q.kinds.iter().any(|k| k.as_str().starts_with("vision.")));
     let models = if needs_models {
         Some(Arc::new(
             tokio::task::spawn_blocking({

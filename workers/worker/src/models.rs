@@ -7,7 +7,10 @@ use atelier_config::ModelsConfig;
 use atelier_inference::{InferenceError, Model, ModelManifest, Runtime};
 
 pub struct VisionModels {
+    /// BlazePose full: keypoints, presence and the person mask.
     pub pose: Model,
+    /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding.
+    pub classifier: Model,
 }
 
 impl VisionModels {
@@ -20,18 +23,24 @@ impl VisionModels {
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("libonnxruntime.so.1.31.1"));
         let runtime = Runtime::load(&dylib)?;
-        let manifest = ModelManifest::load(&config.manifests.join("pose-full.toml"))?;
-        let path = manifest.path(&config.manifests, &dir);
-        let pose = Model::load(runtime, manifest, &path, config.threads as usize)?;
-        // Warm-up: the first run allocates and plans; pay it before any job.
-        let zeros = vec![0f32; 3 * 256 * 256];
-        let view = ndarray::ArrayViewD::from_shape(vec![1, 3, 256, 256], &zeros).expect("shape");
-        pose.run_f32("input_1", view)?;
-        tracing::info!(
-            model = pose.manifest.name,
-            version = pose.manifest.version,
-            "model loaded and warm"
-        );
-        Ok(VisionModels { pose })
+        let load = |manifest: &str, input: &str, shape: [usize; 4]| {
+            let manifest = ModelManifest::load(&config.manifests.join(manifest))?;
+            let path = manifest.path(&config.manifests, &dir);
+            let model = Model::load(runtime, manifest, &path, config.threads as usize)?;
+            // Warm-up: the first run allocates and plans; pay it before any job.
+            let zeros = vec![0f32; shape.iter().product()];
+            let view = ndarray::ArrayViewD::from_shape(shape.to_vec(), &zeros).expect("shape");
+            model.run_f32(input, view)?;
+            tracing::info!(
+                model = model.manifest.name,
+                version = model.manifest.version,
+                "model loaded and warm"
+            );
+            Ok::<_, InferenceError>(model)
+        };
+        Ok(VisionModels {
+            pose: load("pose-full.toml", "input_1", [1, 3, 256, 256])?,
+            classifier: load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+        })
     }
 }

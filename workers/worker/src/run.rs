@@ -245,6 +245,8 @@ async fn dispatch(
     match kind {
         JobKind::PhotoIngest => crate::photo_ingest::run(ctx, job, progress).await,
         JobKind::VisionPose => crate::vision_pose::run(ctx, job, progress).await,
+        JobKind::VisionSegment => crate::vision_segment::run(ctx, job, progress).await,
+        JobKind::VisionTag => crate::vision_tag::run(ctx, job, progress).await,
         other => Err(JobFailure::abort(
             ErrorCode::JobKindNotAvailable,
             format!("this worker has no handler for {other}"),

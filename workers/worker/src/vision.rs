@@ -1,0 +1,103 @@
+//! What every vision handler shares: the loaded models, model work on the
+//! blocking pool with its CPU time metered, and the pose pass that finds
+//! (and masks) the person.
+use std::sync::Arc;
+
+use atelier_inference::{InferenceError, Model};
+use atelier_jobs::ErrorCode;
+use atelier_media::RgbPhoto;
+use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
+
+use crate::failure::JobFailure;
+use crate::models::VisionModels;
+use crate::run::{Progress, WorkerContext};
+
+pub(crate) const POSE_SIZE: u32 = 256;
+
+pub(crate) fn models(ctx: &WorkerContext) -> Result<Arc<VisionModels>, JobFailure> {
+    ctx.models.clone().ok_or_else(|| {
+        JobFailure::retry(
+            ErrorCode::Internal,
+            "this worker has no vision models loaded",
+        )
+    })
+}
+
+/// Run model work on the blocking pool; its CPU time is the job's cost.
+pub(crate) async fn blocking<T, F>(progress: &Progress<'_>, work: F) -> Result<T, JobFailure>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, JobFailure> + Send + 'static,
+{
+    let (outcome, cpu) = tokio::task::spawn_blocking(move || {
+        let cpu = cpu_time::ThreadTime::now();
+        let outcome = work();
+        (outcome, cpu.elapsed())
+    })
+    .await
+    .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("model task: {e}")))?;
+    progress.cost.add_cpu(cpu);
+    outcome
+}
+
+pub(crate) fn model_failure(e: InferenceError) -> JobFailure {
+    JobFailure::retry(ErrorCode::Internal, e.to_string())
+}
+
+/// One pass of the pose model, decoded, with the raw mask logits kept for
+/// segmentation.
+pub(crate) struct PosePass {
+    pub output: PoseOutput,
+    pub mask: Vec<f32>,
+    pub letterbox: Letterbox,
+}
+
+pub(crate) fn pose_pass(
+    model: &Model,
+    photo: &RgbPhoto,
+    region: Option<Rect>,
+) -> Result<PosePass, JobFailure> {
+    let (tensor, letterbox) = letterbox_tensor(
+        &photo.data,
+        photo.width,
+        photo.height,
+        region,
+        POSE_SIZE,
+        (1.0, 0.0),
+    );
+    let size = POSE_SIZE as usize;
+    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
+        .expect("tensor has its shape");
+    let mut out = model.run_f32("input_1", view).map_err(model_failure)?;
+    let mut take = |name: &str| {
+        out.remove(name).ok_or_else(|| {
+            JobFailure::retry(ErrorCode::Internal, format!("pose model gave no {name}"))
+        })
+    };
+    let landmarks = take("Identity")?;
+    let presence = take("Identity_1")?.iter().copied().next().unwrap_or(0.0);
+    let mask = take("Identity_2")?.into_raw_vec_and_offset().0;
+    let output = decode_pose(
+        landmarks.as_slice().unwrap_or(&[]),
+        presence,
+        &mask,
+        &letterbox,
+    );
+    Ok(PosePass {
+        output,
+        mask,
+        letterbox,
+    })
+}
+
+/// The failure for a photo in which the first pass saw nobody.
+pub(crate) fn no_person(first: &PoseOutput) -> JobFailure {
+    JobFailure::abort(
+        ErrorCode::VisionNoPerson,
+        format!(
+            "no person found (presence {:.2}, person mask covers {:.0}% of the photo)",
+            first.presence,
+            first.mask_coverage * 100.0
+        ),
+    )
+}

@@ -1,0 +1,92 @@
+//! `vision.tag`: garments and colours. The pose model looks for a person
+//! first; when one is there, the classifier sees the person's box and the
+//! colours come from the person's mask, otherwise (a product shot) the whole
+//! photo. EfficientNet-Lite0's ImageNet classes are mapped to six categories
+//! (`atelier_vision::garments`), colours are k-means in CIELAB, and a season
+//! is suggested with its reason.
+use atelier_db::JobRow;
+use atelier_jobs::{ErrorCode, VisionInput};
+use atelier_vision::colour::dominant_colours;
+use atelier_vision::garments::{softmax, suggest_season, tag_garments};
+use atelier_vision::{Rect, letterbox_tensor, upsample_mask};
+use serde_json::json;
+
+use crate::failure::JobFailure;
+use crate::run::{Progress, WorkerContext};
+use crate::vision::{blocking, model_failure, models, pose_pass};
+
+const CLASSIFIER_SIZE: u32 = 224;
+const COLOURS: usize = 5;
+
+pub(crate) async fn run(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    progress: &Progress<'_>,
+) -> Result<serde_json::Value, JobFailure> {
+    let models = models(ctx)?;
+    let input: VisionInput = crate::run::input(job)?;
+    let (_, bytes) = crate::run::owned_upload(ctx, job, input.upload_id).await?;
+    progress.report(10, "fetched").await?;
+
+    let options = crate::photo_ingest::options(ctx);
+    let m = models.clone();
+    let (probs, colours, person) = blocking(progress, move || {
+        let photo = atelier_media::decode_rgb(&bytes, &options)?;
+        let pass = pose_pass(&m.pose, &photo, None)?;
+        let mask = pass
+            .output
+            .has_person()
+            .then(|| upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height));
+        let region = mask.as_ref().and_then(|m| m.bounding_box()).map(|b| {
+            // A little context around the person helps the classifier.
+            let margin = 0.05 * b.width.max(b.height) as f32;
+            Rect {
+                x: b.x as f32 - margin,
+                y: b.y as f32 - margin,
+                w: b.width as f32 + 2.0 * margin,
+                h: b.height as f32 + 2.0 * margin,
+            }
+        });
+        let (tensor, _) = letterbox_tensor(
+            &photo.data,
+            photo.width,
+            photo.height,
+            region,
+            CLASSIFIER_SIZE,
+            (2.0, -1.0),
+        );
+        let size = CLASSIFIER_SIZE as usize;
+        let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
+            .expect("tensor has its shape");
+        let out = m.classifier.run_f32("input", view).map_err(model_failure)?;
+        let logits = out
+            .get("logits")
+            .ok_or_else(|| JobFailure::retry(ErrorCode::Internal, "classifier gave no logits"))?;
+        let probs = softmax(logits.as_slice().unwrap_or(&[]));
+        let pixels: Vec<[u8; 3]> = photo
+            .data
+            .chunks_exact(3)
+            .enumerate()
+            .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.alpha[*i] >= 128))
+            .map(|(_, p)| [p[0], p[1], p[2]])
+            .collect();
+        Ok((probs, dominant_colours(&pixels, COLOURS), mask.is_some()))
+    })
+    .await?;
+    progress.report(80, "classified").await?;
+
+    let tags = tag_garments(&probs);
+    let season = suggest_season(&probs, &colours);
+    let manifest = &models.classifier.manifest;
+    let result = json!({
+        "region": if person { "person" } else { "whole_image" },
+        "categories": tags.categories,
+        "garments": tags.garments,
+        "imagenet_top5": tags.imagenet_top5,
+        "colours": colours,
+        "season": season,
+        "model": {"name": manifest.name, "version": manifest.version},
+    });
+    atelier_db::jobs::complete(&ctx.pool, job.id, &result).await?;
+    Ok(result)
+}
