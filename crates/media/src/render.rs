@@ -295,6 +295,21 @@ fn encode_jpeg(p: &Pixels, quality: u8) -> Result<Rendition, MediaError> {
     })
 }
 
+/// Encode 8-bit pixels as PNG: one channel is grey, four are RGBA.
+pub fn encode_png(width: u32, height: u32, pixels: &[u8], channels: u8) -> Vec<u8> {
+    use image::ImageEncoder;
+    let colour = match channels {
+        1 => image::ExtendedColorType::L8,
+        3 => image::ExtendedColorType::Rgb8,
+        _ => image::ExtendedColorType::Rgba8,
+    };
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(pixels, width, height, colour)
+        .expect("the buffer matches its size");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,19 +385,4 @@ mod tests {
             Err(MediaError::TooManyBytes { .. })
         ));
     }
-}
-
-/// Encode 8-bit pixels as PNG: one channel is grey, four are RGBA.
-pub fn encode_png(width: u32, height: u32, pixels: &[u8], channels: u8) -> Vec<u8> {
-    use image::ImageEncoder;
-    let colour = match channels {
-        1 => image::ExtendedColorType::L8,
-        3 => image::ExtendedColorType::Rgb8,
-        _ => image::ExtendedColorType::Rgba8,
-    };
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(pixels, width, height, colour)
-        .expect("the buffer matches its size");
-    out
 }
