@@ -46,6 +46,8 @@ pub struct JobRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub cost: Option<serde_json::Value>,
+    /// Input hash + model version of a vision result, for the result cache.
+    pub cache_key: Option<String>,
 }
 
 /// Outcome of [`submit`]: the job, and whether this call created it.
@@ -229,6 +231,49 @@ async fn complete_in(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Complete a job whose result is keyed by input hash + model version, so a
+/// repeat can be answered from it ([`cached_result`]).
+pub async fn complete_keyed(
+    pool: &PgPool,
+    id: Uuid,
+    result: &serde_json::Value,
+    cache_key: &str,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    complete_in(&mut tx, id, result).await?;
+    sqlx::query!(
+        "UPDATE jobs SET cache_key = $2 WHERE id = $1",
+        id,
+        cache_key
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The newest completed result of the same client and user under
+/// `cache_key`, with the job that computed it.
+pub async fn cached_result(
+    pool: &PgPool,
+    client_id: &str,
+    user_id: &str,
+    cache_key: &str,
+) -> Result<Option<(Uuid, serde_json::Value)>, DbError> {
+    let row = sqlx::query!(
+        r#"SELECT id, result AS "result!" FROM jobs
+           WHERE client_id = $1 AND user_id = $2 AND cache_key = $3
+             AND status = 'complete' AND result IS NOT NULL
+           ORDER BY finished_at DESC LIMIT 1"#,
+        client_id,
+        user_id,
+        cache_key
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.id, r.result)))
 }
 
 /// End the job with `status` `error` (bad input) or `dead` (out of attempts).

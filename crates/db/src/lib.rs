@@ -6,6 +6,7 @@
 pub mod photos;
 pub mod uploads;
 
+pub mod embeddings;
 pub mod jobs;
 pub use jobs::{JobRow, NewJob, Submission};
 pub use photos::PhotoRow;

@@ -8,9 +8,11 @@
 
 mod manifest;
 mod session;
+mod text;
 
 pub use manifest::{InputSpec, ModelManifest, models_dir, verify_file};
 pub use session::{Model, Runtime};
+pub use text::{MAX_TOKENS, TEXT_DIM, TOKENIZER_SHA256, TextEncoder, normalise};
 
 use std::path::PathBuf;
 

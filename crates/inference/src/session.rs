@@ -113,4 +113,33 @@ impl Model {
         }
         Ok(out)
     }
+
+    /// Run with named i64 inputs (token ids, masks); every f32 output comes
+    /// back by name.
+    pub fn run_i64(
+        &self,
+        inputs: &[(&str, ArrayViewD<'_, i64>)],
+    ) -> Result<HashMap<String, ArrayD<f32>>, InferenceError> {
+        let fail = |message: String| InferenceError::Run {
+            model: self.manifest.name.clone(),
+            message,
+        };
+        let values = inputs
+            .iter()
+            .map(|(name, view)| {
+                TensorRef::from_array_view(view.view())
+                    .map(|v| (*name, v))
+                    .map_err(|e| fail(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut session = self.session.lock().expect("session lock");
+        let outputs = session.run(values).map_err(|e| fail(e.to_string()))?;
+        let mut out = HashMap::new();
+        for (name, value) in outputs.iter() {
+            if let Ok(array) = value.try_extract_array::<f32>() {
+                out.insert(name.to_string(), array.to_owned());
+            }
+        }
+        Ok(out)
+    }
 }
