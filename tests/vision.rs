@@ -154,6 +154,17 @@ async fn segmentation_cuts_the_person_out_at_full_resolution() {
         }
     }
 
+    // The same photo again is answered from the stored result: the same
+    // objects, no model run.
+    let again = submit(&env, "vision.segment", "wren", "samples/astronaut.png").await;
+    let repeat = env.wait_final(&again, WAIT).await;
+    assert_eq!(
+        repeat["result"]["cache"],
+        json!({"hit": true, "job_id": job_id})
+    );
+    assert_eq!(repeat["result"]["mask"]["key"], result["mask"]["key"]);
+    assert_eq!(repeat["result"]["coverage"], result["coverage"]);
+
     let job_id = submit(&env, "vision.segment", "wren", "samples/coffee.png").await;
     let job = env.wait_final(&job_id, WAIT).await;
     assert_eq!(job["error"]["code"], "vision.no_person", "{job}");
@@ -210,5 +221,231 @@ async fn tagging_finds_the_suit_its_colours_and_a_season() {
     assert_eq!(result["region"], "whole_image");
     assert_eq!(result["categories"], json!([]), "{result}");
     assert_eq!(result["imagenet_top5"][0]["label"], "espresso", "{result}");
+    env.finish().await;
+}
+
+async fn embed_text(env: &TestEnv, user: &str, text: &str) -> String {
+    let (status, body) = env
+        .post_json(
+            "/v1/jobs",
+            &json!({"kind": "vision.embed", "user_id": user, "input": {"text": text}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["job_id"].as_str().unwrap().to_owned()
+}
+
+async fn embed_bytes(env: &TestEnv, user: &str, bytes: Vec<u8>) -> String {
+    let upload = env.upload(user, bytes, "application/octet-stream").await;
+    let (status, body) = env
+        .post_json(
+            "/v1/jobs",
+            &json!({"kind": "vision.embed", "user_id": user, "input": {"upload_id": upload}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["job_id"].as_str().unwrap().to_owned()
+}
+
+async fn vector(env: &TestEnv, job_id: &str) -> (Value, Vec<f32>) {
+    let job = env.wait_final(job_id, WAIT).await;
+    assert_eq!(job["status"], "complete", "{job}");
+    let v: Vec<f32> = job["result"]["vector"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    (job["result"].clone(), v)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn result_ids(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_find_near_copies_and_paraphrases_and_repeats_hit_the_cache() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker().unwrap();
+    let mut socket = env.socket(&env.token("zoe").await, None).await;
+
+    // Images: the astronaut, a resized copy of it, a cat and a cup.
+    let astronaut = fixture("samples/astronaut.png");
+    let small = image::load_from_memory(&astronaut).unwrap().resize(
+        300,
+        300,
+        image::imageops::FilterType::Lanczos3,
+    );
+    let mut resized = Vec::new();
+    small
+        .write_to(
+            &mut std::io::Cursor::new(&mut resized),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let original = embed_bytes(&env, "zoe", astronaut.clone()).await;
+    let copy = embed_bytes(&env, "zoe", resized).await;
+    let cat = embed_bytes(&env, "zoe", fixture("samples/chelsea.png")).await;
+    let cup = embed_bytes(&env, "zoe", fixture("samples/coffee.png")).await;
+    socket.until("job.completed", &original, WAIT).await;
+    let (result, v_original) = vector(&env, &original).await;
+    assert_eq!(result["modality"], "image");
+    assert_eq!(result["dim"], 1280);
+    assert_eq!(result["model"]["name"], "efficientnet_lite0_imagenet");
+    assert!((cosine(&v_original, &v_original) - 1.0).abs() < 1e-3);
+    let v_copy = vector(&env, &copy).await.1;
+    let v_cat = vector(&env, &cat).await.1;
+    let v_cup = vector(&env, &cup).await.1;
+    let near = cosine(&v_original, &v_copy);
+    assert!(
+        near > cosine(&v_original, &v_cat) && near > cosine(&v_original, &v_cup),
+        "copy {near}, cat {}, cup {}",
+        cosine(&v_original, &v_cat),
+        cosine(&v_original, &v_cup)
+    );
+
+    // Search by the image job: the copy first, the query itself never.
+    let (status, body) = env
+        .post_json("/v1/search/similar", &json!({"job_id": original, "k": 3}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["modality"], "image");
+    assert_eq!(body["searched"], 4);
+    let ids = result_ids(&body);
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], copy, "{body}");
+    assert!(!ids.contains(&original));
+    let score = body["results"][0]["score"].as_f64().unwrap() as f32;
+    assert!((score - near).abs() < 0.02, "{score} vs {near}");
+
+    // Text: a paraphrase is nearer than an unrelated sentence.
+    let dress = embed_text(&env, "zoe", "red floral summer dress").await;
+    let sundress = embed_text(&env, "zoe", "crimson flowery sundress").await;
+    let tax = embed_text(&env, "zoe", "the quarterly tax return is due on Monday").await;
+    let (result, v_dress) = vector(&env, &dress).await;
+    assert_eq!(
+        (result["modality"].clone(), result["dim"].clone()),
+        (json!("text"), json!(384))
+    );
+    let (_, v_sundress) = vector(&env, &sundress).await;
+    let (_, v_tax) = vector(&env, &tax).await;
+    assert!(cosine(&v_dress, &v_sundress) > cosine(&v_dress, &v_tax) + 0.2);
+    let (_, body) = env
+        .post_json("/v1/search/similar", &json!({"job_id": dress, "k": 2}))
+        .await;
+    assert_eq!(
+        result_ids(&body),
+        vec![sundress.clone(), tax.clone()],
+        "{body}"
+    );
+    let (status, body) = env
+        .post_json(
+            "/v1/search/similar",
+            &json!({"text": "a flowery red dress for summer", "k": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        result_ids(&body)[0] == dress || result_ids(&body)[0] == sundress,
+        "{body}"
+    );
+    // Items of another user only when asked for them.
+    let (_, body) = env
+        .post_json(
+            "/v1/search/similar",
+            &json!({"text": "dress", "user_id": "someone-else"}),
+        )
+        .await;
+    assert_eq!(body["results"], json!([]), "{body}");
+
+    // Repeats are answered from the stored result: same text, and the same
+    // photo bytes under a new upload.
+    let again = embed_text(&env, "zoe", "crimson flowery sundress").await;
+    let (result, v_again) = vector(&env, &again).await;
+    assert_eq!(result["cache"], json!({"hit": true, "job_id": sundress}));
+    assert_eq!(v_again, v_sundress);
+    let photo_again = embed_bytes(&env, "zoe", astronaut).await;
+    let (result, _) = vector(&env, &photo_again).await;
+    assert_eq!(result["cache"], json!({"hit": true, "job_id": original}));
+    // A cached job searches like its source, excluding both.
+    let (_, body) = env
+        .post_json(
+            "/v1/search/similar",
+            &json!({"job_id": photo_again, "k": 1}),
+        )
+        .await;
+    assert_eq!(result_ids(&body), vec![copy.clone()], "{body}");
+
+    // Clear errors for bad queries.
+    for (query, status, code) in [
+        (
+            json!({"job_id": uuid::Uuid::new_v4()}),
+            StatusCode::NOT_FOUND,
+            "job.not_found",
+        ),
+        (
+            json!({"job_id": dress, "text": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+        ),
+        (
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+        ),
+        (
+            json!({"text": "x", "k": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+        ),
+        (
+            json!({"text": "x", "k": 101}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+        ),
+        (
+            json!({"text": "x", "colour": "red"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+        ),
+    ] {
+        let (got, body) = env.post_json("/v1/search/similar", &query).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str().unwrap()),
+            (status, code),
+            "{query}: {body}"
+        );
+    }
+    let pose_job = pose(&env, "zoe", "samples/astronaut.png").await;
+    env.wait_final(&pose_job, WAIT).await;
+    let (status, body) = env
+        .post_json("/v1/search/similar", &json!({"job_id": pose_job}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("search.no_embedding")
+        )
+    );
+    // Another API client cannot search from this client's job.
+    let resp = env
+        .http
+        .post(env.url("/v1/search/similar"))
+        .bearer_auth(atelier_tests::OTHER_API_KEY)
+        .json(&json!({"job_id": original}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     env.finish().await;
 }

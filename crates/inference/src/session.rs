@@ -40,6 +40,15 @@ impl Runtime {
             .map_err(|e| fail(e.clone()))
     }
 
+    /// The runtime from `ORT_DYLIB_PATH`, or the library the set-up script
+    /// fetched into the models cache `dir`.
+    pub fn from_dir(dir: &Path) -> Result<&'static Runtime, InferenceError> {
+        let dylib = std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join("libonnxruntime.so.1.31.1"));
+        Runtime::load(&dylib)
+    }
+
     /// The library the set-up script fetched: `ORT_DYLIB_PATH`, or the models
     /// cache.
     pub fn default_dylib() -> PathBuf {

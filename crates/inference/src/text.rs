@@ -50,6 +50,26 @@ impl TextEncoder {
         Ok(encoder)
     }
 
+    /// Load the text model the way every process does: its manifest from
+    /// `manifests`, the model and `tokenizer.json` from `dir` (the fetched
+    /// models cache), ONNX Runtime from `ORT_DYLIB_PATH` or `dir`.
+    pub fn from_dirs(
+        manifests: &Path,
+        dir: &Path,
+        threads: usize,
+    ) -> Result<TextEncoder, InferenceError> {
+        let runtime = Runtime::from_dir(dir)?;
+        let manifest = ModelManifest::load(&manifests.join("minilm.toml"))?;
+        let path = manifest.path(manifests, dir);
+        TextEncoder::load(
+            runtime,
+            manifest,
+            &path,
+            &dir.join("tokenizer.json"),
+            threads,
+        )
+    }
+
     /// One 384-d unit vector per text, in order (one batched run).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
         let fail = |message: String| InferenceError::Run {

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod outbox;
 mod routes;
+pub mod search;
 mod submit;
 
 pub use auth::{ApiKeys, ClientId, Tokens};
@@ -41,6 +42,7 @@ pub struct Inner {
     pub limiter: atelier_queue::RateLimiter,
     pub tokens: Tokens,
     pub metrics: Registry,
+    pub search: search::SearchIndexes,
 }
 
 impl std::ops::Deref for AppState {
@@ -87,6 +89,7 @@ impl AppState {
             ),
             tokens: Tokens::new(&config.intake.token_secret, config.intake.token_ttl.get()),
             metrics: Registry::default(),
+            search: search::SearchIndexes::default(),
             config,
             queues_config,
             pool,

@@ -14,6 +14,12 @@ pub enum ErrorCode {
     ImageCorrupt,
     #[serde(rename = "vision.no_person")]
     VisionNoPerson,
+    /// The search query names a job that has no stored embedding.
+    #[serde(rename = "search.no_embedding")]
+    SearchNoEmbedding,
+    /// Text search needs the text model, which this intake could not load.
+    #[serde(rename = "search.unavailable")]
+    SearchUnavailable,
     #[serde(rename = "upload.not_found")]
     UploadNotFound,
     #[serde(rename = "upload.too_large")]
@@ -81,6 +87,8 @@ impl ErrorCode {
             ErrorCode::ImageTooLarge => "image.too_large",
             ErrorCode::ImageCorrupt => "image.corrupt",
             ErrorCode::VisionNoPerson => "vision.no_person",
+            ErrorCode::SearchNoEmbedding => "search.no_embedding",
+            ErrorCode::SearchUnavailable => "search.unavailable",
             ErrorCode::UploadNotFound => "upload.not_found",
             ErrorCode::UploadTooLarge => "upload.too_large",
             ErrorCode::UploadMissingUser => "upload.missing_user",
@@ -150,6 +158,8 @@ mod tests {
             ErrorCode::RequestMalformedJson,
             ErrorCode::JobUnknownKind,
             ErrorCode::AuthMissingApiKey,
+            ErrorCode::SearchNoEmbedding,
+            ErrorCode::SearchUnavailable,
             ErrorCode::Internal,
         ];
         for code in codes {

@@ -70,6 +70,7 @@ impl JobKind {
                 | JobKind::VisionPose
                 | JobKind::VisionSegment
                 | JobKind::VisionTag
+                | JobKind::VisionEmbed
         )
     }
 }

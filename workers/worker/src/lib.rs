@@ -10,6 +10,7 @@ mod models;
 mod photo_ingest;
 mod run;
 mod vision;
+mod vision_embed;
 mod vision_pose;
 mod vision_segment;
 mod vision_tag;

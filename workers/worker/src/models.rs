@@ -1,16 +1,16 @@
 //! The models a vision worker holds: verified against their manifests and
 //! warmed up at start-up, so a missing or corrupt model stops the worker with
 //! an error naming it instead of failing jobs later.
-use std::path::PathBuf;
-
 use atelier_config::ModelsConfig;
-use atelier_inference::{InferenceError, Model, ModelManifest, Runtime};
+use atelier_inference::{InferenceError, Model, ModelManifest, Runtime, TextEncoder};
 
 pub struct VisionModels {
     /// BlazePose full: keypoints, presence and the person mask.
     pub pose: Model,
     /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding.
     pub classifier: Model,
+    /// all-MiniLM-L6-v2: 384-d sentence embeddings.
+    pub text: TextEncoder,
 }
 
 impl VisionModels {
@@ -19,10 +19,7 @@ impl VisionModels {
             .dir
             .clone()
             .unwrap_or_else(atelier_inference::models_dir);
-        let dylib = std::env::var_os("ORT_DYLIB_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| dir.join("libonnxruntime.so.1.31.1"));
-        let runtime = Runtime::load(&dylib)?;
+        let runtime = Runtime::from_dir(&dir)?;
         let load = |manifest: &str, input: &str, shape: [usize; 4]| {
             let manifest = ModelManifest::load(&config.manifests.join(manifest))?;
             let path = manifest.path(&config.manifests, &dir);
@@ -38,9 +35,12 @@ impl VisionModels {
             );
             Ok::<_, InferenceError>(model)
         };
+        let text = TextEncoder::from_dirs(&config.manifests, &dir, config.threads as usize)?;
+        tracing::info!(model = text.model.manifest.name, "model loaded and warm");
         Ok(VisionModels {
             pose: load("pose-full.toml", "input_1", [1, 3, 256, 256])?,
             classifier: load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+            text,
         })
     }
 }

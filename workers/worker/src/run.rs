@@ -96,7 +96,18 @@ pub(crate) async fn owned_upload(
     job: &JobRow,
     upload_id: Uuid,
 ) -> Result<(atelier_db::UploadRow, bytes::Bytes), JobFailure> {
-    let upload = atelier_db::uploads::get(&ctx.pool, upload_id)
+    let upload = owned_upload_row(ctx, job, upload_id).await?;
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
+    Ok((upload, bytes))
+}
+
+/// The row of an upload the job's own user made (its hash keys results).
+pub(crate) async fn owned_upload_row(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    upload_id: Uuid,
+) -> Result<atelier_db::UploadRow, JobFailure> {
+    atelier_db::uploads::get(&ctx.pool, upload_id)
         .await?
         .filter(|u| u.client_id == job.client_id && u.user_id == job.user_id)
         .ok_or_else(|| {
@@ -104,9 +115,7 @@ pub(crate) async fn owned_upload(
                 ErrorCode::UploadNotFound,
                 format!("upload {upload_id} not found"),
             )
-        })?;
-    let bytes = ctx.storage.get(&upload.storage_key).await?;
-    Ok((upload, bytes))
+        })
 }
 
 /// Run one leased job and settle it. Never fails: every outcome is recorded.
@@ -247,6 +256,7 @@ async fn dispatch(
         JobKind::VisionPose => crate::vision_pose::run(ctx, job, progress).await,
         JobKind::VisionSegment => crate::vision_segment::run(ctx, job, progress).await,
         JobKind::VisionTag => crate::vision_tag::run(ctx, job, progress).await,
+        JobKind::VisionEmbed => crate::vision_embed::run(ctx, job, progress).await,
         other => Err(JobFailure::abort(
             ErrorCode::JobKindNotAvailable,
             format!("this worker has no handler for {other}"),

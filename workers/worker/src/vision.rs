@@ -3,8 +3,9 @@
 //! (and masks) the person.
 use std::sync::Arc;
 
+use atelier_db::JobRow;
 use atelier_inference::{InferenceError, Model};
-use atelier_jobs::ErrorCode;
+use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::RgbPhoto;
 use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
 
@@ -100,4 +101,38 @@ pub(crate) fn no_person(first: &PoseOutput) -> JobFailure {
             first.mask_coverage * 100.0
         ),
     )
+}
+
+/// Results are keyed by what went in and what computed it: the job kind, the
+/// input's SHA-256 and every model's name and version.
+pub(crate) fn cache_key(kind: JobKind, input_sha256: &str, models: &[&Model]) -> String {
+    let models: Vec<String> = models
+        .iter()
+        .map(|m| format!("{}@{}", m.manifest.name, m.manifest.version))
+        .collect();
+    format!("{kind}:{input_sha256}:{}", models.join("+"))
+}
+
+/// Answer from a stored result of the same client and user under `key`,
+/// without running any model: the job completes with that result, marked
+/// with the job that computed it.
+pub(crate) async fn answer_from_cache(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    key: &str,
+) -> Result<Option<serde_json::Value>, JobFailure> {
+    let Some((source, mut result)) =
+        atelier_db::jobs::cached_result(&ctx.pool, &job.client_id, &job.user_id, key).await?
+    else {
+        return Ok(None);
+    };
+    // A cached answer names the job that computed it, never a chain.
+    let origin = result
+        .pointer("/cache/job_id")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!(source));
+    result["cache"] = serde_json::json!({"hit": true, "job_id": origin});
+    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, key).await?;
+    tracing::info!(%source, "answered from the result cache");
+    Ok(Some(result))
 }

@@ -2,13 +2,13 @@
 //! the whole photo letterboxed, then a square crop around the first pass's
 //! confident points. A photo without a person ends `vision.no_person`.
 use atelier_db::JobRow;
-use atelier_jobs::VisionInput;
+use atelier_jobs::{JobKind, VisionInput};
 use atelier_vision::crop_around;
 use serde_json::json;
 
 use crate::failure::JobFailure;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{blocking, models, no_person, pose_pass};
+use crate::vision::{answer_from_cache, blocking, cache_key, models, no_person, pose_pass};
 
 pub(crate) async fn run(
     ctx: &WorkerContext,
@@ -17,7 +17,12 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let (_, bytes) = crate::run::owned_upload(ctx, job, input.upload_id).await?;
+    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
+    let key = cache_key(JobKind::VisionPose, &upload.sha256, &[&models.pose]);
+    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+        return Ok(result);
+    }
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
     progress.report(10, "fetched").await?;
 
     let options = crate::photo_ingest::options(ctx);
@@ -49,7 +54,8 @@ pub(crate) async fn run(
         "image": {"width": photo.width, "height": photo.height},
         "keypoints": best.keypoints,
         "model": {"name": manifest.name, "version": manifest.version},
+        "cache": {"hit": false},
     });
-    atelier_db::jobs::complete(&ctx.pool, job.id, &result).await?;
+    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, &key).await?;
     Ok(result)
 }

@@ -3,7 +3,7 @@
 //! grey mask PNG and an RGBA cut-out PNG, with coverage and bounding box.
 //! A photo without a person ends `vision.no_person`.
 use atelier_db::JobRow;
-use atelier_jobs::{StoredObject, VisionInput};
+use atelier_jobs::{JobKind, StoredObject, VisionInput};
 use atelier_storage::content_type;
 use atelier_vision::upsample_mask;
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::failure::JobFailure;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{blocking, models, no_person, pose_pass};
+use crate::vision::{answer_from_cache, blocking, cache_key, models, no_person, pose_pass};
 
 pub(crate) async fn run(
     ctx: &WorkerContext,
@@ -20,7 +20,12 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let (_, bytes) = crate::run::owned_upload(ctx, job, input.upload_id).await?;
+    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
+    let key = cache_key(JobKind::VisionSegment, &upload.sha256, &[&models.pose]);
+    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+        return Ok(result);
+    }
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
     progress.report(10, "fetched").await?;
 
     let options = crate::photo_ingest::options(ctx);
@@ -78,7 +83,8 @@ pub(crate) async fn run(
         "bbox": bbox,
         "image": {"width": width, "height": height},
         "model": {"name": manifest.name, "version": manifest.version},
+        "cache": {"hit": false},
     });
-    atelier_db::jobs::complete(&ctx.pool, job.id, &result).await?;
+    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, &key).await?;
     Ok(result)
 }

@@ -5,7 +5,7 @@
 //! (`atelier_vision::garments`), colours are k-means in CIELAB, and a season
 //! is suggested with its reason.
 use atelier_db::JobRow;
-use atelier_jobs::{ErrorCode, VisionInput};
+use atelier_jobs::{ErrorCode, JobKind, VisionInput};
 use atelier_vision::colour::dominant_colours;
 use atelier_vision::garments::{softmax, suggest_season, tag_garments};
 use atelier_vision::{Rect, letterbox_tensor, upsample_mask};
@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::failure::JobFailure;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{blocking, model_failure, models, pose_pass};
+use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models, pose_pass};
 
 const CLASSIFIER_SIZE: u32 = 224;
 const COLOURS: usize = 5;
@@ -25,7 +25,16 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let (_, bytes) = crate::run::owned_upload(ctx, job, input.upload_id).await?;
+    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
+    let key = cache_key(
+        JobKind::VisionTag,
+        &upload.sha256,
+        &[&models.pose, &models.classifier],
+    );
+    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+        return Ok(result);
+    }
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
     progress.report(10, "fetched").await?;
 
     let options = crate::photo_ingest::options(ctx);
@@ -86,7 +95,8 @@ pub(crate) async fn run(
         "colours": colours,
         "season": season,
         "model": {"name": manifest.name, "version": manifest.version},
+        "cache": {"hit": false},
     });
-    atelier_db::jobs::complete(&ctx.pool, job.id, &result).await?;
+    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, &key).await?;
     Ok(result)
 }

@@ -3,6 +3,7 @@ mod jobs;
 mod objects;
 mod ops;
 mod queues;
+mod search;
 mod uploads;
 
 use std::time::Instant;
@@ -38,6 +39,7 @@ pub(crate) fn router(state: AppState) -> Router {
             post(events::issue_token).layer(axum::extract::DefaultBodyLimit::max(json_limit)),
         )
         .route("/v1/jobs/{job_id}/cancel", post(jobs::cancel))
+        .route("/v1/search/similar", post(search::similar))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,

@@ -1,0 +1,151 @@
+//! `POST /v1/search/similar`: the nearest stored embeddings of the calling
+//! API client, for an embedded image or text job, or for a text query.
+use std::time::Instant;
+
+use atelier_jobs::{ErrorCode, JobKind};
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::ClientId;
+use crate::error::ApiError;
+
+pub const MAX_K: usize = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimilarRequest {
+    /// A completed `vision.embed` job: search its modality for its vector.
+    #[serde(default)]
+    job_id: Option<String>,
+    /// A text query, embedded here with the text model.
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    k: Option<usize>,
+    /// Only this user's items.
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+pub(super) async fn similar(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let limit = state.config.intake.max_json_bytes as usize;
+    let req: SimilarRequest = super::json_body(request, limit).await?;
+    let k = req.k.unwrap_or(10);
+    if !(1..=MAX_K).contains(&k) {
+        return Err(ApiError::invalid(format!("k: 1 to {MAX_K}")));
+    }
+    if let Some(user) = &req.user_id {
+        atelier_jobs::validate_user_id(user).map_err(|e| ApiError::invalid(e.message))?;
+    }
+    let (modality, model, vector, exclude) = match (req.job_id, req.text) {
+        (Some(job_id), None) => {
+            let not_found = || {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::JobNotFound,
+                    "job not found",
+                )
+            };
+            let id: Uuid = job_id.parse().map_err(|_| not_found())?;
+            let job = atelier_db::jobs::get(&state.pool, id)
+                .await?
+                .filter(|j| j.client_id == client.0)
+                .ok_or_else(not_found)?;
+            let no_embedding = |why: &str| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::SearchNoEmbedding,
+                    format!("job {id} {why}"),
+                )
+            };
+            if job.kind != JobKind::VisionEmbed.as_str() {
+                return Err(no_embedding("is not a vision.embed job"));
+            }
+            // A cached answer points at the job whose row holds the vector.
+            let source = job
+                .result
+                .as_ref()
+                .and_then(|r| r.pointer("/cache/job_id"))
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(id);
+            let row = atelier_db::embeddings::for_job(&state.pool, source)
+                .await?
+                .ok_or_else(|| no_embedding("has no stored embedding (not complete yet?)"))?;
+            (
+                row.modality,
+                (row.model, row.model_version),
+                row.vector,
+                vec![id, source],
+            )
+        }
+        (None, Some(text)) => {
+            if text.trim().is_empty() || text.len() > 2048 {
+                return Err(ApiError::invalid("text: 1 to 2048 bytes"));
+            }
+            let encoder = state
+                .search
+                .text_encoder(&state.config.models)
+                .await
+                .map_err(|e| {
+                    let mut error = ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::SearchUnavailable,
+                        format!("text search is unavailable: {e}"),
+                    );
+                    error.retry_after = Some(60);
+                    error
+                })?;
+            let model = (
+                encoder.model.manifest.name.clone(),
+                encoder.model.manifest.version.clone(),
+            );
+            let mut vectors = tokio::task::spawn_blocking(move || encoder.embed(&[&text]))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            ("text".to_owned(), model, vectors.remove(0), Vec::new())
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "exactly one of job_id and text is required",
+            ));
+        }
+    };
+    let found = state
+        .search
+        .nearest(
+            &state.pool,
+            &client.0,
+            &modality,
+            (&model.0, &model.1),
+            &vector,
+            k,
+            req.user_id.as_deref(),
+            &exclude,
+        )
+        .await?;
+    let results: Vec<Value> = found
+        .hits
+        .iter()
+        .map(|(hit, user)| json!({"job_id": hit.id, "user_id": user, "score": hit.score}))
+        .collect();
+    Ok(Json(json!({
+        "modality": modality,
+        "model": {"name": model.0, "version": model.1},
+        "results": results,
+        "searched": found.searched,
+        "took_ms": started.elapsed().as_secs_f64() * 1000.0,
+    })))
+}

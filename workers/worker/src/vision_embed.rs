@@ -1,0 +1,105 @@
+//! `vision.embed`: an image's 1280-d EfficientNet-Lite0 embedding (global
+//! average pool, L2-normalised) or a text's 384-d MiniLM embedding, stored in
+//! PostgreSQL with the model version for `POST /v1/search/similar`.
+use atelier_db::JobRow;
+use atelier_db::embeddings::NewEmbedding;
+use atelier_inference::normalise;
+use atelier_jobs::{EmbedInput, ErrorCode, JobKind};
+use atelier_vision::letterbox_tensor;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::failure::JobFailure;
+use crate::run::{Progress, WorkerContext};
+use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models};
+
+const IMAGE_SIZE: u32 = 224;
+
+pub(crate) async fn run(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    progress: &Progress<'_>,
+) -> Result<serde_json::Value, JobFailure> {
+    let models = models(ctx)?;
+    let input: EmbedInput = crate::run::input(job)?;
+    let m = models.clone();
+    let (modality, sha256, key, manifest, vector) = match (input.upload_id, input.text) {
+        (Some(upload_id), _) => {
+            let upload = crate::run::owned_upload_row(ctx, job, upload_id).await?;
+            let key = cache_key(JobKind::VisionEmbed, &upload.sha256, &[&models.classifier]);
+            if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+                return Ok(result);
+            }
+            let bytes = ctx.storage.get(&upload.storage_key).await?;
+            progress.report(10, "fetched").await?;
+            let options = crate::photo_ingest::options(ctx);
+            let vector = blocking(progress, move || {
+                let photo = atelier_media::decode_rgb(&bytes, &options)?;
+                let (tensor, _) = letterbox_tensor(
+                    &photo.data,
+                    photo.width,
+                    photo.height,
+                    None,
+                    IMAGE_SIZE,
+                    (2.0, -1.0),
+                );
+                let size = IMAGE_SIZE as usize;
+                let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
+                    .expect("tensor has its shape");
+                let mut out = m.classifier.run_f32("input", view).map_err(model_failure)?;
+                let embedding = out.remove("embedding").ok_or_else(|| {
+                    JobFailure::retry(ErrorCode::Internal, "classifier gave no embedding")
+                })?;
+                Ok(normalise(embedding.into_raw_vec_and_offset().0))
+            })
+            .await?;
+            let manifest = models.classifier.manifest.clone();
+            ("image", upload.sha256, key, manifest, vector)
+        }
+        (None, Some(text)) => {
+            let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+            let key = cache_key(JobKind::VisionEmbed, &sha256, &[&models.text.model]);
+            if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+                return Ok(result);
+            }
+            let mut vectors = blocking(progress, move || {
+                m.text.embed(&[&text]).map_err(model_failure)
+            })
+            .await?;
+            let manifest = models.text.model.manifest.clone();
+            ("text", sha256, key, manifest, vectors.remove(0))
+        }
+        (None, None) => {
+            return Err(JobFailure::abort(
+                ErrorCode::RequestInvalid,
+                "input: exactly one of upload_id and text is required",
+            ));
+        }
+    };
+    progress.report(80, "embedded").await?;
+    let result = json!({
+        "modality": modality,
+        "dim": vector.len(),
+        "vector": vector,
+        "input_sha256": sha256,
+        "model": {"name": manifest.name, "version": manifest.version},
+        "cache": {"hit": false},
+    });
+    atelier_db::embeddings::complete_with_embedding(
+        &ctx.pool,
+        &result,
+        &key,
+        &NewEmbedding {
+            job_id: job.id,
+            client_id: &job.client_id,
+            user_id: &job.user_id,
+            modality,
+            model: &manifest.name,
+            model_version: &manifest.version,
+            input_sha256: &sha256,
+            vector: &vector,
+        },
+    )
+    .await?;
+    Ok(result)
+}
