@@ -100,7 +100,7 @@ async fn the_http_contract_refuses_bad_requests_with_codes() {
             Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
         (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
             Some(OTHER_API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
-        (json!({"kind": "vision.skin_tone", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
+        (json!({"kind": "avatar.build", "user_id": "gina", "input": {"front_upload_id": upload, "height_cm": 170.0}}).to_string(),
             Some(API_KEY), StatusCode::NOT_IMPLEMENTED, "job.kind_not_available"),
         (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
             None, StatusCode::UNAUTHORIZED, "auth.missing_api_key"),

@@ -449,3 +449,86 @@ async fn embeddings_find_near_copies_and_paraphrases_and_repeats_hit_the_cache()
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skin_tone_reads_faces_on_the_monk_scale_and_refuses_photos_without_one() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker().unwrap();
+    let mut socket = env.socket(&env.token("ama").await, None).await;
+    let mut results = Vec::new();
+    for (photo, (w, h)) in [
+        ("samples/astronaut.png", (512.0, 512.0)),
+        ("samples/franz-kafka.jpg", (450.0, 655.0)),
+    ] {
+        let job_id = submit(&env, "vision.skin_tone", "ama", photo).await;
+        let events = socket.until("job.completed", &job_id, WAIT).await;
+        let job = env.job(&job_id).await;
+        assert_eq!(job["status"], "complete", "{photo}: {job}");
+        let result = job["result"].clone();
+        // The domain event arrived before completion, with the reading.
+        let analyzed = events
+            .iter()
+            .find(|e| e["type"] == "skin_tone.analyzed")
+            .unwrap_or_else(|| panic!("{photo}: no skin_tone.analyzed in {events:?}"));
+        assert_eq!(analyzed["data"]["monk"], result["monk"]);
+        // The face box sits in the upper part of the photo, inside it.
+        let b = &result["face"]["box"];
+        let (x, y, bw, bh) = (
+            b["x"].as_f64().unwrap(),
+            b["y"].as_f64().unwrap(),
+            b["width"].as_f64().unwrap(),
+            b["height"].as_f64().unwrap(),
+        );
+        assert!(
+            x > 0.0 && x + bw < w && y >= 0.0 && y + bh < h * 0.7,
+            "{photo}: {b}"
+        );
+        assert!(bw > w * 0.1 && bh > h * 0.05, "{photo}: {b}");
+        let scale = result["monk"]["scale"].as_u64().unwrap();
+        assert!((1..=10).contains(&scale));
+        for field in ["hex", "undertone", "ita_category"] {
+            assert!(result[field].is_string(), "{photo}: {field} in {result}");
+        }
+        let hex = result["monk"]["hex"].as_str().unwrap();
+        assert!(hex.starts_with('#') && hex.len() == 7);
+        let palette = &result["palette"];
+        assert!(
+            ["spring", "summer", "autumn", "winter"].contains(&palette["season"].as_str().unwrap())
+        );
+        assert!(palette["recommended"].as_array().unwrap().len() >= 5);
+        assert!(!palette["avoid"].as_array().unwrap().is_empty());
+        let confidence = result["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&confidence));
+        results.push(result);
+    }
+    // The astronaut is a light-skinned woman in even light: one of the
+    // lighter Monk tones (1–5), a light or very light ITA, a confident
+    // reading.
+    let astronaut = &results[0];
+    assert!(
+        astronaut["monk"]["scale"].as_u64().unwrap() <= 5,
+        "{astronaut}"
+    );
+    assert!(astronaut["ita"].as_f64().unwrap() > 41.0, "{astronaut}");
+    assert!(
+        astronaut["confidence"].as_f64().unwrap() >= 0.5,
+        "{astronaut}"
+    );
+    // The sepia print has a cast and a shadowed cheek: its confidence is lower.
+    assert!(
+        results[1]["confidence"].as_f64().unwrap() < astronaut["confidence"].as_f64().unwrap(),
+        "{}",
+        results[1]
+    );
+
+    for photo in ["samples/coffee.png", "samples/chelsea.png"] {
+        let job_id = submit(&env, "vision.skin_tone", "ama", photo).await;
+        let job = env.wait_final(&job_id, WAIT).await;
+        assert_eq!(
+            (job["status"].clone(), job["error"]["code"].clone()),
+            (json!("error"), json!("vision.no_face")),
+            "{photo}: {job}"
+        );
+    }
+    env.finish().await;
+}

@@ -14,6 +14,8 @@ pub enum ErrorCode {
     ImageCorrupt,
     #[serde(rename = "vision.no_person")]
     VisionNoPerson,
+    #[serde(rename = "vision.no_face")]
+    VisionNoFace,
     /// The search query names a job that has no stored embedding.
     #[serde(rename = "search.no_embedding")]
     SearchNoEmbedding,
@@ -87,6 +89,7 @@ impl ErrorCode {
             ErrorCode::ImageTooLarge => "image.too_large",
             ErrorCode::ImageCorrupt => "image.corrupt",
             ErrorCode::VisionNoPerson => "vision.no_person",
+            ErrorCode::VisionNoFace => "vision.no_face",
             ErrorCode::SearchNoEmbedding => "search.no_embedding",
             ErrorCode::SearchUnavailable => "search.unavailable",
             ErrorCode::UploadNotFound => "upload.not_found",
@@ -160,6 +163,7 @@ mod tests {
             ErrorCode::AuthMissingApiKey,
             ErrorCode::SearchNoEmbedding,
             ErrorCode::SearchUnavailable,
+            ErrorCode::VisionNoFace,
             ErrorCode::Internal,
         ];
         for code in codes {

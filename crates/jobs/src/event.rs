@@ -13,6 +13,8 @@ pub enum EventType {
     JobFailed,
     #[serde(rename = "photo.ingested")]
     PhotoIngested,
+    #[serde(rename = "skin_tone.analyzed")]
+    SkinToneAnalyzed,
 }
 
 impl EventType {
@@ -22,6 +24,7 @@ impl EventType {
             EventType::JobCompleted => "job.completed",
             EventType::JobFailed => "job.failed",
             EventType::PhotoIngested => "photo.ingested",
+            EventType::SkinToneAnalyzed => "skin_tone.analyzed",
         }
     }
 }

@@ -71,6 +71,7 @@ impl JobKind {
                 | JobKind::VisionSegment
                 | JobKind::VisionTag
                 | JobKind::VisionEmbed
+                | JobKind::VisionSkinTone
         )
     }
 }

@@ -4,10 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod colour;
+pub mod face;
 pub mod garments;
 mod letterbox;
 mod pose;
 mod segment;
+pub mod skin;
 
 pub use letterbox::{Letterbox, Rect, letterbox_tensor};
 pub use pose::{

@@ -13,6 +13,7 @@ mod vision;
 mod vision_embed;
 mod vision_pose;
 mod vision_segment;
+mod vision_skin_tone;
 mod vision_tag;
 
 pub use failure::JobFailure;

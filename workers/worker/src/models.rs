@@ -9,6 +9,10 @@ pub struct VisionModels {
     pub pose: Model,
     /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding.
     pub classifier: Model,
+    /// BlazeFace short range: face boxes and six keypoints.
+    pub face_detect: Model,
+    /// The 468-point face mesh.
+    pub face_mesh: Model,
     /// all-MiniLM-L6-v2: 384-d sentence embeddings.
     pub text: TextEncoder,
 }
@@ -40,6 +44,8 @@ impl VisionModels {
         Ok(VisionModels {
             pose: load("pose-full.toml", "input_1", [1, 3, 256, 256])?,
             classifier: load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+            face_detect: load("face-detect-short.toml", "input", [1, 3, 128, 128])?,
+            face_mesh: load("face-mesh.toml", "input_1", [1, 3, 192, 192])?,
             text,
         })
     }

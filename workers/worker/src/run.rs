@@ -257,6 +257,7 @@ async fn dispatch(
         JobKind::VisionSegment => crate::vision_segment::run(ctx, job, progress).await,
         JobKind::VisionTag => crate::vision_tag::run(ctx, job, progress).await,
         JobKind::VisionEmbed => crate::vision_embed::run(ctx, job, progress).await,
+        JobKind::VisionSkinTone => crate::vision_skin_tone::run(ctx, job, progress).await,
         other => Err(JobFailure::abort(
             ErrorCode::JobKindNotAvailable,
             format!("this worker has no handler for {other}"),

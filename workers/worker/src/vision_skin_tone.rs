@@ -1,0 +1,200 @@
+//! `vision.skin_tone`: face detection (BlazeFace short range) → 468-point
+//! face mesh on a square crop around the face → forehead and cheek skin
+//! pixels → robust CIELAB colour → Monk Skin Tone, ITA, undertone, seasonal
+//! palette and confidence (`atelier_vision::skin`). No face →
+//! `vision.no_face`. Publishes `skin_tone.analyzed`.
+use atelier_db::JobRow;
+use atelier_jobs::{ErrorCode, EventType, JobKind, VisionInput};
+use atelier_vision::colour::{Lab, delta_e2000};
+use atelier_vision::face::{
+    DETECT_SIZE, Face, MESH_SIZE, MIN_MESH_PRESENCE, best_face, mesh_points,
+};
+use atelier_vision::letterbox_tensor;
+use atelier_vision::skin::{
+    colour_cast, confidence, ita, ita_category, nearest_monk, robust_colour, sample_skin,
+    season_palette, undertone,
+};
+use serde_json::json;
+
+use crate::failure::JobFailure;
+use crate::models::VisionModels;
+use crate::run::{Progress, WorkerContext};
+use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models};
+
+fn no_face(why: String) -> JobFailure {
+    JobFailure::abort(ErrorCode::VisionNoFace, why)
+}
+
+fn output(
+    out: &mut std::collections::HashMap<String, ndarray::ArrayD<f32>>,
+    name: &str,
+) -> Result<Vec<f32>, JobFailure> {
+    out.remove(name)
+        .map(|a| a.into_raw_vec_and_offset().0)
+        .ok_or_else(|| JobFailure::retry(ErrorCode::Internal, format!("face model gave no {name}")))
+}
+
+/// A detected face, its 468 mesh points in photo pixels, and the mesh's own
+/// face-presence probability.
+struct FoundFace {
+    face: Face,
+    points: Vec<(f32, f32)>,
+    presence: f32,
+}
+
+fn find_face(
+    models: &VisionModels,
+    photo: &atelier_media::RgbPhoto,
+) -> Result<FoundFace, JobFailure> {
+    let (tensor, lb) = letterbox_tensor(
+        &photo.data,
+        photo.width,
+        photo.height,
+        None,
+        DETECT_SIZE,
+        (2.0, -1.0),
+    );
+    let s = DETECT_SIZE as usize;
+    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor).expect("shape");
+    let mut out = models
+        .face_detect
+        .run_f32("input", view)
+        .map_err(model_failure)?;
+    let regressors = output(&mut out, "regressors")?;
+    let logits = output(&mut out, "classificators")?;
+    let face = best_face(&regressors, &logits, &lb).ok_or_else(|| {
+        let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        no_face(format!(
+            "no face found (best detector score {:.2})",
+            1.0 / (1.0 + (-best).exp())
+        ))
+    })?;
+    let (tensor, lb) = letterbox_tensor(
+        &photo.data,
+        photo.width,
+        photo.height,
+        Some(face.mesh_region()),
+        MESH_SIZE,
+        (1.0, 0.0),
+    );
+    let s = MESH_SIZE as usize;
+    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor).expect("shape");
+    let mut out = models
+        .face_mesh
+        .run_f32("input_1", view)
+        .map_err(model_failure)?;
+    let raw = output(&mut out, "conv2d_20")?;
+    let presence_logit = output(&mut out, "conv2d_30")?
+        .first()
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
+    let presence = 1.0 / (1.0 + (-presence_logit).exp());
+    if presence < MIN_MESH_PRESENCE {
+        return Err(no_face(format!(
+            "the face mesh does not confirm the face (presence {presence:.2})"
+        )));
+    }
+    Ok(FoundFace {
+        face,
+        points: mesh_points(&raw, &lb),
+        presence,
+    })
+}
+
+pub(crate) async fn run(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    progress: &Progress<'_>,
+) -> Result<serde_json::Value, JobFailure> {
+    let models = models(ctx)?;
+    let input: VisionInput = crate::run::input(job)?;
+    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
+    let key = cache_key(
+        JobKind::VisionSkinTone,
+        &upload.sha256,
+        &[&models.face_detect, &models.face_mesh],
+    );
+    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+        return Ok(result);
+    }
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
+    progress.report(10, "fetched").await?;
+
+    let options = crate::photo_ingest::options(ctx);
+    let m = models.clone();
+    let reading = blocking(progress, move || {
+        let photo = atelier_media::decode_rgb(&bytes, &options)?;
+        let FoundFace {
+            face,
+            points,
+            presence,
+        } = find_face(&m, &photo)?;
+        let regions = sample_skin(&photo.data, photo.width, photo.height, &points);
+        let all: Vec<[u8; 3]> = regions
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        let (colour, kept) =
+            robust_colour(&all).ok_or_else(|| no_face("no skin pixels inside the photo".into()))?;
+        let per_region: Vec<(&str, Lab)> = regions
+            .iter()
+            .filter_map(|(name, pixels)| robust_colour(pixels).map(|(c, _)| (*name, c)))
+            .collect();
+        let mut spread = 0f32;
+        for (i, (_, a)) in per_region.iter().enumerate() {
+            for (_, b) in &per_region[i + 1..] {
+                spread = spread.max(delta_e2000(*a, *b));
+            }
+        }
+        let cast = colour_cast(&photo.data);
+        Ok((face, presence, colour, kept, per_region, spread, cast))
+    })
+    .await?;
+    let (face, presence, colour, kept, per_region, spread, cast) = reading;
+    progress.report(80, "measured").await?;
+
+    let monk = nearest_monk(colour);
+    let angle = ita(colour);
+    let tone = undertone(colour);
+    let palette = season_palette(colour, tone);
+    let regions: serde_json::Map<String, serde_json::Value> = per_region
+        .iter()
+        .map(|(name, c)| ((*name).to_owned(), json!(c.hex())))
+        .collect();
+    let result = json!({
+        "face": {
+            "score": face.score,
+            "mesh_presence": presence,
+            "box": {"x": face.x, "y": face.y, "width": face.width, "height": face.height},
+        },
+        "monk": monk,
+        "hex": colour.hex(),
+        "lab": [colour.l, colour.a, colour.b],
+        "ita": angle,
+        "ita_category": ita_category(angle),
+        "undertone": tone,
+        "palette": palette,
+        "confidence": confidence(kept, cast, spread),
+        "evidence": {
+            "skin_pixels": kept,
+            "regions": regions,
+            "region_spread_delta_e": spread,
+            "photo_colour_cast": cast,
+        },
+        "models": [
+            {"name": models.face_detect.manifest.name, "version": models.face_detect.manifest.version},
+            {"name": models.face_mesh.manifest.name, "version": models.face_mesh.manifest.version},
+        ],
+        "cache": {"hit": false},
+    });
+    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, &key).await?;
+    progress
+        .announce(
+            EventType::SkinToneAnalyzed,
+            json!({"monk": result["monk"], "hex": result["hex"],
+                   "undertone": tone, "season": palette.season,
+                   "confidence": result["confidence"]}),
+        )
+        .await;
+    Ok(result)
+}
