@@ -256,6 +256,11 @@ pub struct ModelsConfig {
     pub dir: Option<PathBuf>,
     /// Intra-op threads per model session.
     pub threads: u32,
+    /// Cross-job micro-batching for models whose graph takes a batch
+    /// (EfficientNet-Lite0): at most this many jobs' images per run…
+    pub max_batch: u32,
+    /// …and at most this long waited for more after the first arrives.
+    pub max_batch_delay: HumanDuration,
 }
 
 impl Default for ModelsConfig {
@@ -264,6 +269,8 @@ impl Default for ModelsConfig {
             manifests: PathBuf::from("models"),
             dir: None,
             threads: 2,
+            max_batch: 8,
+            max_batch_delay: HumanDuration::millis(5),
         }
     }
 }
@@ -330,6 +337,12 @@ impl AppConfig {
         }
         if self.events.retention_per_user == 0 {
             return Err("events.retention_per_user: must be positive".into());
+        }
+        if !(1..=64).contains(&self.models.max_batch) || !(1..=64).contains(&self.models.threads) {
+            return Err("models.max_batch, models.threads: between 1 and 64".into());
+        }
+        if self.models.max_batch_delay.get() > std::time::Duration::from_secs(1) {
+            return Err("models.max_batch_delay: at most 1s".into());
         }
         Ok(())
     }

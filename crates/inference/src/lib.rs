@@ -6,18 +6,20 @@
 //! code of its own.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod manifest;
 mod session;
 mod text;
 
+pub use batch::{BatchStats, BatchedModel, ItemOutputs};
 pub use manifest::{InputSpec, ModelManifest, models_dir, verify_file};
 pub use session::{Model, Runtime};
 pub use text::{MAX_TOKENS, TEXT_DIM, TOKENIZER_SHA256, TextEncoder, normalise};
 
 use std::path::PathBuf;
 
-/// Why a model cannot be used. All of them are start-up errors.
-#[derive(Debug, thiserror::Error)]
+/// Why a model cannot be used: start-up errors, and failed runs.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum InferenceError {
     #[error("model {model}: cannot read manifest {path}: {message}")]
     Manifest {

@@ -2,13 +2,15 @@
 //! warmed up at start-up, so a missing or corrupt model stops the worker with
 //! an error naming it instead of failing jobs later.
 use atelier_config::ModelsConfig;
-use atelier_inference::{InferenceError, Model, ModelManifest, Runtime, TextEncoder};
+use atelier_inference::{BatchedModel, InferenceError, Model, ModelManifest, Runtime, TextEncoder};
 
 pub struct VisionModels {
     /// BlazePose full: keypoints, presence and the person mask.
     pub pose: Model,
-    /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding.
-    pub classifier: Model,
+    /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding. Its graph
+    /// takes a batch, so jobs share runs (cross-job micro-batching); the
+    /// MediaPipe graphs are fixed at batch 1 and run per job.
+    pub classifier: BatchedModel,
     /// BlazeFace short range: face boxes and six keypoints.
     pub face_detect: Model,
     /// The 468-point face mesh.
@@ -43,7 +45,13 @@ impl VisionModels {
         tracing::info!(model = text.model.manifest.name, "model loaded and warm");
         Ok(VisionModels {
             pose: load("pose-full.toml", "input_1", [1, 3, 256, 256])?,
-            classifier: load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+            classifier: BatchedModel::spawn(
+                load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+                "input",
+                &[3, 224, 224],
+                config.max_batch as usize,
+                config.max_batch_delay.get(),
+            ),
             face_detect: load("face-detect-short.toml", "input", [1, 3, 128, 128])?,
             face_mesh: load("face-mesh.toml", "input_1", [1, 3, 192, 192])?,
             text,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use atelier_db::JobRow;
-use atelier_inference::{InferenceError, Model};
+use atelier_inference::{InferenceError, Model, ModelManifest};
 use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::RgbPhoto;
 use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
@@ -105,10 +105,10 @@ pub(crate) fn no_person(first: &PoseOutput) -> JobFailure {
 
 /// Results are keyed by what went in and what computed it: the job kind, the
 /// input's SHA-256 and every model's name and version.
-pub(crate) fn cache_key(kind: JobKind, input_sha256: &str, models: &[&Model]) -> String {
+pub(crate) fn cache_key(kind: JobKind, input_sha256: &str, models: &[&ModelManifest]) -> String {
     let models: Vec<String> = models
         .iter()
-        .map(|m| format!("{}@{}", m.manifest.name, m.manifest.version))
+        .map(|m| format!("{}@{}", m.name, m.version))
         .collect();
     format!("{kind}:{input_sha256}:{}", models.join("+"))
 }

@@ -26,7 +26,11 @@ pub(crate) async fn run(
     let (modality, sha256, key, manifest, vector) = match (input.upload_id, input.text) {
         (Some(upload_id), _) => {
             let upload = crate::run::owned_upload_row(ctx, job, upload_id).await?;
-            let key = cache_key(JobKind::VisionEmbed, &upload.sha256, &[&models.classifier]);
+            let key = cache_key(
+                JobKind::VisionEmbed,
+                &upload.sha256,
+                &[&models.classifier.manifest],
+            );
             if let Some(result) = answer_from_cache(ctx, job, &key).await? {
                 return Ok(result);
             }
@@ -43,14 +47,11 @@ pub(crate) async fn run(
                     IMAGE_SIZE,
                     (2.0, -1.0),
                 );
-                let size = IMAGE_SIZE as usize;
-                let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
-                    .expect("tensor has its shape");
-                let mut out = m.classifier.run_f32("input", view).map_err(model_failure)?;
+                let mut out = m.classifier.run(tensor).map_err(model_failure)?;
                 let embedding = out.remove("embedding").ok_or_else(|| {
                     JobFailure::retry(ErrorCode::Internal, "classifier gave no embedding")
                 })?;
-                Ok(normalise(embedding.into_raw_vec_and_offset().0))
+                Ok(normalise(embedding))
             })
             .await?;
             let manifest = models.classifier.manifest.clone();
@@ -58,7 +59,11 @@ pub(crate) async fn run(
         }
         (None, Some(text)) => {
             let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-            let key = cache_key(JobKind::VisionEmbed, &sha256, &[&models.text.model]);
+            let key = cache_key(
+                JobKind::VisionEmbed,
+                &sha256,
+                &[&models.text.model.manifest],
+            );
             if let Some(result) = answer_from_cache(ctx, job, &key).await? {
                 return Ok(result);
             }

@@ -18,7 +18,11 @@ pub(crate) async fn run(
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
     let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
-    let key = cache_key(JobKind::VisionPose, &upload.sha256, &[&models.pose]);
+    let key = cache_key(
+        JobKind::VisionPose,
+        &upload.sha256,
+        &[&models.pose.manifest],
+    );
     if let Some(result) = answer_from_cache(ctx, job, &key).await? {
         return Ok(result);
     }

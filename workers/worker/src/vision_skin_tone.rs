@@ -112,7 +112,7 @@ pub(crate) async fn run(
     let key = cache_key(
         JobKind::VisionSkinTone,
         &upload.sha256,
-        &[&models.face_detect, &models.face_mesh],
+        &[&models.face_detect.manifest, &models.face_mesh.manifest],
     );
     if let Some(result) = answer_from_cache(ctx, job, &key).await? {
         return Ok(result);

@@ -29,7 +29,7 @@ pub(crate) async fn run(
     let key = cache_key(
         JobKind::VisionTag,
         &upload.sha256,
-        &[&models.pose, &models.classifier],
+        &[&models.pose.manifest, &models.classifier.manifest],
     );
     if let Some(result) = answer_from_cache(ctx, job, &key).await? {
         return Ok(result);
@@ -64,14 +64,11 @@ pub(crate) async fn run(
             CLASSIFIER_SIZE,
             (2.0, -1.0),
         );
-        let size = CLASSIFIER_SIZE as usize;
-        let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
-            .expect("tensor has its shape");
-        let out = m.classifier.run_f32("input", view).map_err(model_failure)?;
+        let out = m.classifier.run(tensor).map_err(model_failure)?;
         let logits = out
             .get("logits")
             .ok_or_else(|| JobFailure::retry(ErrorCode::Internal, "classifier gave no logits"))?;
-        let probs = softmax(logits.as_slice().unwrap_or(&[]));
+        let probs = softmax(logits);
         let pixels: Vec<[u8; 3]> = photo
             .data
             .chunks_exact(3)
