@@ -269,7 +269,7 @@ impl Default for ModelsConfig {
             manifests: PathBuf::from("models"),
             dir: None,
             threads: 2,
-            max_batch: 8,
+            max_batch: 4,
             max_batch_delay: HumanDuration::millis(5),
         }
     }

@@ -82,6 +82,12 @@ impl Model {
             .map_err(|e| fail(e.to_string()))?
             .with_intra_threads(threads.max(1))
             .map_err(|e| fail(e.to_string()))?
+            // A worker holds several sessions on few cores: threads that
+            // spin after a run would steal the cores the next model (or the
+            // job's own pre- and post-processing) needs. Measured in
+            // benches/README.md.
+            .with_intra_op_spinning(false)
+            .map_err(|e| fail(e.to_string()))?
             .commit_from_file(path)
             .map_err(|e| fail(e.to_string()))?;
         Ok(Model {

@@ -1,6 +1,9 @@
-//! The pose model's person mask brought to the photo's resolution: logits
-//! sampled bilinearly through the letterbox, then squashed, so edges stay
+//! The pose model's person mask brought to the photo's resolution:
+//! probabilities resized bilinearly through the letterbox, so edges stay
 //! smooth instead of showing the model's 256-px grid.
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
 use crate::Letterbox;
 
 /// A person mask with one alpha byte per photo pixel (255 = person).
@@ -58,37 +61,45 @@ impl PersonMask {
 }
 
 /// Upsample a pass's `size`×`size` mask logits to a `width`×`height` photo.
-/// Photo pixels outside the pass's region are background.
+/// The sigmoid runs on the model's grid (65k values, not one per photo
+/// pixel); the probabilities are then resized bilinearly with
+/// `fast_image_resize` (SIMD) from the letterbox's content to the pass's
+/// region of the photo. Photo pixels outside the region are background.
 pub fn upsample_mask(logits: &[f32], letterbox: &Letterbox, width: u32, height: u32) -> PersonMask {
-    let size = letterbox.size as usize;
-    let (cx, cy, cw, ch) = letterbox.content();
-    // Sample only within the content, so padding never bleeds into edges.
-    let (min_x, max_x) = (cx as f32, (cx + cw).min(letterbox.size) as f32 - 1.0);
-    let (min_y, max_y) = (cy as f32, (cy + ch).min(letterbox.size) as f32 - 1.0);
-    let at = |x: usize, y: usize| logits[y * size + x];
-    let r = letterbox.region;
+    let size = letterbox.size;
     let mut alpha = vec![0u8; (width * height) as usize];
-    for py in 0..height {
-        let fy = py as f32 + 0.5;
-        if fy < r.y || fy > r.y + r.h {
-            continue;
-        }
-        let my = (letterbox.pad_y + (fy - r.y) * letterbox.scale - 0.5).clamp(min_y, max_y);
-        let (y0, ty) = (my.floor() as usize, my.fract());
-        let y1 = (y0 + 1).min(max_y as usize);
-        let row = &mut alpha[(py * width) as usize..((py + 1) * width) as usize];
-        for (px, out) in row.iter_mut().enumerate() {
-            let fx = px as f32 + 0.5;
-            if fx < r.x || fx > r.x + r.w {
-                continue;
-            }
-            let mx = (letterbox.pad_x + (fx - r.x) * letterbox.scale - 0.5).clamp(min_x, max_x);
-            let (x0, tx) = (mx.floor() as usize, mx.fract());
-            let x1 = (x0 + 1).min(max_x as usize);
-            let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
-            let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
-            let logit = top * (1.0 - ty) + bottom * ty;
-            *out = (255.0 / (1.0 + (-logit).exp())).round() as u8;
+    if logits.len() < (size * size) as usize {
+        return PersonMask {
+            width,
+            height,
+            alpha,
+        };
+    }
+    // Only the content: the padding must not bleed into the photo's edges.
+    let (cx, cy, cw, ch) = letterbox.content();
+    let (cw, ch) = (cw.min(size - cx), ch.min(size - cy));
+    let mut grid = Vec::with_capacity((cw * ch) as usize);
+    for y in cy..cy + ch {
+        let row = &logits[(y * size + cx) as usize..(y * size + cx + cw) as usize];
+        grid.extend(
+            row.iter()
+                .map(|&v| (255.0 / (1.0 + (-v).exp())).round() as u8),
+        );
+    }
+    let r = letterbox.region;
+    let (x0, y0) = (r.x.round().max(0.0) as u32, r.y.round().max(0.0) as u32);
+    if x0 < width && y0 < height {
+        let rw = (r.w.round() as u32).clamp(1, width - x0);
+        let rh = (r.h.round() as u32).clamp(1, height - y0);
+        let src = ImageRef::new(cw, ch, &grid, PixelType::U8).expect("grid matches its size");
+        let mut dst = Image::new(rw, rh, PixelType::U8);
+        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        Resizer::new()
+            .resize(&src, &mut dst, &options)
+            .expect("same pixel type");
+        for (row, line) in dst.buffer().chunks_exact(rw as usize).enumerate() {
+            let start = ((y0 + row as u32) * width + x0) as usize;
+            alpha[start..start + rw as usize].copy_from_slice(line);
         }
     }
     PersonMask {
