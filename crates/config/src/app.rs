@@ -256,6 +256,10 @@ pub struct ModelsConfig {
     pub dir: Option<PathBuf>,
     /// Intra-op threads per model session.
     pub threads: u32,
+    /// Sessions per unbatched model (pose, face): concurrent jobs run the
+    /// same model in parallel up to this many. `sessions × threads` should
+    /// not exceed the cores.
+    pub sessions: u32,
     /// Cross-job micro-batching for models whose graph takes a batch
     /// (EfficientNet-Lite0): at most this many jobs' images per run…
     pub max_batch: u32,
@@ -269,6 +273,7 @@ impl Default for ModelsConfig {
             manifests: PathBuf::from("models"),
             dir: None,
             threads: 2,
+            sessions: 1,
             max_batch: 4,
             max_batch_delay: HumanDuration::millis(5),
         }
@@ -338,8 +343,13 @@ impl AppConfig {
         if self.events.retention_per_user == 0 {
             return Err("events.retention_per_user: must be positive".into());
         }
-        if !(1..=64).contains(&self.models.max_batch) || !(1..=64).contains(&self.models.threads) {
-            return Err("models.max_batch, models.threads: between 1 and 64".into());
+        if !(1..=64).contains(&self.models.max_batch)
+            || !(1..=64).contains(&self.models.threads)
+            || !(1..=64).contains(&self.models.sessions)
+        {
+            return Err(
+                "models.max_batch, models.threads, models.sessions: between 1 and 64".into(),
+            );
         }
         if self.models.max_batch_delay.get() > std::time::Duration::from_secs(1) {
             return Err("models.max_batch_delay: at most 1s".into());

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use ndarray::{ArrayD, ArrayViewD};
 use ort::environment::Environment;
@@ -58,14 +59,16 @@ impl Runtime {
     }
 }
 
-/// A verified model with a session ready to run.
+/// A verified model with a pool of sessions ready to run: concurrent jobs
+/// take a free session, and wait for one only when all are busy.
 pub struct Model {
     pub manifest: ModelManifest,
-    session: Mutex<Session>,
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
 }
 
 impl Model {
-    /// Verify the file against its manifest and open a session with
+    /// Verify the file against its manifest and open one session with
     /// `threads` intra-op threads.
     pub fn load(
         runtime: &Runtime,
@@ -73,31 +76,74 @@ impl Model {
         path: &Path,
         threads: usize,
     ) -> Result<Model, InferenceError> {
+        Model::load_pool(runtime, manifest, path, threads, 1)
+    }
+
+    /// Verify the file and open `sessions` sessions of `threads` intra-op
+    /// threads each.
+    pub fn load_pool(
+        runtime: &Runtime,
+        manifest: ModelManifest,
+        path: &Path,
+        threads: usize,
+        sessions: usize,
+    ) -> Result<Model, InferenceError> {
         manifest.verify(path)?;
-        let fail = |message: String| InferenceError::Session {
-            model: manifest.name.clone(),
-            message,
-        };
-        let session = Session::builder(&runtime.env)
-            .map_err(|e| fail(e.to_string()))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| fail(e.to_string()))?
-            // A worker holds several sessions on few cores: threads that
-            // spin after a run would steal the cores the next model (or the
-            // job's own pre- and post-processing) needs. Measured in
-            // benches/README.md.
-            .with_intra_op_spinning(false)
-            .map_err(|e| fail(e.to_string()))?
-            .commit_from_file(path)
-            .map_err(|e| fail(e.to_string()))?;
+        let sessions = (0..sessions.max(1))
+            .map(|_| open_session(runtime, &manifest, path, threads).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Model {
             manifest,
-            session: Mutex::new(session),
+            sessions,
+            next: AtomicUsize::new(0),
         })
     }
 
+    /// Run every session of the pool once on zeros of `shape`: the first run
+    /// allocates and plans, so pay it before any job.
+    pub fn warm_up(&self, input: &str, shape: &[usize]) -> Result<(), InferenceError> {
+        let zeros = vec![0f32; shape.iter().product()];
+        for session in &self.sessions {
+            let mut session = session.lock().expect("session lock");
+            let view = ArrayViewD::from_shape(shape.to_vec(), &zeros).map_err(|e| {
+                InferenceError::Run {
+                    model: self.manifest.name.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            let value = TensorRef::from_array_view(view).map_err(|e| InferenceError::Run {
+                model: self.manifest.name.clone(),
+                message: e.to_string(),
+            })?;
+            session
+                .run(ort::inputs![input => value])
+                .map_err(|e| InferenceError::Run {
+                    model: self.manifest.name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// How many sessions the pool holds.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A free session, or (all busy) the next one in turn.
+    fn session(&self) -> MutexGuard<'_, Session> {
+        let n = self.sessions.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.sessions[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        self.sessions[start % n].lock().expect("session lock")
+    }
+
     pub fn input_names(&self) -> Vec<String> {
-        let session = self.session.lock().expect("session lock");
+        let session = self.session();
         session
             .inputs()
             .iter()
@@ -116,7 +162,7 @@ impl Model {
             message,
         };
         let value = TensorRef::from_array_view(tensor).map_err(|e| fail(e.to_string()))?;
-        let mut session = self.session.lock().expect("session lock");
+        let mut session = self.session();
         let outputs = session
             .run(ort::inputs![input => value])
             .map_err(|e| fail(e.to_string()))?;
@@ -147,7 +193,7 @@ impl Model {
                     .map_err(|e| fail(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut session = self.session.lock().expect("session lock");
+        let mut session = self.session();
         let outputs = session.run(values).map_err(|e| fail(e.to_string()))?;
         let mut out = HashMap::new();
         for (name, value) in outputs.iter() {
@@ -157,4 +203,27 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+fn open_session(
+    runtime: &Runtime,
+    manifest: &ModelManifest,
+    path: &Path,
+    threads: usize,
+) -> Result<Session, InferenceError> {
+    let fail = |message: String| InferenceError::Session {
+        model: manifest.name.clone(),
+        message,
+    };
+    Session::builder(&runtime.env)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| fail(e.to_string()))?
+        // A worker holds several sessions on few cores: threads that spin
+        // after a run would steal the cores the next model (or the job's own
+        // pre- and post-processing) needs. Measured in benches/README.md.
+        .with_intra_op_spinning(false)
+        .map_err(|e| fail(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| fail(e.to_string()))
 }

@@ -74,3 +74,38 @@ fn concurrent_items_share_a_run_and_get_their_own_rows() {
     assert_eq!(batched.stats.runs.load(Ordering::Relaxed), 2);
     assert!(batched.run(vec![0.0; 10]).is_err());
 }
+
+#[test]
+fn a_pool_of_sessions_serves_concurrent_callers_with_equal_results() {
+    let runtime = Runtime::load(&Runtime::default_dylib()).unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let manifest = ModelManifest::load(&dir.join("efficientnet-lite0.toml")).unwrap();
+    let path = manifest.path(&dir, Path::new("/nonexistent"));
+    let pool = Arc::new(Model::load_pool(runtime, manifest, &path, 1, 2).unwrap());
+    assert_eq!(pool.sessions(), 2);
+    pool.warm_up("input", &[1, 3, 224, 224]).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|seed| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let input = item(seed % 2);
+                let view = ndarray::ArrayViewD::from_shape(vec![1, 3, 224, 224], &input).unwrap();
+                pool.run_f32("input", view).unwrap()["logits"]
+                    .iter()
+                    .copied()
+                    .collect::<Vec<f32>>()
+            })
+        })
+        .collect();
+    let out: Vec<Vec<f32>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    // The same input gives the same logits whichever session ran it.
+    for (a, b) in [(0, 2), (1, 3)] {
+        let worst = out[a]
+            .iter()
+            .zip(&out[b])
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{worst}");
+    }
+    assert_ne!(out[0], out[1]);
+}

@@ -26,17 +26,21 @@ impl VisionModels {
             .clone()
             .unwrap_or_else(atelier_inference::models_dir);
         let runtime = Runtime::from_dir(&dir)?;
-        let load = |manifest: &str, input: &str, shape: [usize; 4]| {
+        let load = |manifest: &str, input: &str, shape: [usize; 4], sessions: u32| {
             let manifest = ModelManifest::load(&config.manifests.join(manifest))?;
             let path = manifest.path(&config.manifests, &dir);
-            let model = Model::load(runtime, manifest, &path, config.threads as usize)?;
-            // Warm-up: the first run allocates and plans; pay it before any job.
-            let zeros = vec![0f32; shape.iter().product()];
-            let view = ndarray::ArrayViewD::from_shape(shape.to_vec(), &zeros).expect("shape");
-            model.run_f32(input, view)?;
+            let model = Model::load_pool(
+                runtime,
+                manifest,
+                &path,
+                config.threads as usize,
+                sessions as usize,
+            )?;
+            model.warm_up(input, &shape)?;
             tracing::info!(
                 model = model.manifest.name,
                 version = model.manifest.version,
+                sessions = model.sessions(),
                 "model loaded and warm"
             );
             Ok::<_, InferenceError>(model)
@@ -44,16 +48,32 @@ impl VisionModels {
         let text = TextEncoder::from_dirs(&config.manifests, &dir, config.threads as usize)?;
         tracing::info!(model = text.model.manifest.name, "model loaded and warm");
         Ok(VisionModels {
-            pose: load("pose-full.toml", "input_1", [1, 3, 256, 256])?,
+            pose: load(
+                "pose-full.toml",
+                "input_1",
+                [1, 3, 256, 256],
+                config.sessions,
+            )?,
             classifier: BatchedModel::spawn(
-                load("efficientnet-lite0.toml", "input", [1, 3, 224, 224])?,
+                // One session: the batching thread runs one batch at a time.
+                load("efficientnet-lite0.toml", "input", [1, 3, 224, 224], 1)?,
                 "input",
                 &[3, 224, 224],
                 config.max_batch as usize,
                 config.max_batch_delay.get(),
             ),
-            face_detect: load("face-detect-short.toml", "input", [1, 3, 128, 128])?,
-            face_mesh: load("face-mesh.toml", "input_1", [1, 3, 192, 192])?,
+            face_detect: load(
+                "face-detect-short.toml",
+                "input",
+                [1, 3, 128, 128],
+                config.sessions,
+            )?,
+            face_mesh: load(
+                "face-mesh.toml",
+                "input_1",
+                [1, 3, 192, 192],
+                config.sessions,
+            )?,
             text,
         })
     }
