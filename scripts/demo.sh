@@ -30,6 +30,8 @@ for _ in $(seq 1 60); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep 
 curl -fs "$API/readyz" >/dev/null || { echo "intake did not become ready; see .demo/intake.log" >&2; exit 1; }
 
 USER_ID="demo-user"
+declare -A EMBEDDED=()
+FIRST_EMBED=""
 wait_job() { # job_id -> prints the final job view
   local view status
   for _ in $(seq 1 240); do
@@ -79,11 +81,29 @@ for photo in samples/*.jpg samples/*.png; do
   else
     jq -r '"  segment: \(.error.code)"' <<<"$view"
   fi
+  view=$(wait_job "$(submit vision.skin_tone)")
+  if [ "$(jq -r .status <<<"$view")" = complete ]; then
+    jq -r '.result | "  skin tone: Monk \(.monk.scale) (\(.monk.hex)), measured \(.hex), ITA \(.ita | round)° \(.ita_category), \(.undertone), \(.palette.sub_season), confidence \(.confidence * 100 | round)%"' <<<"$view"
+  else
+    jq -r '"  skin tone: \(.error.code)"' <<<"$view"
+  fi
+  embed_id=$(submit vision.embed)
+  view=$(wait_job "$embed_id")
+  jq -r '.result | "  embed: \(.dim)-d \(.modality) vector (\(.model.name))"' <<<"$view"
+  EMBEDDED[$embed_id]="$photo"
+  FIRST_EMBED="${FIRST_EMBED:-$embed_id}"
   view=$(wait_job "$(submit vision.tag)")
   jq -r '.result | "  tag: " + ([.categories[] | "\(.category) \(.score * 100 | round)%"] | join(", ")) +
     " | top class \(.imagenet_top5[0].label) | colours " + ([.colours[] | "\(.name) \(.hex)"] | join(", ")) +
     " | \(.season.season): \(.season.reason)"' <<<"$view"
 done
+echo
+search=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+  -d "{\"job_id\":\"$FIRST_EMBED\",\"k\":3}" "$API/v1/search/similar")
+echo "Photos most like ${EMBEDDED[$FIRST_EMBED]} (POST /v1/search/similar):"
+while read -r id score; do
+  echo "  ${EMBEDDED[$id]}  cosine $score"
+done < <(jq -r '.results[] | "\(.job_id) \(.score * 1000 | round / 1000)"' <<<"$search")
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"
 echo "Logs: .demo/intake.log, .demo/worker.log"
