@@ -223,3 +223,74 @@ async fn the_http_contract_refuses_bad_requests_with_codes() {
     );
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_photos_end_in_their_codes_in_every_vision_job() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let worker = env.spawn_worker().unwrap();
+    let cases = [
+        ("tests/data/bad/empty.jpg", "image.corrupt"),
+        ("tests/data/bad/truncated.jpg", "image.corrupt"),
+        ("tests/data/bad/bomb.png", "image.too_large"),
+        ("tests/data/bad/animation.gif", "image.unsupported_format"),
+        ("tests/data/bad/random.jpg", "image.unsupported_format"),
+    ];
+    let kinds = [
+        "vision.pose",
+        "vision.segment",
+        "vision.skin_tone",
+        "vision.tag",
+        "vision.embed",
+    ];
+    let mut jobs = Vec::new();
+    for (path, code) in cases {
+        let upload = env
+            .upload("vic", fixture(path), "application/octet-stream")
+            .await;
+        for kind in kinds {
+            let (status, body) = env
+                .post_json(
+                    "/v1/jobs",
+                    &json!({"kind": kind, "user_id": "vic", "input": {"upload_id": upload}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{kind} {path}: {body}");
+            jobs.push((
+                kind,
+                path,
+                code,
+                body["job_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    for (kind, path, code, job_id) in jobs {
+        let job = env.wait_final(&job_id, WAIT).await;
+        assert_eq!(
+            (job["status"].as_str(), job["error"]["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{kind} {path}: {job}"
+        );
+        assert_eq!(
+            job["attempts"], 1,
+            "{kind} {path}: bad input is not retried"
+        );
+    }
+    // Text input is checked at intake: empty, too long, or both inputs.
+    for input in [
+        json!({"text": "   "}),
+        json!({"text": "x".repeat(2049)}),
+        json!({"text": "dress", "upload_id": uuid::Uuid::new_v4()}),
+        json!({}),
+    ] {
+        let (status, body) = env
+            .post_json(
+                "/v1/jobs",
+                &json!({"kind": "vision.embed", "user_id": "vic", "input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{input}: {body}");
+        assert_eq!(body["error"]["code"], "request.invalid", "{input}: {body}");
+    }
+    assert!(env.worker_is_running(worker), "{}", env.worker_log(worker));
+    env.finish().await;
+}
