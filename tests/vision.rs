@@ -532,3 +532,64 @@ async fn skin_tone_reads_faces_on_the_monk_scale_and_refuses_photos_without_one(
     }
     env.finish().await;
 }
+
+async fn segment_upload(env: &TestEnv, user: &str, upload: &str) -> Value {
+    let body = json!({"kind": "vision.segment", "user_id": user, "input": {"upload_id": upload}});
+    let (status, body) = env.post_json("/v1/jobs", &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = env
+        .wait_final(body["job_id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(job["status"], "complete", "{job}");
+    job["result"].clone()
+}
+
+/// Share of pixels where two masks agree on person (≥ 128) over their union.
+fn iou(a: &image::GrayImage, b: &image::GrayImage) -> f64 {
+    let (mut both, mut either) = (0usize, 0usize);
+    for (p, q) in a.pixels().zip(b.pixels()) {
+        let (x, y) = (p.0[0] >= 128, q.0[0] >= 128);
+        both += usize::from(x && y);
+        either += usize::from(x || y);
+    }
+    both as f64 / either.max(1) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_can_switch_segmentation_to_isnet() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let pose_worker = env.spawn_worker().unwrap();
+    let upload = env
+        .upload("iris", fixture("samples/astronaut.png"), "image/png")
+        .await;
+    let by_pose = segment_upload(&env, "iris", &upload).await;
+    assert_eq!(by_pose["model"]["name"], "mediapipe_pose_landmark_full");
+    env.kill_worker(pose_worker).await;
+
+    // The same photo again, now with ISNet chosen: a different model is a
+    // different cache key, so it is computed, not answered from the cache.
+    env.spawn_worker_with(&[("ATELIER__MODELS__SEGMENTATION", "isnet")])
+        .unwrap();
+    let by_isnet = segment_upload(&env, "iris", &upload).await;
+    assert_eq!(
+        by_isnet["model"]["name"],
+        "isnet_fp16",
+        "{by_isnet}\n{}",
+        env.worker_logs()
+    );
+    assert_eq!(by_isnet["cache"]["hit"], false);
+    assert_eq!(
+        by_isnet["person_check"]["name"],
+        "mediapipe_pose_landmark_full"
+    );
+    assert_ne!(by_isnet["mask"]["key"], by_pose["mask"]["key"]);
+    let a = image_at(&env, &by_pose["mask"]).await.to_luma8();
+    let b = image_at(&env, &by_isnet["mask"]).await.to_luma8();
+    assert_eq!(b.dimensions(), (512, 512));
+    // Two different models, one person: the masks largely agree.
+    let agreement = iou(&a, &b);
+    assert!(agreement > 0.6, "IoU {agreement}");
+    let coverage = by_isnet["coverage"].as_f64().unwrap();
+    assert!((0.2..0.9).contains(&coverage), "{by_isnet}");
+    env.finish().await;
+}

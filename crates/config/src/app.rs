@@ -265,6 +265,10 @@ pub struct ModelsConfig {
     pub max_batch: u32,
     /// …and at most this long waited for more after the first arrives.
     pub max_batch_delay: HumanDuration,
+    /// The person mask of `vision.segment`: `pose` (the pose model's own
+    /// mask, the licence-clean default) or `isnet` (higher quality, AGPL,
+    /// installed by an operator with scripts/install-isnet.sh).
+    pub segmentation: String,
 }
 
 impl Default for ModelsConfig {
@@ -276,6 +280,7 @@ impl Default for ModelsConfig {
             sessions: 1,
             max_batch: 4,
             max_batch_delay: HumanDuration::millis(5),
+            segmentation: "pose".into(),
         }
     }
 }
@@ -350,6 +355,12 @@ impl AppConfig {
             return Err(
                 "models.max_batch, models.threads, models.sessions: between 1 and 64".into(),
             );
+        }
+        if !["pose", "isnet"].contains(&self.models.segmentation.as_str()) {
+            return Err(format!(
+                "models.segmentation: \"pose\" or \"isnet\", not {:?}",
+                self.models.segmentation
+            ));
         }
         if self.models.max_batch_delay.get() > std::time::Duration::from_secs(1) {
             return Err("models.max_batch_delay: at most 1s".into());

@@ -137,6 +137,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("jpeg_quality"), "{err}");
+        for (key, value, named) in [
+            (
+                "ATELIER__MODELS__SEGMENTATION",
+                "sam",
+                "models.segmentation",
+            ),
+            ("ATELIER__MODELS__MAX_BATCH", "0", "models.max_batch"),
+            ("ATELIER__MODELS__SESSIONS", "0", "models.sessions"),
+            (
+                "ATELIER__MODELS__MAX_BATCH_DELAY",
+                "5s",
+                "models.max_batch_delay",
+            ),
+        ] {
+            let err = load_app_config(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
+        let cfg =
+            load_app_config(None, env(&[("ATELIER__MODELS__SEGMENTATION", "isnet")])).unwrap();
+        assert_eq!(cfg.models.segmentation, "isnet");
     }
 
     #[test]

@@ -16,4 +16,4 @@ pub use pose::{
     BLAZEPOSE_KEYPOINTS, Keypoint, MIN_MASK_COVERAGE, MIN_PRESENCE, PoseOutput, crop_around,
     decode_pose,
 };
-pub use segment::{PersonMask, PixelBox, upsample_mask};
+pub use segment::{PersonMask, PixelBox, mask_from_probabilities, stretch_tensor, upsample_mask};

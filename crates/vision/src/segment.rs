@@ -109,6 +109,53 @@ pub fn upsample_mask(logits: &[f32], letterbox: &Letterbox, width: u32, height: 
     }
 }
 
+/// The photo stretched (not letterboxed) to `size`×`size` as an NCHW
+/// tensor normalised `(v − 128) / 256`: the input ISNet was trained on.
+pub fn stretch_tensor(rgb: &[u8], width: u32, height: u32, size: u32) -> Vec<f32> {
+    let src = ImageRef::new(width, height, rgb, PixelType::U8x3).expect("buffer matches its size");
+    let mut dst = Image::new(size, size, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("same pixel type");
+    let plane = (size * size) as usize;
+    let mut tensor = vec![0f32; 3 * plane];
+    for (i, px) in dst.buffer().chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            tensor[c * plane + i] = (f32::from(px[c]) - 128.0) / 256.0;
+        }
+    }
+    tensor
+}
+
+/// A `size`×`size` foreground probability map (0..1) stretched back to the
+/// photo: the mask ISNet gives, at the photo's resolution.
+pub fn mask_from_probabilities(probs: &[f32], size: u32, width: u32, height: u32) -> PersonMask {
+    let grid: Vec<u8> = probs
+        .iter()
+        .take((size * size) as usize)
+        .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    if grid.len() < (size * size) as usize {
+        return PersonMask {
+            width,
+            height,
+            alpha: vec![0; (width * height) as usize],
+        };
+    }
+    let src = ImageRef::new(size, size, &grid, PixelType::U8).expect("grid matches its size");
+    let mut dst = Image::new(width, height, PixelType::U8);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("same pixel type");
+    PersonMask {
+        width,
+        height,
+        alpha: dst.into_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +200,34 @@ mod tests {
         assert_eq!(&rgba[..4], &[7, 7, 7, 255]);
         let last = rgba.len() - 4;
         assert_eq!(&rgba[last..], &[7, 7, 7, 0]);
+    }
+
+    #[test]
+    fn isnet_tensors_stretch_and_masks_stretch_back() {
+        // A 4×2 photo, left half black, right half white.
+        let mut rgb = Vec::new();
+        for _ in 0..2 {
+            for x in 0..4 {
+                let v = if x < 2 { 0u8 } else { 255 };
+                rgb.extend([v, v, v]);
+            }
+        }
+        let t = stretch_tensor(&rgb, 4, 2, 8);
+        assert_eq!(t.len(), 3 * 64);
+        assert!((t[0] - (-0.5)).abs() < 1e-6, "black is (0-128)/256");
+        assert!(
+            (t[7] - (127.0 / 256.0)).abs() < 1e-6,
+            "white is (255-128)/256"
+        );
+        // The right half of an 8×8 map is foreground.
+        let probs: Vec<f32> = (0..64)
+            .map(|i| if i % 8 >= 4 { 1.0 } else { 0.0 })
+            .collect();
+        let mask = mask_from_probabilities(&probs, 8, 40, 20);
+        assert_eq!(mask.alpha.len(), 800);
+        assert!((mask.coverage() - 0.5).abs() < 0.05, "{}", mask.coverage());
+        assert_eq!(mask.alpha[10 * 40 + 39], 255);
+        assert_eq!(mask.alpha[10 * 40], 0);
     }
 
     #[test]

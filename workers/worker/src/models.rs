@@ -4,6 +4,9 @@
 use atelier_config::ModelsConfig;
 use atelier_inference::{BatchedModel, InferenceError, Model, ModelManifest, Runtime, TextEncoder};
 
+/// ISNet's input side.
+pub const ISNET_SIZE: u32 = 1024;
+
 pub struct VisionModels {
     /// BlazePose full: keypoints, presence and the person mask.
     pub pose: Model,
@@ -17,6 +20,8 @@ pub struct VisionModels {
     pub face_mesh: Model,
     /// all-MiniLM-L6-v2: 384-d sentence embeddings.
     pub text: TextEncoder,
+    /// ISNet, when an operator installed it and chose it for segmentation.
+    pub isnet: Option<Model>,
 }
 
 impl VisionModels {
@@ -47,7 +52,18 @@ impl VisionModels {
         };
         let text = TextEncoder::from_dirs(&config.manifests, &dir, config.threads as usize)?;
         tracing::info!(model = text.model.manifest.name, "model loaded and warm");
+        let isnet = if config.segmentation == "isnet" {
+            Some(load(
+                "optional/isnet.toml",
+                "input",
+                [1, 3, ISNET_SIZE as usize, ISNET_SIZE as usize],
+                1,
+            )?)
+        } else {
+            None
+        };
         Ok(VisionModels {
+            isnet,
             pose: load(
                 "pose-full.toml",
                 "input_1",

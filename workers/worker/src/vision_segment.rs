@@ -1,17 +1,22 @@
-//! `vision.segment`: the person cut out. The pose model's mask is brought to
-//! the photo's resolution (bilinear on the logits: smooth edges), stored as a
-//! grey mask PNG and an RGBA cut-out PNG, with coverage and bounding box.
-//! A photo without a person ends `vision.no_person`.
+//! `vision.segment`: the person cut out. The pose model decides whether a
+//! person is there (`vision.no_person` otherwise) and, by default, gives the
+//! mask, brought to the photo's resolution with smooth edges; with
+//! `models.segmentation = "isnet"` the operator-installed ISNet model gives a
+//! finer mask instead. Stored as a grey mask PNG and an RGBA cut-out PNG,
+//! with coverage and bounding box.
 use atelier_db::JobRow;
-use atelier_jobs::{JobKind, StoredObject, VisionInput};
+use atelier_jobs::{ErrorCode, JobKind, StoredObject, VisionInput};
 use atelier_storage::content_type;
-use atelier_vision::upsample_mask;
+use atelier_vision::{mask_from_probabilities, stretch_tensor, upsample_mask};
 use bytes::Bytes;
 use serde_json::json;
 
 use crate::failure::JobFailure;
+use crate::models::ISNET_SIZE;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{answer_from_cache, blocking, cache_key, models, no_person, pose_pass};
+use crate::vision::{
+    answer_from_cache, blocking, cache_key, model_failure, models, no_person, pose_pass,
+};
 
 pub(crate) async fn run(
     ctx: &WorkerContext,
@@ -21,11 +26,10 @@ pub(crate) async fn run(
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
     let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
-    let key = cache_key(
-        JobKind::VisionSegment,
-        &upload.sha256,
-        &[&models.pose.manifest],
-    );
+    // The mask's model is part of the key: switching to ISNet recomputes.
+    let mut used = vec![&models.pose.manifest];
+    used.extend(models.isnet.as_ref().map(|m| &m.manifest));
+    let key = cache_key(JobKind::VisionSegment, &upload.sha256, &used);
     if let Some(result) = answer_from_cache(ctx, job, &key).await? {
         return Ok(result);
     }
@@ -40,7 +44,25 @@ pub(crate) async fn run(
         if !pass.output.has_person() {
             return Err(no_person(&pass.output));
         }
-        let mask = upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height);
+        let mask = match &pose_models.isnet {
+            Some(isnet) => {
+                let tensor = stretch_tensor(&photo.data, photo.width, photo.height, ISNET_SIZE);
+                let s = ISNET_SIZE as usize;
+                let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor)
+                    .expect("tensor has its shape");
+                let out = isnet.run_f32("input", view).map_err(model_failure)?;
+                let probs = out.get("output").ok_or_else(|| {
+                    JobFailure::retry(ErrorCode::Internal, "isnet gave no output")
+                })?;
+                mask_from_probabilities(
+                    probs.as_slice().unwrap_or(&[]),
+                    ISNET_SIZE,
+                    photo.width,
+                    photo.height,
+                )
+            }
+            None => upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height),
+        };
         let (w, h) = (photo.width, photo.height);
         let mask_png = atelier_media::encode_png(w, h, &mask.alpha, 1);
         let cutout_png = atelier_media::encode_png(w, h, &mask.cut_out(&photo.data), 4);
@@ -56,7 +78,11 @@ pub(crate) async fn run(
     .await?;
     progress.report(70, "segmented").await?;
 
-    let manifest = &models.pose.manifest;
+    // The model that drew the mask names the objects and the result.
+    let manifest = models
+        .isnet
+        .as_ref()
+        .map_or(&models.pose.manifest, |m| &m.manifest);
     // Keyed by input and model version: a re-run writes the same objects.
     let prefix = format!(
         "vision/segment/{}/{}/{}-{}",
@@ -87,6 +113,7 @@ pub(crate) async fn run(
         "bbox": bbox,
         "image": {"width": width, "height": height},
         "model": {"name": manifest.name, "version": manifest.version},
+        "person_check": {"name": models.pose.manifest.name, "version": models.pose.manifest.version},
         "cache": {"hit": false},
     });
     atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, &key).await?;
