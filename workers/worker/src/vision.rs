@@ -136,3 +136,39 @@ pub(crate) async fn answer_from_cache(
     tracing::info!(%source, "answered from the result cache");
     Ok(Some(result))
 }
+
+/// How a photo job starts: answered from a stored result, or with the
+/// photo's bytes and the key its result will be stored under.
+pub(crate) enum PhotoJob {
+    Answered(serde_json::Value),
+    Run {
+        bytes: bytes::Bytes,
+        key: String,
+        sha256: String,
+    },
+}
+
+/// The shared start of every photo-based vision job: the job's own upload,
+/// its result key (kind + photo hash + the `used` models), the cache, then
+/// the photo's bytes.
+pub(crate) async fn start_photo_job(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    progress: &Progress<'_>,
+    kind: JobKind,
+    upload_id: uuid::Uuid,
+    used: &[&ModelManifest],
+) -> Result<PhotoJob, JobFailure> {
+    let upload = crate::run::owned_upload_row(ctx, job, upload_id).await?;
+    let key = cache_key(kind, &upload.sha256, used);
+    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+        return Ok(PhotoJob::Answered(result));
+    }
+    let bytes = ctx.storage.get(&upload.storage_key).await?;
+    progress.report(10, "fetched").await?;
+    Ok(PhotoJob::Run {
+        bytes,
+        key,
+        sha256: upload.sha256,
+    })
+}

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::failure::JobFailure;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models};
+use crate::vision::{
+    PhotoJob, answer_from_cache, blocking, cache_key, model_failure, models, start_photo_job,
+};
 
 const IMAGE_SIZE: u32 = 224;
 
@@ -25,17 +27,19 @@ pub(crate) async fn run(
     let m = models.clone();
     let (modality, sha256, key, manifest, vector) = match (input.upload_id, input.text) {
         (Some(upload_id), _) => {
-            let upload = crate::run::owned_upload_row(ctx, job, upload_id).await?;
-            let key = cache_key(
+            let (bytes, key, sha256) = match start_photo_job(
+                ctx,
+                job,
+                progress,
                 JobKind::VisionEmbed,
-                &upload.sha256,
+                upload_id,
                 &[&models.classifier.manifest],
-            );
-            if let Some(result) = answer_from_cache(ctx, job, &key).await? {
-                return Ok(result);
-            }
-            let bytes = ctx.storage.get(&upload.storage_key).await?;
-            progress.report(10, "fetched").await?;
+            )
+            .await?
+            {
+                PhotoJob::Answered(result) => return Ok(result),
+                PhotoJob::Run { bytes, key, sha256 } => (bytes, key, sha256),
+            };
             let options = crate::photo_ingest::options(ctx);
             let vector = blocking(progress, move || {
                 let photo = atelier_media::decode_rgb(&bytes, &options)?;
@@ -55,7 +59,7 @@ pub(crate) async fn run(
             })
             .await?;
             let manifest = models.classifier.manifest.clone();
-            ("image", upload.sha256, key, manifest, vector)
+            ("image", sha256, key, manifest, vector)
         }
         (None, Some(text)) => {
             let sha256 = hex::encode(Sha256::digest(text.as_bytes()));

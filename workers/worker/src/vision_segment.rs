@@ -15,7 +15,7 @@ use crate::failure::JobFailure;
 use crate::models::ISNET_SIZE;
 use crate::run::{Progress, WorkerContext};
 use crate::vision::{
-    answer_from_cache, blocking, cache_key, model_failure, models, no_person, pose_pass,
+    PhotoJob, blocking, model_failure, models, no_person, pose_pass, start_photo_job,
 };
 
 pub(crate) async fn run(
@@ -25,16 +25,22 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
     // The mask's model is part of the key: switching to ISNet recomputes.
     let mut used = vec![&models.pose.manifest];
     used.extend(models.isnet.as_ref().map(|m| &m.manifest));
-    let key = cache_key(JobKind::VisionSegment, &upload.sha256, &used);
-    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
-        return Ok(result);
-    }
-    let bytes = ctx.storage.get(&upload.storage_key).await?;
-    progress.report(10, "fetched").await?;
+    let (bytes, key) = match start_photo_job(
+        ctx,
+        job,
+        progress,
+        JobKind::VisionSegment,
+        input.upload_id,
+        &used,
+    )
+    .await?
+    {
+        PhotoJob::Answered(result) => return Ok(result),
+        PhotoJob::Run { bytes, key, .. } => (bytes, key),
+    };
 
     let options = crate::photo_ingest::options(ctx);
     let pose_models = models.clone();

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::failure::JobFailure;
 use crate::models::VisionModels;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models};
+use crate::vision::{PhotoJob, blocking, model_failure, models, start_photo_job};
 
 fn no_face(why: String) -> JobFailure {
     JobFailure::abort(ErrorCode::VisionNoFace, why)
@@ -108,17 +108,19 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
-    let key = cache_key(
+    let (bytes, key) = match start_photo_job(
+        ctx,
+        job,
+        progress,
         JobKind::VisionSkinTone,
-        &upload.sha256,
+        input.upload_id,
         &[&models.face_detect.manifest, &models.face_mesh.manifest],
-    );
-    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
-        return Ok(result);
-    }
-    let bytes = ctx.storage.get(&upload.storage_key).await?;
-    progress.report(10, "fetched").await?;
+    )
+    .await?
+    {
+        PhotoJob::Answered(result) => return Ok(result),
+        PhotoJob::Run { bytes, key, .. } => (bytes, key),
+    };
 
     let options = crate::photo_ingest::options(ctx);
     let m = models.clone();

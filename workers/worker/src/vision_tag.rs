@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::failure::JobFailure;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{answer_from_cache, blocking, cache_key, model_failure, models, pose_pass};
+use crate::vision::{PhotoJob, blocking, model_failure, models, pose_pass, start_photo_job};
 
 const CLASSIFIER_SIZE: u32 = 224;
 const COLOURS: usize = 5;
@@ -25,17 +25,19 @@ pub(crate) async fn run(
 ) -> Result<serde_json::Value, JobFailure> {
     let models = models(ctx)?;
     let input: VisionInput = crate::run::input(job)?;
-    let upload = crate::run::owned_upload_row(ctx, job, input.upload_id).await?;
-    let key = cache_key(
+    let (bytes, key) = match start_photo_job(
+        ctx,
+        job,
+        progress,
         JobKind::VisionTag,
-        &upload.sha256,
+        input.upload_id,
         &[&models.pose.manifest, &models.classifier.manifest],
-    );
-    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
-        return Ok(result);
-    }
-    let bytes = ctx.storage.get(&upload.storage_key).await?;
-    progress.report(10, "fetched").await?;
+    )
+    .await?
+    {
+        PhotoJob::Answered(result) => return Ok(result),
+        PhotoJob::Run { bytes, key, .. } => (bytes, key),
+    };
 
     let options = crate::photo_ingest::options(ctx);
     let m = models.clone();
