@@ -43,7 +43,8 @@ fn concurrent_items_share_a_run_and_get_their_own_rows() {
         "input",
         &[3, 224, 224],
         4,
-        Duration::from_millis(500),
+        // Generous: the batch closes as soon as all four arrive.
+        Duration::from_secs(2),
     ));
     let threads: Vec<_> = (0..4)
         .map(|seed| {
