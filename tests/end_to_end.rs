@@ -142,7 +142,8 @@ async fn photo_ingest_end_to_end_reaches_only_its_owner() {
                 .is_client_error()
         );
     }
-    // Operators see the queue and the traffic.
+    // Operators see the queue and the traffic, once the run is settled.
+    env.wait_settled("ingest", 1, Duration::from_secs(30)).await;
     let metrics = env
         .http
         .get(env.url("/metrics"))

@@ -60,8 +60,10 @@ async fn intake_and_worker_metrics_pass_promtool_and_jobs_carry_their_cost() {
     let bad = env
         .ingest("olga", fixture("tests/data/bad/animation.gif"))
         .await;
-    let job = env.wait_final(&job_id, WAIT).await;
+    env.wait_final(&job_id, WAIT).await;
     env.wait_final(&bad, WAIT).await;
+    env.wait_settled("ingest", 2, WAIT).await;
+    let job = env.job(&job_id).await;
 
     // Cost: measured CPU, wall time, and exactly the bytes the result stored.
     let cost = &job["cost"];

@@ -71,6 +71,39 @@ async fn a_job_that_keeps_killing_its_worker_ends_dead_and_can_be_retried() {
     env.finish().await;
 }
 
+/// The intake retries a dead job in Redis first, then resets its row; a
+/// worker can lease it in between, or the intake can die there. Either way
+/// the retried job runs: the lease proves the operator's retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_job_retried_in_the_queue_runs_even_before_its_row_is_reset() {
+    let options = EnvOptions {
+        lease: "2s",
+        max_attempts: 1,
+        ..EnvOptions::default()
+    };
+    let mut env = TestEnv::start(options).await.unwrap();
+    let job_id = env.ingest("ola", large_photo()).await;
+    let worker = env.spawn_worker().unwrap();
+    env.wait_job(&job_id, WAIT, |j| j["status"] == "processing")
+        .await;
+    env.kill_worker(worker).await;
+    env.spawn_worker().unwrap();
+    let job = env.wait_final(&job_id, WAIT).await;
+    assert_eq!(job["status"], "dead", "{job}");
+
+    // Only the queue half of a retry, as if the intake died before the row.
+    let retried = env.state.queues["ingest"]
+        .dead_retry(std::slice::from_ref(&job_id))
+        .await
+        .unwrap();
+    assert_eq!(retried, vec![job_id.clone()]);
+    let job = env
+        .wait_job(&job_id, WAIT, |j| j["status"] == "complete")
+        .await;
+    assert_eq!(job["attempts"], 1, "{job}");
+    env.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_holds_jobs_cancel_removes_one_and_resume_runs_the_rest() {
     let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
@@ -243,6 +276,9 @@ async fn the_operator_cli_shows_queues_scales_pauses_and_cancels() {
     env.spawn_worker().unwrap();
     let done = env.ingest("nia", fixture("samples/astronaut.png")).await;
     assert_eq!(env.wait_final(&done, WAIT).await["status"], "complete");
+    // The row completes before the worker settles the lease (which records
+    // the service time): wait for the settle, as an operator would see it.
+    env.wait_settled("ingest", 1, WAIT).await;
 
     let table = stdout(&env.ctl(&["queues"]).await);
     assert!(table.starts_with("QUEUE"), "{table}");

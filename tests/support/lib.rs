@@ -456,6 +456,27 @@ impl TestEnv {
         out
     }
 
+    /// Wait until `queue` has settled `count` runs and holds nothing: a
+    /// worker writes the job row first, then its cost, metrics, event and
+    /// finally the settle, so a final row alone does not mean all of that
+    /// is visible yet.
+    pub async fn wait_settled(&self, queue: &str, count: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.state.queues[queue].stats().await.expect("queue stats");
+            let settled = s.completed_total + s.failed_total + s.dead_total;
+            if settled >= count && s.in_flight == 0 && s.depth() == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{queue} did not settle {count} runs in {within:?}: {s:?}\n{}",
+                self.worker_logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn token(&self, user: &str) -> String {
         let (status, body) = self
             .post_json("/v1/tokens", &json!({"user_id": user}))

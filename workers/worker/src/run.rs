@@ -141,16 +141,13 @@ pub async fn run_lease(ctx: &WorkerContext, lease: Lease) {
 
 async fn run_message(ctx: &WorkerContext, lease: &Lease, message: QueueMessage) {
     let started = Instant::now();
-    let job =
-        match atelier_db::jobs::start_attempt(&ctx.pool, message.job_id, lease.job.attempt as i32)
-            .await
-        {
-            Ok(Some(job)) => job,
-            Ok(None) => return redelivered(ctx, lease, message.job_id).await,
-            Err(error) => {
-                return retry_or_dead(ctx, lease, None, JobFailure::from(error)).await;
-            }
-        };
+    let job = match start_attempt(ctx, lease, message.job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return redelivered(ctx, lease, message.job_id).await,
+        Err(error) => {
+            return retry_or_dead(ctx, lease, None, JobFailure::from(error)).await;
+        }
+    };
     tracing::info!("job started");
     let progress = Progress {
         ctx,
@@ -347,6 +344,32 @@ async fn record_failure(
 /// The queue handed out a job whose row is already final: a redelivery after
 /// its result was written (the worker died before acknowledging). Repeat
 /// the final event (events are at-least-once) and acknowledge.
+/// Mark the row `processing` for this attempt; `None` when the row is final.
+///
+/// A row that is `dead` while its job is leased can only mean an operator
+/// retried it from the dead list and the intake has not reset the row yet
+/// (it moves the job in Redis first): the lease proves the retry, so the
+/// worker resets the row itself rather than dropping the retried job.
+async fn start_attempt(
+    ctx: &WorkerContext,
+    lease: &Lease,
+    job_id: Uuid,
+) -> Result<Option<JobRow>, atelier_db::DbError> {
+    let attempt = lease.job.attempt as i32;
+    if let Some(job) = atelier_db::jobs::start_attempt(&ctx.pool, job_id, attempt).await? {
+        return Ok(Some(job));
+    }
+    let dead = atelier_db::jobs::get(&ctx.pool, job_id)
+        .await?
+        .is_some_and(|j| j.status == JobStatus::Dead.as_str());
+    if !dead {
+        return Ok(None);
+    }
+    tracing::info!("dead job leased again after an operator's retry; row reset");
+    atelier_db::jobs::requeue_dead(&ctx.pool, &[job_id]).await?;
+    atelier_db::jobs::start_attempt(&ctx.pool, job_id, attempt).await
+}
+
 async fn redelivered(ctx: &WorkerContext, lease: &Lease, job_id: Uuid) {
     match atelier_db::jobs::get(&ctx.pool, job_id).await {
         Ok(Some(job)) => {
