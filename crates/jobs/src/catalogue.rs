@@ -22,14 +22,26 @@ pub struct EmbedInput {
     pub text: Option<String>,
 }
 
+/// The longest text `vision.embed` and text search accept, in bytes.
+pub const MAX_TEXT_BYTES: usize = 2048;
+
+/// A text to embed: not blank, at most [`MAX_TEXT_BYTES`].
+pub fn validate_text(text: &str) -> Result<(), ValidationError> {
+    if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES {
+        return Err(ValidationError::new(format!(
+            "text: must be 1 to {MAX_TEXT_BYTES} bytes of text"
+        )));
+    }
+    Ok(())
+}
+
 impl EmbedInput {
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         match (&self.upload_id, &self.text) {
             (Some(_), None) => Ok(()),
-            (None, Some(t)) if !t.trim().is_empty() && t.len() <= 2048 => Ok(()),
-            (None, Some(_)) => Err(ValidationError::new(
-                "input.text: must be 1 to 2048 bytes of text",
-            )),
+            (None, Some(t)) => {
+                validate_text(t).map_err(|e| ValidationError::new(format!("input.{}", e.message)))
+            }
             _ => Err(ValidationError::new(
                 "input: exactly one of upload_id and text is required",
             )),

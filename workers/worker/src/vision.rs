@@ -45,6 +45,43 @@ pub(crate) fn model_failure(e: InferenceError) -> JobFailure {
     JobFailure::retry(ErrorCode::Internal, e.to_string())
 }
 
+/// A model's outputs of one run, flattened, taken by name.
+pub(crate) struct ModelOutputs {
+    model: String,
+    values: std::collections::HashMap<String, Vec<f32>>,
+}
+
+impl ModelOutputs {
+    pub(crate) fn take(&mut self, name: &str) -> Result<Vec<f32>, JobFailure> {
+        self.values.remove(name).ok_or_else(|| {
+            JobFailure::retry(
+                ErrorCode::Internal,
+                format!("model {} gave no {name}", self.model),
+            )
+        })
+    }
+}
+
+/// One square image tensor (`[1, 3, size, size]`) through `model`.
+pub(crate) fn run_image(
+    model: &Model,
+    input: &str,
+    size: u32,
+    tensor: &[f32],
+) -> Result<ModelOutputs, JobFailure> {
+    let s = size as usize;
+    let view =
+        ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], tensor).expect("tensor has its shape");
+    let out = model.run_f32(input, view).map_err(model_failure)?;
+    Ok(ModelOutputs {
+        model: model.manifest.name.clone(),
+        values: out
+            .into_iter()
+            .map(|(name, array)| (name, array.into_raw_vec_and_offset().0))
+            .collect(),
+    })
+}
+
 /// One pass of the pose model, decoded, with the raw mask logits kept for
 /// segmentation.
 pub(crate) struct PosePass {
@@ -66,24 +103,11 @@ pub(crate) fn pose_pass(
         POSE_SIZE,
         (1.0, 0.0),
     );
-    let size = POSE_SIZE as usize;
-    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, size, size], &tensor)
-        .expect("tensor has its shape");
-    let mut out = model.run_f32("input_1", view).map_err(model_failure)?;
-    let mut take = |name: &str| {
-        out.remove(name).ok_or_else(|| {
-            JobFailure::retry(ErrorCode::Internal, format!("pose model gave no {name}"))
-        })
-    };
-    let landmarks = take("Identity")?;
-    let presence = take("Identity_1")?.iter().copied().next().unwrap_or(0.0);
-    let mask = take("Identity_2")?.into_raw_vec_and_offset().0;
-    let output = decode_pose(
-        landmarks.as_slice().unwrap_or(&[]),
-        presence,
-        &mask,
-        &letterbox,
-    );
+    let mut out = run_image(model, "input_1", POSE_SIZE, &tensor)?;
+    let landmarks = out.take("Identity")?;
+    let presence = out.take("Identity_1")?.first().copied().unwrap_or(0.0);
+    let mask = out.take("Identity_2")?;
+    let output = decode_pose(&landmarks, presence, &mask, &letterbox);
     Ok(PosePass {
         output,
         mask,

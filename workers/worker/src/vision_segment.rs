@@ -5,7 +5,7 @@
 //! finer mask instead. Stored as a grey mask PNG and an RGBA cut-out PNG,
 //! with coverage and bounding box.
 use atelier_db::JobRow;
-use atelier_jobs::{ErrorCode, JobKind, StoredObject, VisionInput};
+use atelier_jobs::{JobKind, StoredObject, VisionInput};
 use atelier_storage::content_type;
 use atelier_vision::{mask_from_probabilities, stretch_tensor, upsample_mask};
 use bytes::Bytes;
@@ -14,9 +14,7 @@ use serde_json::json;
 use crate::failure::JobFailure;
 use crate::models::ISNET_SIZE;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{
-    PhotoJob, blocking, model_failure, models, no_person, pose_pass, start_photo_job,
-};
+use crate::vision::{PhotoJob, blocking, models, no_person, pose_pass, run_image, start_photo_job};
 
 pub(crate) async fn run(
     ctx: &WorkerContext,
@@ -53,19 +51,8 @@ pub(crate) async fn run(
         let mask = match &pose_models.isnet {
             Some(isnet) => {
                 let tensor = stretch_tensor(&photo.data, photo.width, photo.height, ISNET_SIZE);
-                let s = ISNET_SIZE as usize;
-                let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor)
-                    .expect("tensor has its shape");
-                let out = isnet.run_f32("input", view).map_err(model_failure)?;
-                let probs = out.get("output").ok_or_else(|| {
-                    JobFailure::retry(ErrorCode::Internal, "isnet gave no output")
-                })?;
-                mask_from_probabilities(
-                    probs.as_slice().unwrap_or(&[]),
-                    ISNET_SIZE,
-                    photo.width,
-                    photo.height,
-                )
+                let probs = run_image(isnet, "input", ISNET_SIZE, &tensor)?.take("output")?;
+                mask_from_probabilities(&probs, ISNET_SIZE, photo.width, photo.height)
             }
             None => upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height),
         };

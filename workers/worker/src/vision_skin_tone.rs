@@ -19,19 +19,10 @@ use serde_json::json;
 use crate::failure::JobFailure;
 use crate::models::VisionModels;
 use crate::run::{Progress, WorkerContext};
-use crate::vision::{PhotoJob, blocking, model_failure, models, start_photo_job};
+use crate::vision::{PhotoJob, blocking, models, run_image, start_photo_job};
 
 fn no_face(why: String) -> JobFailure {
     JobFailure::abort(ErrorCode::VisionNoFace, why)
-}
-
-fn output(
-    out: &mut std::collections::HashMap<String, ndarray::ArrayD<f32>>,
-    name: &str,
-) -> Result<Vec<f32>, JobFailure> {
-    out.remove(name)
-        .map(|a| a.into_raw_vec_and_offset().0)
-        .ok_or_else(|| JobFailure::retry(ErrorCode::Internal, format!("face model gave no {name}")))
 }
 
 /// A detected face, its 468 mesh points in photo pixels, and the mesh's own
@@ -54,14 +45,9 @@ fn find_face(
         DETECT_SIZE,
         (2.0, -1.0),
     );
-    let s = DETECT_SIZE as usize;
-    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor).expect("shape");
-    let mut out = models
-        .face_detect
-        .run_f32("input", view)
-        .map_err(model_failure)?;
-    let regressors = output(&mut out, "regressors")?;
-    let logits = output(&mut out, "classificators")?;
+    let mut out = run_image(&models.face_detect, "input", DETECT_SIZE, &tensor)?;
+    let regressors = out.take("regressors")?;
+    let logits = out.take("classificators")?;
     let face = best_face(&regressors, &logits, &lb).ok_or_else(|| {
         let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         no_face(format!(
@@ -77,14 +63,10 @@ fn find_face(
         MESH_SIZE,
         (1.0, 0.0),
     );
-    let s = MESH_SIZE as usize;
-    let view = ndarray::ArrayViewD::from_shape(vec![1, 3, s, s], &tensor).expect("shape");
-    let mut out = models
-        .face_mesh
-        .run_f32("input_1", view)
-        .map_err(model_failure)?;
-    let raw = output(&mut out, "conv2d_20")?;
-    let presence_logit = output(&mut out, "conv2d_30")?
+    let mut out = run_image(&models.face_mesh, "input_1", MESH_SIZE, &tensor)?;
+    let raw = out.take("conv2d_20")?;
+    let presence_logit = out
+        .take("conv2d_30")?
         .first()
         .copied()
         .unwrap_or(f32::NEG_INFINITY);

@@ -125,7 +125,7 @@ pub(super) async fn submit(
 }
 
 /// The job, if `owner` (None: an operator) may see it.
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     owner: Option<&ClientId>,
     job_id: &str,

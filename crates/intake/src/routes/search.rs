@@ -9,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::ClientId;
@@ -50,18 +49,8 @@ pub(super) async fn similar(
     }
     let (modality, model, vector, exclude) = match (req.job_id, req.text) {
         (Some(job_id), None) => {
-            let not_found = || {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    ErrorCode::JobNotFound,
-                    "job not found",
-                )
-            };
-            let id: Uuid = job_id.parse().map_err(|_| not_found())?;
-            let job = atelier_db::jobs::get(&state.pool, id)
-                .await?
-                .filter(|j| j.client_id == client.0)
-                .ok_or_else(not_found)?;
+            let job = super::jobs::load(&state, Some(&client), &job_id).await?;
+            let id = job.id;
             let no_embedding = |why: &str| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,9 +80,7 @@ pub(super) async fn similar(
             )
         }
         (None, Some(text)) => {
-            if text.trim().is_empty() || text.len() > 2048 {
-                return Err(ApiError::invalid("text: 1 to 2048 bytes"));
-            }
+            atelier_jobs::validate_text(&text).map_err(|e| ApiError::invalid(e.message))?;
             let encoder = state
                 .search
                 .text_encoder(&state.config.models)
