@@ -27,6 +27,13 @@ async fn photo_ingest_end_to_end_reaches_only_its_owner() {
     env.spawn_worker().unwrap();
     let mut alice = env.socket(&env.token("alice").await, None).await;
     let mut bob = env.socket(&env.token("bob").await, None).await;
+    // Another platform's "alice" (another API key) is another person.
+    let mut other_alice = env
+        .socket(
+            &env.token_as(atelier_tests::OTHER_API_KEY, "alice").await,
+            None,
+        )
+        .await;
 
     let job_id = env.ingest("alice", fixture("samples/astronaut.png")).await;
     let events = alice.until("job.completed", &job_id, WAIT).await;
@@ -53,8 +60,9 @@ async fn photo_ingest_end_to_end_reaches_only_its_owner() {
         );
     }
     assert_eq!(completed["user_id"], "alice");
-    // Bob sees none of it.
+    // Bob sees none of it, nor does the other platform's alice.
     assert_eq!(bob.next(Duration::from_millis(800)).await, None);
+    assert_eq!(other_alice.next(Duration::from_millis(200)).await, None);
 
     let job = env.job(&job_id).await;
     assert_eq!(job["status"], "complete", "{job}");
@@ -292,9 +300,12 @@ async fn idempotency_keys_return_the_same_job_and_refuse_reuse() {
                       "idempotency_key": "order-17"});
     let (s1, first) = env.post_json("/v1/jobs", &body).await;
     let (s2, second) = env.post_json("/v1/jobs", &body).await;
+    // A replay answers as the first call did (README: `202`, same job, its
+    // current status).
     assert_eq!(s1, StatusCode::ACCEPTED);
     assert_eq!(s2, StatusCode::ACCEPTED);
     assert_eq!(first["job_id"], second["job_id"]);
+    assert_eq!(second["status"], "queued");
     let mut changed = body.clone();
     changed["input"]["avatar_id"] = json!(uuid::Uuid::new_v4());
     let (s3, conflict) = env.post_json("/v1/jobs", &changed).await;

@@ -118,7 +118,21 @@ async fn pause_holds_jobs_cancel_removes_one_and_resume_runs_the_rest() {
     let mut socket = env.socket(&env.token("lea").await, None).await;
     let cancelled = env.ingest("lea", fixture("samples/astronaut.png")).await;
     let kept = env.ingest("lea", fixture("samples/franz-kafka.jpg")).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The worker is up (models loaded) and taking work: a job of another
+    // queue, submitted after the paused ones, completes.
+    env.wait_live_workers("ingest", 1, WAIT).await;
+    let (status, other) = env
+        .post_json(
+            "/v1/jobs",
+            &json!({"kind": "test.staged", "user_id": "lea",
+                    "input": {"stages": [{"name": "probe", "ms": 0}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{other}");
+    let other = env
+        .wait_final(other["job_id"].as_str().unwrap(), WAIT)
+        .await;
+    assert_eq!(other["status"], "complete", "{other}");
     assert_eq!(
         env.job(&kept).await["status"],
         "queued",

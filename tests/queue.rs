@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use atelier_config::{HumanDuration, QueuesConfig};
-use atelier_queue::{RedisQueue, RetryOutcome};
+use atelier_queue::{Deferred, Presence, RedisQueue, RetryOutcome, Settled};
 use atelier_tests::redis_url;
 
 async fn queue(lease: &str, max_attempts: u32) -> RedisQueue {
@@ -38,10 +38,7 @@ async fn max_attempts_are_honoured_exactly() {
         };
         runs += 1;
         assert_eq!(job.attempt, runs);
-        let outcome = q
-            .retry_after(&job.id, Duration::ZERO, "boom")
-            .await
-            .unwrap();
+        let outcome = q.retry_after(&job, Duration::ZERO, "boom").await.unwrap();
         if outcome == RetryOutcome::Dead {
             break;
         }
@@ -84,20 +81,16 @@ async fn renewal_keeps_a_lease_alive() {
     let q = queue("1s", 3).await;
     q.enqueue("job-1", "{}", 5).await.unwrap();
     let job = q.lease("w1", 1).await.unwrap().jobs.remove(0);
+    let held = [(job.id.clone(), job.token.clone())];
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(
-            q.renew("w1", std::slice::from_ref(&job.id)).await.unwrap(),
-            1
-        );
-        // Another worker cannot renew (or steal) it.
-        assert_eq!(
-            q.renew("w2", std::slice::from_ref(&job.id)).await.unwrap(),
-            0
-        );
+        assert!(q.renew("w1", &held).await.unwrap().is_empty(), "still held");
+        // A guessed token cannot renew (or steal) it.
+        let forged = [(job.id.clone(), format!("{}x", job.token))];
+        assert_eq!(q.renew("w2", &forged).await.unwrap(), vec![job.id.clone()]);
         assert!(q.lease("w2", 1).await.unwrap().jobs.is_empty());
     }
-    q.ack(&job.id, None).await.unwrap();
+    assert_eq!(q.ack(&job, None).await.unwrap(), Settled::Done);
     let stats = q.stats().await.unwrap();
     assert_eq!((stats.in_flight, stats.completed_total), (0, 1));
 }
@@ -140,10 +133,17 @@ async fn released_prefetch_runs_again_without_losing_an_attempt() {
     }
     let leased = q.lease("w1", 3).await.unwrap().jobs;
     assert_eq!(leased.len(), 3);
-    let unstarted: Vec<String> = leased[1..].iter().map(|j| j.id.clone()).collect();
-    // Only the holder can hand jobs back.
-    assert_eq!(q.release("w2", &unstarted).await.unwrap(), 0);
-    assert_eq!(q.release("w1", &unstarted).await.unwrap(), 2);
+    let unstarted: Vec<&atelier_queue::LeasedJob> = leased[1..].iter().collect();
+    // Only the holder (its tokens) can hand jobs back.
+    let mut forged: Vec<atelier_queue::LeasedJob> = leased[1..].to_vec();
+    for job in &mut forged {
+        job.token.push('x');
+    }
+    assert_eq!(
+        q.release(&forged.iter().collect::<Vec<_>>()).await.unwrap(),
+        0
+    );
+    assert_eq!(q.release(&unstarted).await.unwrap(), 2);
     let again = q.lease("w2", 3).await.unwrap().jobs;
     let mut ids: Vec<&str> = again.iter().map(|j| j.id.as_str()).collect();
     ids.sort();
@@ -156,7 +156,7 @@ async fn kill_to_dead(q: &RedisQueue, id: &str) {
     q.enqueue(id, &format!("payload-{id}"), 5).await.unwrap();
     let job = q.lease("w", 1).await.unwrap().jobs.remove(0);
     assert_eq!(
-        q.retry_after(&job.id, Duration::ZERO, "storage.unavailable: s3 down")
+        q.retry_after(&job, Duration::ZERO, "storage.unavailable: s3 down")
             .await
             .unwrap(),
         RetryOutcome::Dead
@@ -184,7 +184,9 @@ async fn dead_jobs_are_listed_retried_with_a_fresh_budget_and_purged() {
     );
     let again = q.lease("w", 1).await.unwrap().jobs;
     assert_eq!((again[0].id.as_str(), again[0].attempt), ("a", 1));
-    q.ack("a", Some(Duration::from_millis(40))).await.unwrap();
+    q.ack(&again[0], Some(Duration::from_millis(40)))
+        .await
+        .unwrap();
     assert_eq!(q.stats().await.unwrap().service_time_ms, Some(40.0));
 
     assert_eq!(q.dead_purge(&[]).await.unwrap(), ["b"]);
@@ -246,18 +248,40 @@ async fn the_rate_limiter_admits_a_burst_then_asks_to_wait() {
 
 type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
-async fn record(
-    lease: atelier_queue::Lease,
-    seen: apalis_core::task::data::Data<Seen>,
-) -> Result<(), apalis_core::error::BoxDynError> {
-    seen.lock().unwrap().push(lease.queue().name().to_owned());
-    lease.ack(None).await?;
-    Ok(())
+/// Consume `queues` as a worker does, running `run` on every lease.
+fn consume<F, Fut>(
+    queues: Vec<RedisQueue>,
+    worker: &str,
+    slots: usize,
+    wakeups: Option<redis::Client>,
+    run: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(atelier_queue::Lease) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use futures_util::FutureExt;
+    let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = atelier_queue::ConsumeOptions {
+        worker: worker.to_owned(),
+        slots,
+        max_idle: Duration::from_millis(20),
+        drain: Duration::from_secs(1),
+        wakeups,
+    };
+    let run = std::sync::Arc::new(run);
+    let handler: atelier_queue::LeaseHandler = std::sync::Arc::new(move |lease| {
+        let run = run.clone();
+        async move { run(lease).await }.boxed()
+    });
+    tokio::spawn(async move {
+        let _ =
+            atelier_queue::consume(queues, options, dead_tx, handler, std::future::pending()).await;
+    })
 }
 
 #[tokio::test]
 async fn a_worker_on_several_queues_serves_the_higher_priority_first() {
-    use apalis::layers::WorkerBuilderExt;
     let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
     let low = named_queue("export", &prefix, "30s", 3).await;
     let high = named_queue("ingest", &prefix, "30s", 3).await;
@@ -269,21 +293,20 @@ async fn a_worker_on_several_queues_serves_the_higher_priority_first() {
         high.enqueue(&format!("high{i}"), "{}", 5).await.unwrap();
     }
     let seen: Seen = Default::default();
-    let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
-    let consumer = atelier_queue::QueueConsumer::new(
+    let record = seen.clone();
+    let running = consume(
         vec![low.clone(), high.clone()],
         "prio-worker",
-        Duration::from_millis(10),
-        dead_tx,
+        1,
+        None,
+        move |lease| {
+            let seen = record.clone();
+            async move {
+                seen.lock().unwrap().push(lease.queue().name().to_owned());
+                lease.ack(None).await.unwrap();
+            }
+        },
     );
-    let worker = apalis_core::worker::builder::WorkerBuilder::new("prio")
-        .backend(consumer)
-        .concurrency(1)
-        .data(seen.clone())
-        .build(record);
-    let running = tokio::spawn(async move {
-        let _ = worker.run().await;
-    });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while seen.lock().unwrap().len() < 20 {
         assert!(
@@ -301,24 +324,10 @@ async fn a_worker_on_several_queues_serves_the_higher_priority_first() {
 
 type Runs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>;
 
-async fn count_run(
-    lease: atelier_queue::Lease,
-    runs: apalis_core::task::data::Data<Runs>,
-) -> Result<(), apalis_core::error::BoxDynError> {
-    *runs
-        .lock()
-        .unwrap()
-        .entry(lease.job.id.clone())
-        .or_default() += 1;
-    lease.ack(None).await?;
-    Ok(())
-}
-
 /// The published apalis-redis crashes once ~8k jobs are due at once; this is
 /// the operator's scale-from-zero case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_100k_drains_through_two_workers_each_job_run_once() {
-    use apalis::layers::WorkerBuilderExt;
     use futures_util::StreamExt;
     const JOBS: usize = 100_000;
     let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
@@ -349,22 +358,24 @@ async fn a_backlog_of_100k_drains_through_two_workers_each_job_run_once() {
     let runs: Runs = Default::default();
     let mut handles = Vec::new();
     for w in 0..2 {
-        let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
-        let consumer = atelier_queue::QueueConsumer::new(
+        let runs = runs.clone();
+        handles.push(consume(
             vec![q.clone()],
-            format!("backlog-{w}"),
-            Duration::from_millis(20),
-            dead_tx,
-        )
-        .with_wakeups(client.clone());
-        let worker = apalis_core::worker::builder::WorkerBuilder::new(format!("backlog-{w}"))
-            .backend(consumer)
-            .concurrency(32)
-            .data(runs.clone())
-            .build(count_run);
-        handles.push(tokio::spawn(async move {
-            let _ = worker.run().await;
-        }));
+            &format!("backlog-{w}"),
+            32,
+            Some(client.clone()),
+            move |lease| {
+                let runs = runs.clone();
+                async move {
+                    *runs
+                        .lock()
+                        .unwrap()
+                        .entry(lease.job.id.clone())
+                        .or_default() += 1;
+                    lease.ack(None).await.unwrap();
+                }
+            },
+        ));
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     loop {
@@ -394,10 +405,10 @@ async fn a_deferred_job_waits_without_spending_an_attempt() {
     let job = q.lease("w", 1).await.unwrap().jobs.remove(0);
     assert_eq!(job.attempt, 1);
     let delay = q
-        .defer(&job.id, "database.unavailable: refused")
+        .defer(&job, "database.unavailable: refused")
         .await
         .unwrap();
-    assert_eq!(delay, Some(Duration::from_secs(1)));
+    assert_eq!(delay, Deferred::After(Duration::from_secs(1)));
     assert!(
         q.lease("w", 1).await.unwrap().jobs.is_empty(),
         "waits out its delay"
@@ -410,9 +421,74 @@ async fn a_deferred_job_waits_without_spending_an_attempt() {
     );
     // The next deferral waits longer.
     assert_eq!(
-        q.defer(&again.id, "again").await.unwrap(),
-        Some(Duration::from_secs(2))
+        q.defer(&again, "again").await.unwrap(),
+        Deferred::After(Duration::from_secs(2))
     );
     let stats = q.stats().await.unwrap();
     assert_eq!((stats.dead, stats.deferred_total), (0, 2));
+}
+
+/// BullMQ fences every completion with the lock token; so does this queue.
+/// A worker whose lease expired while it stalled (and whose job another
+/// worker now holds) can change nothing: every settlement says stale.
+#[tokio::test]
+async fn a_lease_that_expired_and_moved_cannot_be_settled_by_its_old_holder() {
+    let q = queue("1s", 3).await;
+    q.enqueue("job-1", "{}", 5).await.unwrap();
+    let stalled = q.lease("w1", 1).await.unwrap().jobs.remove(0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let current = q.lease("w2", 1).await.unwrap().jobs.remove(0);
+    assert_eq!((current.id.as_str(), current.attempt), ("job-1", 2));
+    assert_ne!(current.token, stalled.token);
+
+    // The old holder learns it lost the lease, and cannot settle in any way.
+    let held = [(stalled.id.clone(), stalled.token.clone())];
+    assert_eq!(q.renew("w1", &held).await.unwrap(), ["job-1"]);
+    assert_eq!(q.ack(&stalled, None).await.unwrap(), Settled::Stale);
+    assert_eq!(q.fail(&stalled, None).await.unwrap(), Settled::Stale);
+    assert_eq!(
+        q.retry_after(&stalled, Duration::ZERO, "x").await.unwrap(),
+        RetryOutcome::Stale
+    );
+    assert_eq!(q.defer(&stalled, "x").await.unwrap(), Deferred::Stale);
+    assert_eq!(q.release(&[&stalled]).await.unwrap(), 0);
+    let stats = q.stats().await.unwrap();
+    assert_eq!(stats.stale_total, 4, "{stats:?}");
+    assert_eq!(
+        (stats.in_flight, stats.depth()),
+        (1, 0),
+        "the job is still the new holder's"
+    );
+    assert_eq!(stats.retried_total + stats.deferred_total, 0);
+
+    // The current holder settles normally, exactly once.
+    assert_eq!(q.ack(&current, None).await.unwrap(), Settled::Done);
+    assert_eq!(q.ack(&current, None).await.unwrap(), Settled::Stale);
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.completed_total, stats.in_flight), (1, 0));
+}
+
+/// What the reconciler sees, and how a job Redis lost comes back with the
+/// attempts it had spent.
+#[tokio::test]
+async fn presence_tells_queued_dead_and_lost_jobs_apart() {
+    let q = queue("30s", 1).await;
+    kill_to_dead(&q, "dead").await;
+    q.enqueue("waiting", "{}", 5).await.unwrap();
+    let ids = ["waiting", "dead", "lost"].map(String::from);
+    assert_eq!(
+        q.presence(&ids).await.unwrap(),
+        [Presence::Queued, Presence::Dead, Presence::Absent]
+    );
+    // Re-pushed after a loss with two attempts spent: the next run is the third.
+    assert!(q.enqueue_spent("lost", "{}", 5, 2).await.unwrap());
+    let mut leased = q.lease("w", 5).await.unwrap().jobs;
+    leased.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        leased
+            .iter()
+            .map(|j| (j.id.as_str(), j.attempt))
+            .collect::<Vec<_>>(),
+        [("lost", 3), ("waiting", 1)]
+    );
 }

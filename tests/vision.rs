@@ -148,11 +148,18 @@ async fn segmentation_cuts_the_person_out_at_full_resolution() {
     let centre = cutout.get_pixel(cx, cy).0;
     assert_eq!(centre[3], mask.get_pixel(cx, cy).0[0]);
     assert_eq!(&centre[..3], &photo.get_pixel(cx, cy).0[..]);
-    for (x, y) in [(0, 0), (511, 0)] {
-        if x < bx as u32 || x >= (bx + bw) as u32 || y < by as u32 {
-            assert_eq!(cutout.get_pixel(x, y).0[3], 0, "({x},{y}) is background");
-        }
-    }
+    // Outside the person's box nothing is more than half opaque, and that
+    // is a real part of the photo.
+    let outside: Vec<u8> = cutout
+        .enumerate_pixels()
+        .filter(|(x, y, _)| {
+            let (x, y) = (u64::from(*x), u64::from(*y));
+            x < bx || x >= bx + bw || y < by || y >= by + bh
+        })
+        .map(|(_, _, p)| p.0[3])
+        .collect();
+    assert!(outside.len() > 512 * 512 / 10, "{}", outside.len());
+    assert!(outside.iter().all(|&a| a < 128));
 
     // The same photo again is answered from the stored result: the same
     // objects, no model run.

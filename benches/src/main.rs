@@ -1,6 +1,6 @@
 //! `atelier-bench`: no-op jobs through this project's queue and worker
-//! runtime (the same `RedisQueue` + `QueueConsumer` + apalis path the worker
-//! uses), for comparison with `benches/bullmq/bench.mjs` on the same Redis.
+//! runtime (the same `RedisQueue` + `atelier_queue::consume` path the worker
+//! uses, fenced leases included), for comparison with `benches/bullmq/bench.mjs` on the same Redis.
 //! Prints one JSON line per run.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,16 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use apalis::layers::WorkerBuilderExt;
-use apalis_core::error::BoxDynError;
-use apalis_core::task::data::Data;
-use apalis_core::worker::builder::WorkerBuilder;
-use apalis_core::worker::context::WorkerContext;
 use atelier_config::{EventsConfig, QueuesConfig};
 use atelier_events::{Audience, EventHub, EventLog};
 use atelier_jobs::EventType;
-use atelier_queue::{Lease, QueueConsumer, RedisQueue};
+use atelier_queue::{ConsumeOptions, Lease, LeaseHandler, RedisQueue};
 use clap::{Parser, Subcommand};
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -61,12 +57,8 @@ struct Shared {
     events: Option<EventLog>,
 }
 
-async fn noop(
-    lease: Lease,
-    shared: Data<Arc<Shared>>,
-    worker: WorkerContext,
-) -> Result<(), BoxDynError> {
-    lease.ack(None).await?;
+async fn noop(lease: Lease, shared: Arc<Shared>) {
+    lease.ack(None).await.expect("ack");
     if let Some(events) = &shared.events {
         let id = uuid::Uuid::new_v4();
         events
@@ -76,18 +68,40 @@ async fn noop(
                 id,
                 json!({"job": lease.job.id}),
             )
-            .await?;
+            .await
+            .expect("publish");
     }
     shared.done.fetch_add(1, Ordering::Relaxed);
-    let _ = worker;
-    Ok(())
 }
 
 /// The ingest queue's settings, tuned for many short jobs: `concurrency`
 /// slots, each fetch leasing up to that many.
-async fn hold(_lease: Lease) -> Result<(), BoxDynError> {
-    std::future::pending::<()>().await;
-    Ok(())
+/// Run `handler` on every lease of `queue` with `concurrency` slots.
+fn consume(
+    queue: RedisQueue,
+    worker: &str,
+    concurrency: usize,
+    wakeups: Option<redis::Client>,
+    handler: LeaseHandler,
+) -> tokio::task::JoinHandle<()> {
+    let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = ConsumeOptions {
+        worker: worker.to_owned(),
+        slots: concurrency,
+        max_idle: Duration::from_millis(20),
+        drain: Duration::from_secs(1),
+        wakeups,
+    };
+    tokio::spawn(async move {
+        let _ = atelier_queue::consume(
+            vec![queue],
+            options,
+            dead_tx,
+            handler,
+            std::future::pending(),
+        )
+        .await;
+    })
 }
 
 fn bench_queue(
@@ -106,22 +120,8 @@ fn bench_queue(
 }
 
 fn start_worker(queue: RedisQueue, concurrency: usize, shared: Arc<Shared>, client: redis::Client) {
-    let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
-    let consumer = QueueConsumer::new(
-        vec![queue],
-        "bench-worker",
-        Duration::from_millis(20),
-        dead_tx,
-    )
-    .with_wakeups(client);
-    let worker = WorkerBuilder::new("bench")
-        .backend(consumer)
-        .concurrency(concurrency)
-        .data(shared)
-        .build(noop);
-    tokio::spawn(async move {
-        let _ = worker.run().await;
-    });
+    let handler: LeaseHandler = Arc::new(move |lease| noop(lease, shared.clone()).boxed());
+    consume(queue, "bench-worker", concurrency, Some(client), handler);
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -178,18 +178,15 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Mode::Hold { .. } => {
-            let (dead_tx, _dead_rx) = tokio::sync::mpsc::unbounded_channel();
-            let consumer = QueueConsumer::new(
-                vec![queue],
-                "bench-holder",
-                Duration::from_millis(20),
-                dead_tx,
-            );
-            let worker = WorkerBuilder::new("holder")
-                .backend(consumer)
-                .concurrency(1)
-                .build(hold);
-            let _ = worker.run().await;
+            // Hold every leased job forever (renewing it) until killed.
+            let hold: LeaseHandler = Arc::new(|lease| {
+                async move {
+                    let _lease = lease;
+                    std::future::pending::<()>().await
+                }
+                .boxed()
+            });
+            let _ = consume(queue, "bench-holder", 1, None, hold).await;
             return Ok(());
         }
         Mode::Recovery => {
@@ -227,7 +224,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
         } => {
             let events = EventLog::new(conn.clone(), &prefix, &EventsConfig::default());
-            let hub = EventHub::start(client.clone(), &prefix).await?;
+            let hub = EventHub::start(client.clone(), &prefix, 4096).await?;
             let mut live = hub.subscribe();
             let shared = Arc::new(Shared {
                 done: AtomicU64::new(0),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use atelier_config::{AppConfig, QueuesConfig, load_app_config};
+use atelier_config::{AppConfig, HumanDuration, QueuesConfig, load_app_config, parse_duration};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -90,10 +90,13 @@ pub fn large_photo() -> Vec<u8> {
         .clone()
 }
 
-/// Knobs a test may turn.
+/// Knobs a test may turn. `lease`, `max_attempts`, `timeout` and the short
+/// retry backoff apply to the queues tests drive runs through: `ingest` and
+/// `staged` (the test-only `test.staged` kind); the other queues keep the
+/// shipped values.
 #[derive(Clone)]
 pub struct EnvOptions {
-    /// Lease of the ingest queue (the crash-recovery bound).
+    /// Lease (the crash-recovery bound).
     pub lease: &'static str,
     pub max_attempts: u32,
     /// Extra `ATELIER__…` settings for intake and workers.
@@ -104,8 +107,28 @@ pub struct EnvOptions {
     pub proxy_s3: bool,
     /// Another Redis (a test's own server) instead of the shared one.
     pub redis_url: Option<String>,
-    /// The ingest queue's per-run timeout.
+    /// Per-run timeout.
     pub timeout: &'static str,
+}
+
+/// The queues tests drive runs through, with `options` applied by value.
+fn test_queues(options: &EnvOptions) -> anyhow::Result<QueuesConfig> {
+    let shipped =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queues.toml"))?;
+    let mut queues = QueuesConfig::parse(&shipped, "queues.toml")?;
+    let mut staged = queues.get("ingest").context("ingest queue")?.clone();
+    staged.name = "staged".into();
+    staged.kinds = vec![atelier_jobs::JobKind::TestStaged];
+    queues.queues.push(staged);
+    for name in ["ingest", "staged"] {
+        let q = queues.get_mut(name).expect("added above");
+        q.lease = HumanDuration(parse_duration(options.lease).map_err(anyhow::Error::msg)?);
+        q.timeout = HumanDuration(parse_duration(options.timeout).map_err(anyhow::Error::msg)?);
+        q.max_attempts = options.max_attempts;
+        q.backoff.initial = HumanDuration::millis(200);
+    }
+    // Written out and parsed back: the workers read the very same file.
+    Ok(QueuesConfig::parse(&queues.to_toml(), "test queues.toml")?)
 }
 
 impl Default for EnvOptions {
@@ -160,23 +183,9 @@ impl TestEnv {
             None
         };
 
-        let shipped = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queues.toml"),
-        )?;
-        let queues_text = shipped
-            .replace("lease = \"30s\"", &format!("lease = \"{}\"", options.lease))
-            .replace(
-                "max_attempts = 3",
-                &format!("max_attempts = {}", options.max_attempts),
-            )
-            .replace("initial = \"1s\"", "initial = \"200ms\"")
-            .replacen(
-                "timeout = \"2m\"",
-                &format!("timeout = \"{}\"", options.timeout),
-                1,
-            );
+        let queues = test_queues(&options)?;
         let queues_path = dir.join("queues.toml");
-        std::fs::write(&queues_path, &queues_text)?;
+        std::fs::write(&queues_path, queues.to_toml())?;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
@@ -210,6 +219,8 @@ impl TestEnv {
                     .to_string(),
             ),
             ("WORKER__SHUTDOWN_TIMEOUT", "10s".into()),
+            ("INTAKE__TEST_KINDS", "true".into()),
+            ("WORKER__TEST_KINDS", "true".into()),
         ]
         .into_iter()
         .map(|(k, v)| (format!("ATELIER__{k}"), v))
@@ -217,7 +228,6 @@ impl TestEnv {
         env.extend(options.extra_env.iter().cloned());
 
         let config = load_app_config(None, env.clone())?;
-        let queues = QueuesConfig::parse(&queues_text, "test queues.toml")?;
         let state = atelier_intake::AppState::connect(config.clone(), queues.clone()).await?;
         let serve_state = state.clone();
         let intake = tokio::spawn(async move {
@@ -262,6 +272,26 @@ impl TestEnv {
         Ok(index)
     }
 
+    /// Start a worker whose Redis connections go through a [`Proxy`] of its
+    /// own, so a test can stall or cut Redis for this worker alone.
+    pub async fn spawn_worker_behind_proxy(
+        &mut self,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<(usize, Arc<Proxy>)> {
+        let url = self.config.redis.url.expose().to_owned();
+        let upstream = url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .parse()
+            .context("redis url as host:port")?;
+        let proxy = Proxy::start(upstream).await?;
+        let via = format!("redis://{}", proxy.addr);
+        let mut settings: Vec<(&str, &str)> = vec![("ATELIER__REDIS__URL", &via)];
+        settings.extend_from_slice(extra);
+        let index = self.spawn_worker_with(&settings)?;
+        Ok((index, proxy))
+    }
+
     /// Wait until `count` workers renew their heartbeat on `queue`: they are
     /// connected, have loaded their models and are taking work.
     pub async fn wait_live_workers(&self, queue: &str, count: u64, within: Duration) {
@@ -289,6 +319,14 @@ impl TestEnv {
         let child = &mut self.workers[index];
         child.start_kill().expect("kill");
         let _ = child.wait().await;
+    }
+
+    /// Wait for a worker to exit by itself.
+    pub async fn wait_worker_exit(&mut self, index: usize) -> std::process::ExitStatus {
+        self.workers[index]
+            .wait()
+            .await
+            .expect("worker exit status")
     }
 
     /// SIGTERM and wait for the exit status.
@@ -478,9 +516,22 @@ impl TestEnv {
     }
 
     pub async fn token(&self, user: &str) -> String {
-        let (status, body) = self
-            .post_json("/v1/tokens", &json!({"user_id": user}))
-            .await;
+        self.token_as(API_KEY, user).await
+    }
+
+    /// A token for `user` of the API client behind `api_key` (another
+    /// platform's user of the same name is another person).
+    pub async fn token_as(&self, api_key: &str, user: &str) -> String {
+        let resp = self
+            .http
+            .post(self.url("/v1/tokens"))
+            .bearer_auth(api_key)
+            .json(&json!({"user_id": user}))
+            .send()
+            .await
+            .expect("token request");
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("token json");
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }

@@ -150,6 +150,13 @@ pub struct IntakeConfig {
     pub outbox_interval: HumanDuration,
     /// A recorded job not marked enqueued after this long is pushed again.
     pub outbox_grace: HumanDuration,
+    /// How often the reconciler looks for jobs whose queue entry is gone.
+    pub reconcile_interval: HumanDuration,
+    /// A `queued` or `processing` row untouched for this long is checked
+    /// against its queue (and pushed again when Redis lost it).
+    pub reconcile_after: HumanDuration,
+    /// Accept the test-only job kinds (`test.staged`). Off in production.
+    pub test_kinds: bool,
 }
 
 impl Default for IntakeConfig {
@@ -166,6 +173,9 @@ impl Default for IntakeConfig {
             max_json_bytes: 64 * 1024,
             outbox_interval: HumanDuration::secs(2),
             outbox_grace: HumanDuration::secs(5),
+            reconcile_interval: HumanDuration::secs(30),
+            reconcile_after: HumanDuration::secs(120),
+            test_kinds: false,
         }
     }
 }
@@ -187,6 +197,12 @@ pub struct WorkerConfig {
     /// Jobs this process runs at once across its queues; unset means the
     /// largest `concurrency` among them.
     pub concurrency: Option<u32>,
+    /// Past this resident set size the worker stops leasing, finishes what
+    /// it holds and exits 0 for its supervisor to restart it ("2GiB");
+    /// unset means no bound.
+    pub max_rss: Option<crate::ByteSize>,
+    /// Also run the test-only job kinds (`test.staged`). Off in production.
+    pub test_kinds: bool,
 }
 
 impl Default for WorkerConfig {
@@ -198,6 +214,8 @@ impl Default for WorkerConfig {
             shutdown_timeout: HumanDuration::secs(30),
             metrics_listen: None,
             concurrency: None,
+            max_rss: None,
+            test_kinds: false,
         }
     }
 }
@@ -209,6 +227,9 @@ pub struct EventsConfig {
     pub retention_per_user: u32,
     /// A user's event log expires this long after their last event.
     pub retention_age: HumanDuration,
+    /// Live events an intake buffers for its sockets; a socket further
+    /// behind than this replays the gap from the user's log.
+    pub live_buffer: u32,
 }
 
 impl Default for EventsConfig {
@@ -216,6 +237,7 @@ impl Default for EventsConfig {
         EventsConfig {
             retention_per_user: 1000,
             retention_age: HumanDuration::secs(7 * 86400),
+            live_buffer: 4096,
         }
     }
 }
@@ -345,8 +367,8 @@ impl AppConfig {
         {
             return Err("media.jpeg_quality, media.webp_quality: between 1 and 100".into());
         }
-        if self.events.retention_per_user == 0 {
-            return Err("events.retention_per_user: must be positive".into());
+        if self.events.retention_per_user == 0 || self.events.live_buffer == 0 {
+            return Err("events.retention_per_user, events.live_buffer: must be positive".into());
         }
         if !(1..=64).contains(&self.models.max_batch)
             || !(1..=64).contains(&self.models.threads)

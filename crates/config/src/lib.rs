@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod bytesize;
 mod duration;
 mod layer;
 mod queues;
@@ -13,6 +14,7 @@ pub use app::{
     AppConfig, DatabaseConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig, RedisConfig,
     S3Config, StorageBackend, StorageConfig, WorkerConfig,
 };
+pub use bytesize::{ByteSize, parse_bytes};
 pub use duration::{HumanDuration, parse_duration};
 pub use layer::load_app_config;
 pub use queues::{Backoff, Priority, QueueSpec, QueuesConfig, Scaling};

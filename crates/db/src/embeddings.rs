@@ -33,22 +33,17 @@ pub struct EmbeddingRow {
 /// overwrites the same row.
 pub async fn complete_with_embedding(
     pool: &PgPool,
+    token: &str,
     result: &serde_json::Value,
     cache_key: &str,
     e: &NewEmbedding<'_>,
 ) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!(
-        "UPDATE jobs
-         SET status = 'complete', progress = 100, result = $2, error_code = NULL,
-             error_message = NULL, finished_at = now(), updated_at = now(), cache_key = $3
-         WHERE id = $1",
-        e.job_id,
-        result,
-        cache_key
-    )
-    .execute(&mut *tx)
-    .await?;
+    let fence = crate::Fence {
+        job: e.job_id,
+        token,
+    };
+    crate::jobs::complete_in(&mut tx, fence, result, Some(cache_key)).await?;
     sqlx::query!(
         "INSERT INTO embeddings
              (job_id, client_id, user_id, modality, model, model_version, input_sha256, vector)

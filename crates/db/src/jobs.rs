@@ -48,6 +48,25 @@ pub struct JobRow {
     pub cost: Option<serde_json::Value>,
     /// Input hash + model version of a vision result, for the result cache.
     pub cache_key: Option<String>,
+    /// The lease whose run may write this row (see [`Fence`]).
+    pub lease_token: Option<String>,
+}
+
+/// Names the run allowed to write a job's row: the job and its current lease
+/// token. Every write a run makes compares it (and `processing`), so a run
+/// that lost its lease changes nothing and gets [`DbError::Stale`].
+#[derive(Debug, Clone, Copy)]
+pub struct Fence<'a> {
+    pub job: Uuid,
+    pub token: &'a str,
+}
+
+fn fenced(rows: u64) -> Result<(), DbError> {
+    if rows == 0 {
+        Err(DbError::Stale)
+    } else {
+        Ok(())
+    }
 }
 
 /// Outcome of [`submit`]: the job, and whether this call created it.
@@ -137,49 +156,55 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, DbError> {
     )
 }
 
-/// Mark the start of run `attempt`. Returns `None` when the job is already
-/// finished (a redelivery after its result was written) or unknown.
+/// Mark the start of run `attempt` under lease `fence.token`, which from
+/// now on is the only one allowed to write the row. Returns `None` when the
+/// job is already finished (a redelivery after its result was written) or
+/// unknown.
 pub async fn start_attempt(
     pool: &PgPool,
-    id: Uuid,
+    fence: Fence<'_>,
     attempt: i32,
 ) -> Result<Option<JobRow>, DbError> {
     Ok(sqlx::query_as!(
         JobRow,
         "UPDATE jobs
-         SET status = 'processing', attempts = GREATEST(attempts, $2),
+         SET status = 'processing', attempts = GREATEST(attempts, $2), lease_token = $3,
              started_at = COALESCE(started_at, now()), updated_at = now(),
              enqueued_at = COALESCE(enqueued_at, now())
          WHERE id = $1 AND status IN ('queued', 'processing')
          RETURNING *",
-        id,
-        attempt
+        fence.job,
+        attempt,
+        fence.token
     )
     .fetch_optional(pool)
     .await?)
 }
 
-pub async fn set_progress(pool: &PgPool, id: Uuid, progress: i16) -> Result<(), DbError> {
-    sqlx::query!(
+pub async fn set_progress(pool: &PgPool, fence: Fence<'_>, progress: i16) -> Result<(), DbError> {
+    let done = sqlx::query!(
         "UPDATE jobs SET progress = GREATEST(progress, $2), updated_at = now()
-         WHERE id = $1 AND status = 'processing'",
-        id,
-        progress
+         WHERE id = $1 AND status = 'processing' AND lease_token = $3",
+        fence.job,
+        progress,
+        fence.token
     )
     .execute(pool)
     .await?;
-    Ok(())
+    fenced(done.rows_affected())
 }
 
 /// Write a photo row and complete its job in one transaction. Running it
 /// twice leaves the same row.
 pub async fn complete_photo(
     pool: &PgPool,
-    id: Uuid,
+    fence: Fence<'_>,
     result: &serde_json::Value,
     photo: &PhotoRow,
 ) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
+    // The fenced completion first: a stale run writes nothing at all.
+    complete_in(&mut tx, fence, result, None).await?;
     sqlx::query!(
         "INSERT INTO photos (id, user_id, avatar_id, upload_id, sha256, format, width, height,
                              original_key, variants, exif)
@@ -202,54 +227,56 @@ pub async fn complete_photo(
     )
     .execute(&mut *tx)
     .await?;
-    complete_in(&mut tx, id, result).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Complete a job whose result lives in the job row alone.
-pub async fn complete(pool: &PgPool, id: Uuid, result: &serde_json::Value) -> Result<(), DbError> {
+pub async fn complete(
+    pool: &PgPool,
+    fence: Fence<'_>,
+    result: &serde_json::Value,
+) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
-    complete_in(&mut tx, id, result).await?;
+    complete_in(&mut tx, fence, result, None).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn complete_in(
+/// The compare-and-set every completion goes through: only a `processing`
+/// row still held by `fence`'s lease becomes `complete`.
+pub(crate) async fn complete_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    id: Uuid,
+    fence: Fence<'_>,
     result: &serde_json::Value,
+    cache_key: Option<&str>,
 ) -> Result<(), DbError> {
-    sqlx::query!(
+    let done = sqlx::query!(
         "UPDATE jobs
          SET status = 'complete', progress = 100, result = $2, error_code = NULL,
-             error_message = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $1",
-        id,
-        result
+             error_message = NULL, finished_at = now(), updated_at = now(),
+             cache_key = COALESCE($4, cache_key)
+         WHERE id = $1 AND status = 'processing' AND lease_token = $3",
+        fence.job,
+        result,
+        fence.token,
+        cache_key
     )
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    fenced(done.rows_affected())
 }
 
 /// Complete a job whose result is keyed by input hash + model version, so a
 /// repeat can be answered from it ([`cached_result`]).
 pub async fn complete_keyed(
     pool: &PgPool,
-    id: Uuid,
+    fence: Fence<'_>,
     result: &serde_json::Value,
     cache_key: &str,
 ) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
-    complete_in(&mut tx, id, result).await?;
-    sqlx::query!(
-        "UPDATE jobs SET cache_key = $2 WHERE id = $1",
-        id,
-        cache_key
-    )
-    .execute(&mut *tx)
-    .await?;
+    complete_in(&mut tx, fence, result, Some(cache_key)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -276,7 +303,8 @@ pub async fn cached_result(
     Ok(row.map(|r| (r.id, r.result)))
 }
 
-/// End the job with `status` `error` (bad input) or `dead` (out of attempts).
+/// End a job that no run holds (cancelled while waiting, found dead in its
+/// queue) with `status` `error` or `dead`; a final row is left alone.
 pub async fn finish_failed(
     pool: &PgPool,
     id: Uuid,
@@ -299,21 +327,86 @@ pub async fn finish_failed(
     Ok(())
 }
 
+/// The run holding `fence` ends its job `error` (bad input) or `dead` (out
+/// of attempts); [`DbError::Stale`] when the row is no longer its to end.
+pub async fn fail_run(
+    pool: &PgPool,
+    fence: Fence<'_>,
+    status: &str,
+    code: &str,
+    message: &str,
+) -> Result<(), DbError> {
+    let done = sqlx::query!(
+        "UPDATE jobs
+         SET status = $2, error_code = $3, error_message = $4, finished_at = now(),
+             updated_at = now()
+         WHERE id = $1 AND status = 'processing' AND lease_token = $5",
+        fence.job,
+        status,
+        code,
+        message,
+        fence.token
+    )
+    .execute(pool)
+    .await?;
+    fenced(done.rows_affected())
+}
+
 /// A run failed transiently and another is scheduled: back to `queued`,
 /// keeping the last error for operators.
 pub async fn retry_scheduled(
     pool: &PgPool,
-    id: Uuid,
+    fence: Fence<'_>,
     code: &str,
     message: &str,
 ) -> Result<(), DbError> {
-    sqlx::query!(
+    let done = sqlx::query!(
         "UPDATE jobs
          SET status = 'queued', error_code = $2, error_message = $3, updated_at = now()
-         WHERE id = $1 AND status = 'processing'",
-        id,
+         WHERE id = $1 AND status = 'processing' AND lease_token = $4",
+        fence.job,
         code,
-        message
+        message,
+        fence.token
+    )
+    .execute(pool)
+    .await?;
+    fenced(done.rows_affected())
+}
+
+/// Up to `limit` rows `queued` or `processing`, pushed to their queue and
+/// not touched for `idle`, in (updated_at, id) order after `after`: the
+/// reconciler pages through them, checking each is still in its queue.
+pub async fn unsettled(
+    pool: &PgPool,
+    idle: Duration,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<JobRow>, DbError> {
+    let idle_secs = idle.as_secs_f64();
+    let (after_at, after_id) = after.unwrap_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()));
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM jobs
+         WHERE status IN ('queued', 'processing') AND enqueued_at IS NOT NULL
+           AND updated_at < now() - make_interval(secs => $1)
+           AND (updated_at, id) > ($2, $3)
+         ORDER BY updated_at, id
+         LIMIT $4",
+        idle_secs,
+        after_at,
+        after_id,
+        limit
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The reconciler re-pushed the job: its clock starts again.
+pub async fn touch(pool: &PgPool, ids: &[Uuid]) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE jobs SET updated_at = now() WHERE id = ANY($1) AND status IN ('queued', 'processing')",
+        ids
     )
     .execute(pool)
     .await?;

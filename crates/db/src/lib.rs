@@ -8,7 +8,8 @@ pub mod uploads;
 
 pub mod embeddings;
 pub mod jobs;
-pub use jobs::{JobRow, NewJob, Submission};
+pub mod stages;
+pub use jobs::{Fence, JobRow, NewJob, Submission};
 pub use photos::PhotoRow;
 /// The connection pool every caller holds; re-exported so no other crate needs sqlx.
 pub use sqlx::PgPool;
@@ -30,6 +31,11 @@ pub enum DbError {
     Query(#[source] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The write was fenced off: the job's row is no longer held by the
+    /// caller's lease (another run took the job over, or it was cancelled
+    /// or dead-lettered meanwhile). Nothing was written.
+    #[error("stale lease: the job is no longer this run's")]
+    Stale,
 }
 
 impl From<sqlx::Error> for DbError {

@@ -25,8 +25,13 @@ impl EventHub {
     /// Subscribe to the live channel, reconnecting for as long as the process
     /// runs. Clients that fall behind are told they lagged and replay from the
     /// log, so a slow socket never loses events.
-    pub async fn start(client: redis::Client, prefix: &str) -> Result<Self, redis::RedisError> {
-        let (tx, _) = broadcast::channel(4096);
+    /// `buffer` live events are kept for slow sockets (4096 by default).
+    pub async fn start(
+        client: redis::Client,
+        prefix: &str,
+        buffer: usize,
+    ) -> Result<Self, redis::RedisError> {
+        let (tx, _) = broadcast::channel(buffer.max(1));
         let channel = EventLog::channel(prefix);
         // The first subscription happens before returning, so events
         // published after start() are never missed.

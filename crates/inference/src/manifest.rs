@@ -115,22 +115,43 @@ mod tests {
 
     #[test]
     fn every_shipped_manifest_parses_and_committed_files_verify() {
-        let mut seen = 0;
-        for entry in std::fs::read_dir(repo_models()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
+        let mut seen = Vec::new();
+        // The operator-installed models under optional/ are manifests too.
+        for dir in [repo_models(), repo_models().join("optional")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "toml") {
+                    continue;
+                }
+                let m = ModelManifest::load(&path).unwrap();
+                assert_eq!(m.sha256.len(), 64, "{}", m.name);
+                assert!(!m.outputs.is_empty() && !m.licence.is_empty(), "{}", m.name);
+                if m.obtain == "committed" {
+                    m.verify(&m.path(&repo_models(), Path::new("/nonexistent")))
+                        .unwrap();
+                }
+                seen.push(
+                    path.strip_prefix(repo_models())
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
             }
-            let m = ModelManifest::load(&path).unwrap();
-            assert_eq!(m.sha256.len(), 64, "{}", m.name);
-            assert!(!m.outputs.is_empty() && !m.licence.is_empty(), "{}", m.name);
-            if m.obtain == "committed" {
-                m.verify(&m.path(&repo_models(), Path::new("/nonexistent")))
-                    .unwrap();
-            }
-            seen += 1;
         }
-        assert_eq!(seen, 7);
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "efficientnet-lite0.toml",
+                "face-detect-full.toml",
+                "face-detect-short.toml",
+                "face-mesh.toml",
+                "minilm.toml",
+                "optional/isnet.toml",
+                "pose-full.toml",
+                "pose-lite.toml",
+            ]
+        );
     }
 
     #[test]

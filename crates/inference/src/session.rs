@@ -65,6 +65,34 @@ pub struct Model {
     pub manifest: ModelManifest,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
+    /// Sessions running now, and the most that ever ran at once.
+    in_use: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// A session taken from the pool; counted as in use until dropped.
+struct Taken<'a> {
+    guard: MutexGuard<'a, Session>,
+    in_use: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for Taken<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Taken<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.guard
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Model {
@@ -96,6 +124,8 @@ impl Model {
             manifest,
             sessions,
             next: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         })
     }
 
@@ -130,16 +160,24 @@ impl Model {
         self.sessions.len()
     }
 
+    /// The most sessions that ran at once since the model was loaded.
+    pub fn peak_concurrency(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
     /// A free session, or (all busy) the next one in turn.
-    fn session(&self) -> MutexGuard<'_, Session> {
+    fn session(&self) -> Taken<'_> {
         let n = self.sessions.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(guard) = self.sessions[(start + i) % n].try_lock() {
-                return guard;
-            }
+        let guard = (0..n)
+            .find_map(|i| self.sessions[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| self.sessions[start % n].lock().expect("session lock"));
+        let now = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        Taken {
+            guard,
+            in_use: &self.in_use,
         }
-        self.sessions[start % n].lock().expect("session lock")
     }
 
     pub fn input_names(&self) -> Vec<String> {

@@ -6,6 +6,7 @@
 mod auth;
 mod error;
 mod outbox;
+mod reconcile;
 mod routes;
 pub mod search;
 mod submit;
@@ -75,9 +76,13 @@ impl AppState {
             })
             .collect();
         let events = EventLog::new(redis.clone(), &config.redis.prefix, &config.events);
-        let hub = EventHub::start(client, &config.redis.prefix)
-            .await
-            .context("subscribing to events")?;
+        let hub = EventHub::start(
+            client,
+            &config.redis.prefix,
+            config.events.live_buffer as usize,
+        )
+        .await
+        .context("subscribing to events")?;
         Ok(AppState(Arc::new(Inner {
             api_keys: ApiKeys::new(&config.intake.api_keys),
             operator_keys: ApiKeys::new(&config.intake.operator_keys),
@@ -104,11 +109,6 @@ impl AppState {
     pub fn queue(&self, name: &str) -> Option<&RedisQueue> {
         self.queues.get(name)
     }
-
-    pub fn queue_for(&self, kind: atelier_jobs::JobKind) -> &RedisQueue {
-        let name = &self.queues_config.for_kind(kind).name;
-        &self.queues[name]
-    }
 }
 
 /// The HTTP application.
@@ -116,18 +116,22 @@ pub fn router(state: AppState) -> axum::Router {
     routes::router(state)
 }
 
-/// Serve until `shutdown` resolves, with the outbox relay running beside.
+/// Serve until `shutdown` resolves, with the outbox relay and the
+/// reconciler running beside.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let relay = tokio::spawn(outbox::run(state.clone()));
+    let reconciler = tokio::spawn(reconcile::run(state.clone()));
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     relay.abort();
+    reconciler.abort();
     result.context("http server")
 }
 
 pub use outbox::relay_once;
+pub use reconcile::{Reconciled, reconcile_once};

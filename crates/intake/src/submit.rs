@@ -22,7 +22,10 @@ pub(crate) async fn enqueue(state: &AppState, job: &JobRow) -> bool {
         kind,
     };
     let payload = serde_json::to_string(&message).expect("queue messages serialise");
-    let queue = state.queue_for(kind);
+    let Some(queue) = state.queue(&job.queue) else {
+        tracing::error!(job_id = %job.id, queue = job.queue, "recorded job names a queue not in queues.toml");
+        return false;
+    };
     match queue
         .enqueue(
             &job.id.to_string(),

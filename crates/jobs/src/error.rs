@@ -83,6 +83,46 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 36] = [
+        ErrorCode::ImageUnsupportedFormat,
+        ErrorCode::ImageTooLarge,
+        ErrorCode::ImageCorrupt,
+        ErrorCode::VisionNoPerson,
+        ErrorCode::VisionNoFace,
+        ErrorCode::SearchNoEmbedding,
+        ErrorCode::SearchUnavailable,
+        ErrorCode::UploadNotFound,
+        ErrorCode::UploadTooLarge,
+        ErrorCode::UploadMissingUser,
+        ErrorCode::RequestMalformedJson,
+        ErrorCode::RequestInvalid,
+        ErrorCode::RequestTooLarge,
+        ErrorCode::RequestUnsupportedMediaType,
+        ErrorCode::JobUnknownKind,
+        ErrorCode::JobKindNotAvailable,
+        ErrorCode::JobNotFound,
+        ErrorCode::JobIdempotencyConflict,
+        ErrorCode::JobTimeout,
+        ErrorCode::JobCancelled,
+        ErrorCode::JobNotCancellable,
+        ErrorCode::QueueNotFound,
+        ErrorCode::RateLimited,
+        ErrorCode::AuthForbidden,
+        ErrorCode::JobWorkerLost,
+        ErrorCode::AuthMissingApiKey,
+        ErrorCode::AuthInvalidApiKey,
+        ErrorCode::AuthInvalidToken,
+        ErrorCode::ObjectInvalidSignature,
+        ErrorCode::ObjectNotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::QueueUnavailable,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::ImageUnsupportedFormat => "image.unsupported_format",
@@ -152,24 +192,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn as_str_matches_the_serde_name() {
-        let codes = [
-            ErrorCode::ImageUnsupportedFormat,
-            ErrorCode::ImageTooLarge,
-            ErrorCode::ImageCorrupt,
-            ErrorCode::UploadNotFound,
-            ErrorCode::RequestMalformedJson,
-            ErrorCode::JobUnknownKind,
-            ErrorCode::AuthMissingApiKey,
-            ErrorCode::SearchNoEmbedding,
-            ErrorCode::SearchUnavailable,
-            ErrorCode::VisionNoFace,
-            ErrorCode::Internal,
-        ];
-        for code in codes {
+    fn every_code_is_listed_serialises_as_its_name_and_is_documented() {
+        // ALL is complete: one entry per variant declared above.
+        let declared = include_str!("error.rs")
+            .matches("\n    #[serde(rename = ")
+            .count();
+        assert_eq!(ErrorCode::ALL.len(), declared);
+        let readme = include_str!("../../../README.md");
+        let mut names = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{name}\""));
             assert_eq!(
-                serde_json::to_string(&code).unwrap(),
-                format!("\"{}\"", code.as_str())
+                serde_json::from_str::<ErrorCode>(&format!("\"{name}\"")).unwrap(),
+                code
+            );
+            assert!(names.insert(name), "{name} used twice");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not in README.md"
             );
         }
     }

@@ -28,6 +28,12 @@ pub enum JobKind {
     Export,
     #[serde(rename = "notify.email")]
     NotifyEmail,
+    /// A test-only staged job (sleeps, checkpoints, writes small objects):
+    /// it exercises the runtime's resumable stages and lease fencing. Not in
+    /// [`JobKind::ALL`]; intake accepts it and workers run it only when
+    /// their `test_kinds` setting is on.
+    #[serde(rename = "test.staged")]
+    TestStaged,
 }
 
 impl JobKind {
@@ -45,6 +51,13 @@ impl JobKind {
         JobKind::NotifyEmail,
     ];
 
+    /// Kinds for tests of the runtime itself, off in production.
+    pub const TEST: [JobKind; 1] = [JobKind::TestStaged];
+
+    pub fn is_test(self) -> bool {
+        JobKind::TEST.contains(&self)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::PhotoIngest => "photo.ingest",
@@ -58,6 +71,7 @@ impl JobKind {
             JobKind::RenderTurntable => "render.turntable",
             JobKind::Export => "export",
             JobKind::NotifyEmail => "notify.email",
+            JobKind::TestStaged => "test.staged",
         }
     }
 
@@ -72,6 +86,7 @@ impl JobKind {
                 | JobKind::VisionTag
                 | JobKind::VisionEmbed
                 | JobKind::VisionSkinTone
+                | JobKind::TestStaged
         )
     }
 }
@@ -93,6 +108,7 @@ impl FromStr for JobKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         JobKind::ALL
             .into_iter()
+            .chain(JobKind::TEST)
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownKind(s.to_owned()))
     }
@@ -104,7 +120,7 @@ mod tests {
 
     #[test]
     fn wire_names_round_trip_through_serde_and_from_str() {
-        for kind in JobKind::ALL {
+        for kind in JobKind::ALL.into_iter().chain(JobKind::TEST) {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<JobKind>(&json).unwrap(), kind);

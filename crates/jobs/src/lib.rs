@@ -9,7 +9,9 @@ mod error;
 mod event;
 mod kind;
 mod photo;
+mod results;
 mod spec;
+mod testing;
 
 pub use catalogue::*;
 pub use error::{ErrorBody, ErrorCode};
@@ -17,6 +19,8 @@ pub use event::{EventEnvelope, EventType};
 pub use kind::JobKind;
 pub use kind::UnknownKind;
 pub use photo::{ExifFacts, PhotoIngestInput, PhotoIngestResult, StoredObject};
+pub use results::*;
 pub use spec::{
     CONTRACT_VERSION, JobSpec, JobStatus, QueueMessage, ValidationError, validate_user_id,
 };
+pub use testing::{TestStage, TestStageRun, TestStagedInput, TestStagedResult};

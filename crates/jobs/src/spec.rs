@@ -6,7 +6,7 @@ use crate::catalogue::{
     AvatarBuildInput, EmbedInput, ExportInput, NotifyEmailInput, RenderStillsInput, TurntableInput,
     VisionInput,
 };
-use crate::{JobKind, PhotoIngestInput};
+use crate::{JobKind, PhotoIngestInput, TestStagedInput};
 
 /// Lifecycle of a job as clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,7 @@ pub enum JobSpec {
     Turntable(TurntableInput),
     Export(ExportInput),
     NotifyEmail(NotifyEmailInput),
+    TestStaged(TestStagedInput),
 }
 
 /// Current contract version of every input; stored with each job.
@@ -101,6 +102,7 @@ impl JobSpec {
             JobKind::RenderTurntable => JobSpec::Turntable(typed(input)?),
             JobKind::Export => JobSpec::Export(typed(input)?),
             JobKind::NotifyEmail => JobSpec::NotifyEmail(typed(input)?),
+            JobKind::TestStaged => JobSpec::TestStaged(typed(input)?),
         };
         spec.validate()?;
         Ok(spec)
@@ -116,6 +118,7 @@ impl JobSpec {
             JobSpec::Turntable(_) => JobKind::RenderTurntable,
             JobSpec::Export(_) => JobKind::Export,
             JobSpec::NotifyEmail(_) => JobKind::NotifyEmail,
+            JobSpec::TestStaged(_) => JobKind::TestStaged,
         }
     }
 
@@ -141,6 +144,7 @@ impl JobSpec {
             JobSpec::Turntable(i) => i.validate(),
             JobSpec::Export(_) => Ok(()),
             JobSpec::NotifyEmail(i) => i.validate(),
+            JobSpec::TestStaged(i) => i.validate(),
         }
     }
 
@@ -155,6 +159,7 @@ impl JobSpec {
             JobSpec::Turntable(i) => serde_json::to_value(i),
             JobSpec::Export(i) => serde_json::to_value(i),
             JobSpec::NotifyEmail(i) => serde_json::to_value(i),
+            JobSpec::TestStaged(i) => serde_json::to_value(i),
         };
         value.expect("job inputs always serialise")
     }

@@ -4,10 +4,11 @@
 //! prefetches up to each queue's `prefetch` per round trip; prefetched jobs
 //! are renewed like running ones and handed back, attempt uncounted, when the
 //! worker shuts down.
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apalis_core::backend::finalize::Ephemeral;
 use apalis_core::backend::{Backend, BackendConfig};
@@ -17,33 +18,56 @@ use apalis_core::worker::context::WorkerContext;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 use tower_layer::Identity;
 
 use crate::queue::LeasedJob;
-use crate::{DeadJob, QueueError, RedisQueue, RetryOutcome};
+use crate::{DeadJob, Deferred, QueueError, RedisQueue, RetryOutcome, Settled};
 
 const MIN_IDLE: Duration = Duration::from_millis(2);
 
-/// Ids of the jobs this process is running; their leases are renewed until
-/// the [`Lease`] holding them is dropped, however the handler ends.
+/// The leases this process holds (running or prefetched), by token; each is
+/// renewed until the [`Lease`] holding it is dropped, however the handler
+/// ends.
 #[derive(Clone, Default)]
-pub struct InFlight(Arc<Mutex<HashSet<String>>>);
+pub struct InFlight(Arc<Mutex<HashMap<String, Held>>>);
+
+struct Held {
+    id: String,
+    /// Fired when the lease is lost: the run must stop.
+    lost: CancellationToken,
+    /// When the last renewal that reached Redis was sent (or the lease
+    /// taken): Redis's deadline is at least this plus the lease.
+    renewed: Instant,
+}
 
 impl InFlight {
-    fn hold(&self, id: &str) -> InFlightGuard {
-        self.0.lock().expect("in-flight set").insert(id.to_owned());
-        InFlightGuard {
+    /// Hold `job`, leased by a request sent at `sent` (Redis's deadline is
+    /// at least that plus the lease).
+    fn hold(&self, job: &LeasedJob, sent: Instant) -> (InFlightGuard, CancellationToken) {
+        let lost = CancellationToken::new();
+        self.0.lock().expect("in-flight set").insert(
+            job.token.clone(),
+            Held {
+                id: job.id.clone(),
+                lost: lost.clone(),
+                renewed: sent,
+            },
+        );
+        let guard = InFlightGuard {
             set: self.clone(),
-            id: id.to_owned(),
-        }
+            token: job.token.clone(),
+        };
+        (guard, lost)
     }
 
-    pub fn ids(&self) -> Vec<String> {
+    /// `(id, token)` of every lease held.
+    pub fn leases(&self) -> Vec<(String, String)> {
         self.0
             .lock()
             .expect("in-flight set")
             .iter()
-            .cloned()
+            .map(|(token, held)| (held.id.clone(), token.clone()))
             .collect()
     }
 
@@ -54,28 +78,84 @@ impl InFlight {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A renewal sent at `sent` reached Redis: the leases in `sent_for`
+    /// are extended, except `lost` ones, whose runs are told to stop.
+    fn renewed(&self, sent: Instant, sent_for: &[(String, String)], lost: &[String]) {
+        let mut set = self.0.lock().expect("in-flight set");
+        for (id, token) in sent_for {
+            let Some(held) = set.get_mut(token) else {
+                continue;
+            };
+            if lost.contains(id) {
+                if !held.lost.is_cancelled() {
+                    tracing::warn!(job = %id, "lease lost: the job was handed to another worker or left the queue");
+                }
+                held.lost.cancel();
+            } else {
+                held.renewed = held.renewed.max(sent);
+            }
+        }
+    }
+
+    /// A lease not renewed for `term` may soon run elsewhere: its run is
+    /// told to stop.
+    fn expire_unrenewed(&self, term: Duration) {
+        let set = self.0.lock().expect("in-flight set");
+        for held in set.values() {
+            if held.renewed.elapsed() >= term && !held.lost.is_cancelled() {
+                tracing::warn!(job = %held.id, "lease not renewed within its term; stopping the run");
+                held.lost.cancel();
+            }
+        }
+    }
+
+    /// When the first held lease not yet lost runs out of `term`.
+    fn earliest_deadline(&self, term: Duration) -> Option<Instant> {
+        let set = self.0.lock().expect("in-flight set");
+        set.values()
+            .filter(|h| !h.lost.is_cancelled())
+            .map(|h| h.renewed + term)
+            .min()
+    }
 }
 
 struct InFlightGuard {
     set: InFlight,
-    id: String,
+    token: String,
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         if let Ok(mut set) = self.set.0.lock() {
-            set.remove(&self.id);
+            set.remove(&self.token);
         }
     }
 }
 
 /// A job leased to this worker. Settle it with [`ack`](Lease::ack),
-/// [`fail`](Lease::fail) or [`retry`](Lease::retry); a lease dropped without
-/// settling stops being renewed and the job runs again after the lease time.
+/// [`fail`](Lease::fail), [`retry`](Lease::retry) or [`defer`](Lease::defer);
+/// each acts only while the lease is still this worker's and says `Stale`
+/// otherwise. A lease dropped without settling stops being renewed and the
+/// job runs again after the lease time.
 pub struct Lease {
     pub job: LeasedJob,
     queue: RedisQueue,
+    lost: CancellationToken,
+    /// Where a settle hands the next jobs it leased (single-queue consumers).
+    handoff: Weak<Handoff>,
+    in_flight: InFlight,
     _guard: InFlightGuard,
+}
+
+/// Jobs leased in a settle's round trip, waiting for the consumer to hand
+/// them to free slots.
+pub(crate) struct Handoff {
+    leases: Mutex<VecDeque<Lease>>,
+    wake: Arc<tokio::sync::Notify>,
+    closing: Arc<AtomicBool>,
+    worker: String,
+    dead: UnboundedSender<DeadJob>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -92,25 +172,93 @@ impl Lease {
         &self.queue
     }
 
-    /// Completed; `ran` is the handler's run time.
-    pub async fn ack(&self, ran: Option<Duration>) -> Result<(), QueueError> {
-        self.queue.ack(&self.job.id, ran).await
+    /// Resolves once the lease is lost (handed to another worker, the job
+    /// gone from the queue, or not renewable within its term): a run must
+    /// stop and leave the job's row alone.
+    pub async fn lost(&self) {
+        self.lost.cancelled().await
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.is_cancelled()
+    }
+
+    /// Completed; `ran` is the handler's run time. A consumer of one queue
+    /// leases its next jobs in the same round trip.
+    pub async fn ack(&self, ran: Option<Duration>) -> Result<Settled, QueueError> {
+        self.settle("completed", ran).await
     }
 
     /// Failed for good; `ran` is the handler's run time.
-    pub async fn fail(&self, ran: Option<Duration>) -> Result<(), QueueError> {
-        self.queue.fail(&self.job.id, ran).await
+    pub async fn fail(&self, ran: Option<Duration>) -> Result<Settled, QueueError> {
+        self.settle("failed", ran).await
+    }
+
+    async fn settle(&self, outcome: &str, ran: Option<Duration>) -> Result<Settled, QueueError> {
+        let Some(handoff) = self
+            .handoff
+            .upgrade()
+            .filter(|h| !h.closing.load(Ordering::Relaxed))
+        else {
+            return match outcome {
+                "completed" => self.queue.ack(&self.job, ran).await,
+                _ => self.queue.fail(&self.job, ran).await,
+            };
+        };
+        // The slot this job frees, and any others free now.
+        let spec = self.queue.spec();
+        let room = (spec.concurrency as usize + 1).saturating_sub(self.in_flight.len());
+        let max_next = room.min(spec.prefetch as usize).max(1);
+        let sent = Instant::now();
+        let (settled, batch) = self
+            .queue
+            .settle_and_lease(&self.job, outcome, ran, &handoff.worker, max_next)
+            .await?;
+        for dead in batch.dead {
+            let _ = handoff.dead.send(dead);
+        }
+        if !batch.jobs.is_empty() {
+            let mut leases = handoff.leases.lock().expect("handoff");
+            for job in batch.jobs {
+                leases.push_back(Lease::new(
+                    job,
+                    &self.queue,
+                    &self.in_flight,
+                    sent,
+                    self.handoff.clone(),
+                ));
+            }
+            drop(leases);
+            handoff.wake.notify_one();
+        }
+        Ok(settled)
+    }
+
+    fn new(
+        job: LeasedJob,
+        queue: &RedisQueue,
+        in_flight: &InFlight,
+        sent: Instant,
+        handoff: Weak<Handoff>,
+    ) -> Lease {
+        let (guard, lost) = in_flight.hold(&job, sent);
+        Lease {
+            job,
+            queue: queue.clone(),
+            lost,
+            handoff,
+            in_flight: in_flight.clone(),
+            _guard: guard,
+        }
     }
 
     pub async fn retry(&self, error: &str) -> Result<RetryOutcome, QueueError> {
-        self.queue
-            .retry(&self.job.id, self.job.attempt, error)
-            .await
+        self.queue.retry(&self.job, error).await
     }
 
     /// Infrastructure unreachable: run again later, attempt not spent.
-    pub async fn defer(&self, error: &str) -> Result<Option<Duration>, QueueError> {
-        self.queue.defer(&self.job.id, error).await
+    pub async fn defer(&self, error: &str) -> Result<Deferred, QueueError> {
+        self.queue.defer(&self.job, error).await
     }
 
     pub async fn retry_after(
@@ -118,7 +266,7 @@ impl Lease {
         delay: Duration,
         error: &str,
     ) -> Result<RetryOutcome, QueueError> {
-        self.queue.retry_after(&self.job.id, delay, error).await
+        self.queue.retry_after(&self.job, delay, error).await
     }
 }
 
@@ -141,9 +289,29 @@ pub struct QueueConsumer {
     fetching: Option<BoxFuture<'static, Vec<Lease>>>,
     releasing: Option<BoxFuture<'static, ()>>,
     wake: Arc<tokio::sync::Notify>,
+    /// Consumers of one queue lease next jobs in the settle round trip.
+    handoff: Option<Arc<Handoff>>,
+    closing: Arc<AtomicBool>,
 }
 
 impl QueueConsumer {
+    /// Set once shutdown begins: settles stop leasing further jobs.
+    pub fn closing_flag(&self) -> Arc<AtomicBool> {
+        self.closing.clone()
+    }
+
+    fn handoff_weak(&self) -> Weak<Handoff> {
+        self.handoff.as_ref().map_or_else(Weak::new, Arc::downgrade)
+    }
+
+    /// Move jobs leased by settles into the buffer.
+    fn take_handoff(&mut self) {
+        if let Some(handoff) = &self.handoff {
+            let mut leases = handoff.leases.lock().expect("handoff");
+            self.buffer.extend(leases.drain(..));
+        }
+    }
+
     /// Wake from idle as soon as a job is pushed to any of this consumer's
     /// queues (Redis pub/sub), instead of waiting out the poll interval.
     /// Polling stays as the fallback, so a lost message costs only latency.
@@ -181,7 +349,20 @@ impl QueueConsumer {
                 ));
                 Source { queue, in_flight }
             })
-            .collect();
+            .collect::<Vec<Source>>();
+        let wake: Arc<tokio::sync::Notify> = Arc::default();
+        let closing: Arc<AtomicBool> = Arc::default();
+        // With several queues the next job must come from the highest one
+        // with work, which only a full fetch decides.
+        let handoff = (sources.len() == 1).then(|| {
+            Arc::new(Handoff {
+                leases: Mutex::default(),
+                wake: wake.clone(),
+                closing: closing.clone(),
+                worker: worker.clone(),
+                dead: dead.clone(),
+            })
+        });
         QueueConsumer {
             sources,
             worker,
@@ -191,7 +372,9 @@ impl QueueConsumer {
             buffer: VecDeque::new(),
             fetching: None,
             releasing: None,
-            wake: Arc::default(),
+            wake,
+            handoff,
+            closing,
         }
     }
 
@@ -210,6 +393,7 @@ impl QueueConsumer {
         let dead = self.dead.clone();
         let idle = self.idle;
         let wake = self.wake.clone();
+        let handoff = self.handoff_weak();
         async move {
             let mut failed = false;
             for (queue, in_flight) in sources {
@@ -219,6 +403,7 @@ impl QueueConsumer {
                     continue;
                 }
                 let max = room.min(spec.prefetch as usize).max(1);
+                let sent = Instant::now();
                 match queue.lease(&worker, max).await {
                     Ok(batch) => {
                         for job in batch.dead {
@@ -229,12 +414,7 @@ impl QueueConsumer {
                                 .jobs
                                 .into_iter()
                                 .map(|job| {
-                                    let guard = in_flight.hold(&job.id);
-                                    Lease {
-                                        job,
-                                        queue: queue.clone(),
-                                        _guard: guard,
-                                    }
+                                    Lease::new(job, &queue, &in_flight, sent, handoff.clone())
                                 })
                                 .collect();
                         }
@@ -285,14 +465,46 @@ async fn listen_for_pushes(
     }
 }
 
+/// How long before Redis's deadline a holder stops a run it could not
+/// renew: a tenth of the lease, at most a second.
+fn safety_margin(lease: Duration) -> Duration {
+    (lease / 10).min(Duration::from_secs(1))
+}
+
+/// Renew every held lease each lease/3; tell runs whose lease was lost to
+/// stop, and, while Redis cannot be reached, stop each run shortly before
+/// its lease could have expired in Redis (by then another worker may hold
+/// the job). The loop wakes at the next renewal or the earliest such
+/// deadline, whichever comes first.
 async fn renew_leases(queue: RedisQueue, worker: String, in_flight: InFlight) {
     let every = queue.renew_interval();
+    let lease = queue.spec().lease.get();
+    let term = lease.saturating_sub(safety_margin(lease));
+    let mut next_renewal = Instant::now();
     loop {
-        let ids = in_flight.ids();
-        if let Err(error) = queue.renew(&worker, &ids).await {
-            tracing::warn!(queue = queue.name(), %error, "lease renewal failed");
+        if Instant::now() >= next_renewal {
+            let leases = in_flight.leases();
+            let sent = Instant::now();
+            next_renewal = sent + every;
+            // Bounded so a stalled connection cannot hold back the expiry
+            // check below past the earliest deadline.
+            let wait = in_flight
+                .earliest_deadline(term)
+                .map_or(every, |d| d.saturating_duration_since(sent).min(every))
+                .max(Duration::from_millis(10));
+            match tokio::time::timeout(wait, queue.renew(&worker, &leases)).await {
+                Ok(Ok(lost)) => in_flight.renewed(sent, &leases, &lost),
+                Ok(Err(error)) => {
+                    tracing::warn!(queue = queue.name(), %error, "lease renewal failed")
+                }
+                Err(_) => tracing::warn!(queue = queue.name(), "lease renewal timed out"),
+            }
         }
-        tokio::time::sleep(every).await;
+        in_flight.expire_unrenewed(term);
+        let wake = in_flight
+            .earliest_deadline(term)
+            .map_or(next_renewal, |d| d.min(next_renewal));
+        tokio::time::sleep_until(wake.into()).await;
     }
 }
 
@@ -314,6 +526,7 @@ impl Backend for QueueConsumer {
         _worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         loop {
+            self.take_handoff();
             if let Some(lease) = self.buffer.pop_front() {
                 return Poll::Ready(Some(Ok(Task::new(lease))));
             }
@@ -346,22 +559,23 @@ impl Backend for QueueConsumer {
         _worker: &WorkerContext,
     ) -> Poll<Result<(), Self::Error>> {
         if self.releasing.is_none() {
+            self.closing.store(true, Ordering::Relaxed);
+            self.take_handoff();
             let unstarted: Vec<Lease> = self.buffer.drain(..).collect();
             if unstarted.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            let worker = self.worker.clone();
             self.releasing = Some(
                 async move {
-                    let mut by_queue: Vec<(RedisQueue, Vec<String>)> = Vec::new();
+                    let mut by_queue: Vec<(RedisQueue, Vec<&LeasedJob>)> = Vec::new();
                     for lease in &unstarted {
                         match by_queue.iter_mut().find(|(q, _)| q.name() == lease.queue.name()) {
-                            Some((_, ids)) => ids.push(lease.job.id.clone()),
-                            None => by_queue.push((lease.queue.clone(), vec![lease.job.id.clone()])),
+                            Some((_, jobs)) => jobs.push(&lease.job),
+                            None => by_queue.push((lease.queue.clone(), vec![&lease.job])),
                         }
                     }
-                    for (queue, ids) in by_queue {
-                        match queue.release(&worker, &ids).await {
+                    for (queue, jobs) in by_queue {
+                        match queue.release(&jobs).await {
                             Ok(n) => tracing::info!(queue = queue.name(), released = n, "prefetched jobs handed back"),
                             Err(error) => tracing::warn!(queue = queue.name(), %error,
                                 "could not hand back prefetched jobs; they run again after the lease"),

@@ -8,7 +8,8 @@
 //! - `leased`  ZSET  id → lease deadline (ms); expired leases are re-queued
 //! - `dead`    ZSET  id → time of death (ms)
 //! - `enq`     ZSET  id → first enqueue time of every waiting job (oldest age)
-//! - `job:ID`  HASH  payload, attempts, max_attempts, priority, worker, …
+//! - `job:ID`  HASH  payload, attempts, max_attempts, priority, worker, token
+//!   (the current lease's fencing token), …
 //! - `stats`   HASH  enqueued / completed / failed / retried / dead counters
 //!
 //! Every state change is one Lua script, so a job is always in exactly one of
@@ -16,14 +17,21 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+mod consume;
+mod lock;
 mod operate;
 mod queue;
 mod ratelimit;
 mod scaling;
 
 pub use backend::{InFlight, Lease, QueueConsumer};
+pub use consume::{ConsumeOptions, LeaseHandler, consume};
+pub use lock::RoleLock;
 pub use operate::{CancelOutcome, DeadEntry};
-pub use queue::{DeadJob, LeaseBatch, LeasedJob, QueueStats, RedisQueue, RetryOutcome};
+pub use queue::{
+    DeadJob, Deferred, LeaseBatch, LeasedJob, Presence, QueueStats, RedisQueue, RetryOutcome,
+    Settled,
+};
 pub use ratelimit::{Admission, RateLimiter};
 pub use scaling::{Recommendation, ScaleInput, recommend};
 

@@ -8,14 +8,20 @@ use redis::{Script, Value};
 use crate::QueueError;
 
 const COMMON: &str = include_str!("lua/common.lua");
+const LEASE_FN: &str = include_str!("lua/lease_fn.lua");
 
 pub(crate) fn script(body: &str) -> Script {
     Script::new(&format!("{COMMON}\n{body}"))
 }
 
+fn leasing_script(body: &str) -> Script {
+    Script::new(&format!("{COMMON}\n{LEASE_FN}\n{body}"))
+}
+
 pub(crate) struct Scripts {
     enqueue: Script,
     lease: Script,
+    ack_lease: Script,
     settle: Script,
     retry: Script,
     renew: Script,
@@ -26,13 +32,15 @@ pub(crate) struct Scripts {
     pub(crate) dead_purge: Script,
     pub(crate) cancel: Script,
     defer: Script,
+    presence: Script,
 }
 
 impl Scripts {
     fn load() -> Self {
         Scripts {
             enqueue: script(include_str!("lua/enqueue.lua")),
-            lease: script(include_str!("lua/lease.lua")),
+            lease: leasing_script(include_str!("lua/lease.lua")),
+            ack_lease: leasing_script(include_str!("lua/ack_lease.lua")),
             settle: script(include_str!("lua/settle.lua")),
             retry: script(include_str!("lua/retry.lua")),
             renew: script(include_str!("lua/renew.lua")),
@@ -43,6 +51,7 @@ impl Scripts {
             cancel: script(include_str!("lua/cancel.lua")),
             defer: script(include_str!("lua/defer.lua")),
             stats: script(include_str!("lua/stats.lua")),
+            presence: script(include_str!("lua/presence.lua")),
         }
     }
 }
@@ -79,6 +88,9 @@ pub struct LeasedJob {
     /// 1-based number of this run.
     pub attempt: u32,
     pub max_attempts: u32,
+    /// Names this lease: renew, settle, retry, defer and release act only
+    /// while it is the job's current lease.
+    pub token: String,
 }
 
 /// A job whose worker vanished on its last allowed attempt.
@@ -99,8 +111,39 @@ pub struct LeaseBatch {
 pub enum RetryOutcome {
     Scheduled,
     Dead,
-    Unknown,
+    /// The lease was no longer the caller's: nothing changed.
+    Stale,
 }
+
+/// Where a job is in its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Not in Redis: settled, or lost by Redis.
+    Absent,
+    /// Ready, delayed or leased.
+    Queued,
+    /// In the dead set.
+    Dead,
+}
+
+/// How an ack or abort ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Done,
+    /// The lease was no longer the caller's (it expired and the job was
+    /// handed out again, or the job left the queue): nothing changed.
+    Stale,
+}
+
+/// How a deferral ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferred {
+    /// Runs again after this delay.
+    After(Duration),
+    Stale,
+}
+
+const STALE: i64 = -2;
 
 /// A cheap snapshot of one queue (one script call).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -118,6 +161,8 @@ pub struct QueueStats {
     pub retried_total: u64,
     pub dead_total: u64,
     pub lease_expired_total: u64,
+    /// Settlements refused because the caller's lease was no longer current.
+    pub stale_total: u64,
     /// Runs put back because the database or storage was unreachable.
     pub deferred_total: u64,
     /// Workers that renewed their leases within the last lease period.
@@ -206,6 +251,19 @@ impl RedisQueue {
     /// Queue job `id` unless a job with that id is already queued, scheduled
     /// or running; returns whether it was queued now. Priority 0–9, higher first.
     pub async fn enqueue(&self, id: &str, payload: &str, priority: u8) -> Result<bool, QueueError> {
+        self.enqueue_spent(id, payload, priority, 0).await
+    }
+
+    /// [`enqueue`](Self::enqueue) for a job that already ran `spent` times
+    /// (the reconciler re-pushing a job Redis lost): its next run is
+    /// attempt `spent + 1`.
+    pub async fn enqueue_spent(
+        &self,
+        id: &str,
+        payload: &str,
+        priority: u8,
+        spent: u32,
+    ) -> Result<bool, QueueError> {
         let queued: i64 = self
             .invoke(&self.scripts.enqueue, &["ready", "seq", "enq", "stats"])
             .key(self.keys.job(id))
@@ -214,6 +272,7 @@ impl RedisQueue {
             .arg(self.spec.max_attempts)
             .arg(priority.min(9))
             .arg(self.wake_channel())
+            .arg(spent)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(queued == 1)
@@ -223,63 +282,100 @@ impl RedisQueue {
     /// expired and moves those out of attempts to the dead set.
     pub async fn lease(&self, worker: &str, max: usize) -> Result<LeaseBatch, QueueError> {
         let reply: Value = self
-            .invoke(
-                &self.scripts.lease,
-                &["ready", "delayed", "leased", "dead", "enq", "stats", "seq"],
-            )
+            .invoke(&self.scripts.lease, &LEASE_KEYS)
             .arg(self.spec.lease.get().as_millis() as u64)
             .arg(max)
             .arg(worker)
             .arg(self.keys.job_prefix())
-            .arg(self.keys.k("paused"))
+            .arg(uuid::Uuid::new_v4().simple().to_string())
             .invoke_async(&mut self.conn.clone())
             .await?;
         parse_lease(reply)
     }
 
+    /// Settle `job` (`completed` or `failed`, as [`ack`](Self::ack) and
+    /// [`fail`](Self::fail)) and lease up to `max_next` more for `worker` in
+    /// the same round trip. A stale settle leases nothing.
+    pub async fn settle_and_lease(
+        &self,
+        job: &LeasedJob,
+        outcome: &str,
+        ran: Option<Duration>,
+        worker: &str,
+        max_next: usize,
+    ) -> Result<(Settled, LeaseBatch), QueueError> {
+        let reply: Value = self
+            .invoke(&self.scripts.ack_lease, &LEASE_KEYS)
+            .key(self.keys.job(&job.id))
+            .arg(&job.id)
+            .arg(outcome)
+            .arg(ran.map_or(-1, |d| d.as_millis() as i64))
+            .arg(&job.token)
+            .arg(self.spec.lease.get().as_millis() as u64)
+            .arg(max_next)
+            .arg(worker)
+            .arg(self.keys.job_prefix())
+            .arg(uuid::Uuid::new_v4().simple().to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let (done, jobs, dead): (i64, Value, Value) =
+            redis::from_redis_value(reply).map_err(|e| QueueError::Protocol(e.to_string()))?;
+        let batch = parse_lease(Value::Array(vec![jobs, dead]))?;
+        let settled = if done == STALE {
+            Settled::Stale
+        } else {
+            Settled::Done
+        };
+        Ok((settled, batch))
+    }
+
     /// The job succeeded: forget it. `ran` (the handler's run time) feeds
     /// the service-time average of the scaling signal.
-    pub async fn ack(&self, id: &str, ran: Option<Duration>) -> Result<(), QueueError> {
-        self.settle(id, "completed", ran).await
+    pub async fn ack(&self, job: &LeasedJob, ran: Option<Duration>) -> Result<Settled, QueueError> {
+        self.settle(job, "completed", ran).await
     }
 
     /// The job failed for good (bad input): forget it without retrying.
-    pub async fn fail(&self, id: &str, ran: Option<Duration>) -> Result<(), QueueError> {
-        self.settle(id, "failed", ran).await
+    pub async fn fail(
+        &self,
+        job: &LeasedJob,
+        ran: Option<Duration>,
+    ) -> Result<Settled, QueueError> {
+        self.settle(job, "failed", ran).await
     }
 
     async fn settle(
         &self,
-        id: &str,
+        job: &LeasedJob,
         outcome: &str,
         ran: Option<Duration>,
-    ) -> Result<(), QueueError> {
-        let _: i64 = self
+    ) -> Result<Settled, QueueError> {
+        let done: i64 = self
             .invoke(&self.scripts.settle, &["leased", "enq", "stats"])
-            .key(self.keys.job(id))
-            .arg(id)
+            .key(self.keys.job(&job.id))
+            .arg(&job.id)
             .arg(outcome)
             .arg(ran.map_or(-1, |d| d.as_millis() as i64))
+            .arg(&job.token)
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(())
+        Ok(if done == STALE {
+            Settled::Stale
+        } else {
+            Settled::Done
+        })
     }
 
     /// The run failed transiently: retry after the queue's backoff, or dead.
-    pub async fn retry(
-        &self,
-        id: &str,
-        attempt: u32,
-        error: &str,
-    ) -> Result<RetryOutcome, QueueError> {
-        let delay = self.spec.backoff.delay(attempt, rand::random::<f64>());
-        self.retry_after(id, delay, error).await
+    pub async fn retry(&self, job: &LeasedJob, error: &str) -> Result<RetryOutcome, QueueError> {
+        let delay = self.spec.backoff.delay(job.attempt, rand::random::<f64>());
+        self.retry_after(job, delay, error).await
     }
 
     /// Like [`retry`](Self::retry) with an explicit delay (retry-after errors).
     pub async fn retry_after(
         &self,
-        id: &str,
+        job: &LeasedJob,
         delay: Duration,
         error: &str,
     ) -> Result<RetryOutcome, QueueError> {
@@ -288,61 +384,93 @@ impl RedisQueue {
                 &self.scripts.retry,
                 &["leased", "delayed", "dead", "enq", "stats"],
             )
-            .key(self.keys.job(id))
-            .arg(id)
+            .key(self.keys.job(&job.id))
+            .arg(&job.id)
             .arg(delay.as_millis() as u64)
             .arg(error)
+            .arg(&job.token)
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(match outcome {
-            1 => RetryOutcome::Scheduled,
-            0 => RetryOutcome::Dead,
-            _ => RetryOutcome::Unknown,
-        })
+        match outcome {
+            1 => Ok(RetryOutcome::Scheduled),
+            0 => Ok(RetryOutcome::Dead),
+            STALE => Ok(RetryOutcome::Stale),
+            other => Err(QueueError::Protocol(format!("retry returned {other}"))),
+        }
     }
 
     /// Infrastructure was unreachable: run the job again after a growing
-    /// delay (1 s doubling to 30 s) without spending an attempt. Returns the
-    /// delay, or `None` for an unknown job.
-    pub async fn defer(&self, id: &str, error: &str) -> Result<Option<Duration>, QueueError> {
+    /// delay (1 s doubling to 30 s) without spending an attempt.
+    pub async fn defer(&self, job: &LeasedJob, error: &str) -> Result<Deferred, QueueError> {
         let delay: i64 = self
             .invoke(&self.scripts.defer, &["leased", "delayed", "enq", "stats"])
-            .key(self.keys.job(id))
-            .arg(id)
+            .key(self.keys.job(&job.id))
+            .arg(&job.id)
             .arg(1000)
             .arg(30_000)
             .arg(error)
+            .arg(&job.token)
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(u64::try_from(delay).ok().map(Duration::from_millis))
+        Ok(match u64::try_from(delay) {
+            Ok(ms) => Deferred::After(Duration::from_millis(ms)),
+            Err(_) => Deferred::Stale,
+        })
     }
 
-    /// Extend the leases `worker` holds on `ids` and mark the worker alive;
-    /// returns how many leases it still held.
-    pub async fn renew(&self, worker: &str, ids: &[String]) -> Result<u64, QueueError> {
+    /// Extend the leases `(id, token)` and mark `worker` alive; returns the
+    /// ids whose lease is no longer the caller's (their runs must stop).
+    pub async fn renew(
+        &self,
+        worker: &str,
+        leases: &[(String, String)],
+    ) -> Result<Vec<String>, QueueError> {
         let mut invocation = self.invoke(&self.scripts.renew, &["leased", "workers"]);
         invocation
             .arg(self.spec.lease.get().as_millis() as u64)
             .arg(worker)
             .arg(self.keys.job_prefix());
-        for id in ids {
-            invocation.arg(id);
+        for (id, token) in leases {
+            invocation.arg(id).arg(token);
         }
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
 
-    /// Give back leases `worker` holds on jobs it never started; their
-    /// attempt is not counted.
-    pub async fn release(&self, worker: &str, ids: &[String]) -> Result<u64, QueueError> {
-        if ids.is_empty() {
+    /// Give back leases on jobs never started; their attempt is not counted.
+    /// Leases that are no longer the caller's are left alone.
+    pub async fn release(&self, jobs: &[&LeasedJob]) -> Result<u64, QueueError> {
+        if jobs.is_empty() {
             return Ok(0);
         }
         let mut invocation = self.invoke(&self.scripts.release, &["ready", "leased", "enq", "seq"]);
-        invocation.arg(worker).arg(self.keys.job_prefix());
+        invocation.arg(self.keys.job_prefix());
+        for job in jobs {
+            invocation.arg(&job.id).arg(&job.token);
+        }
+        Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
+    }
+
+    /// Where each of `ids` is (one script call).
+    pub async fn presence(&self, ids: &[String]) -> Result<Vec<Presence>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.invoke(&self.scripts.presence, &["dead"]);
+        for id in ids {
+            invocation.key(self.keys.job(id));
+        }
         for id in ids {
             invocation.arg(id);
         }
-        Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
+        let codes: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(codes
+            .into_iter()
+            .map(|c| match c {
+                0 => Presence::Absent,
+                2 => Presence::Dead,
+                _ => Presence::Queued,
+            })
+            .collect())
     }
 
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
@@ -377,6 +505,7 @@ impl RedisQueue {
             retried_total: c("retried"),
             dead_total: c("dead"),
             lease_expired_total: c("lease_expired"),
+            stale_total: c("stale"),
             deferred_total: c("deferred"),
             live_workers,
             service_time_ms: counters
@@ -404,10 +533,18 @@ impl RedisQueue {
     }
 }
 
+/// Keys of the leasing scripts, in their order.
+const LEASE_KEYS: [&str; 8] = [
+    "ready", "delayed", "leased", "dead", "enq", "stats", "seq", "paused",
+];
+
 type StatsReply = (u64, u64, u64, u64, i64, u64, HashMap<String, String>);
 
-/// `{id, payload, attempt, max_attempts}` and `{id, payload, attempts}` rows.
-type LeaseReply = (Vec<(String, String, u32, u32)>, Vec<(String, String, u32)>);
+/// `{id, payload, attempt, max_attempts, token}` and `{id, payload, attempts}` rows.
+type LeaseReply = (
+    Vec<(String, String, u32, u32, String)>,
+    Vec<(String, String, u32)>,
+);
 
 fn parse_lease(reply: Value) -> Result<LeaseBatch, QueueError> {
     let (jobs, dead): LeaseReply =
@@ -415,11 +552,12 @@ fn parse_lease(reply: Value) -> Result<LeaseBatch, QueueError> {
     Ok(LeaseBatch {
         jobs: jobs
             .into_iter()
-            .map(|(id, payload, attempt, max_attempts)| LeasedJob {
+            .map(|(id, payload, attempt, max_attempts, token)| LeasedJob {
                 id,
                 payload,
                 attempt,
                 max_attempts,
+                token,
             })
             .collect(),
         dead: dead

@@ -115,4 +115,59 @@ mod tests {
             last = w;
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn arb_input() -> impl Strategy<Value = ScaleInput> {
+            (
+                0u64..100_000,
+                0u64..1000,
+                proptest::option::of(1u64..600_000),
+                1u32..64,
+                1u64..3600,
+                0u32..10,
+                0u32..50,
+            )
+                .prop_map(|(depth, in_flight, ms, concurrency, target, min, extra)| {
+                    ScaleInput {
+                        depth,
+                        in_flight,
+                        service_time: ms.map(Duration::from_millis),
+                        concurrency,
+                        target_latency: Duration::from_secs(target),
+                        min_workers: min,
+                        max_workers: min + extra,
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn the_recommendation_stays_within_the_pool_bounds(input in arb_input()) {
+                let w = recommend(input).workers;
+                prop_assert!(w >= input.min_workers && w <= input.max_workers, "{w} {input:?}");
+            }
+
+            /// More waiting work never asks for fewer workers.
+            #[test]
+            fn more_work_never_means_fewer_workers(input in arb_input(), more in 0u64..100_000) {
+                let bigger = ScaleInput { depth: input.depth + more, ..input };
+                prop_assert!(recommend(bigger).workers >= recommend(input).workers);
+            }
+
+            /// Unclamped, the workers recommended clear the work in time.
+            #[test]
+            fn enough_workers_clear_the_backlog_within_the_target(input in arb_input()) {
+                let open = ScaleInput { min_workers: 0, max_workers: u32::MAX, ..input };
+                let w = recommend(open).workers;
+                if let (Some(s), true) = (input.service_time, input.depth + input.in_flight > 0) {
+                    let cleared = f64::from(w) * f64::from(input.concurrency)
+                        * input.target_latency.as_secs_f64() / s.as_secs_f64();
+                    prop_assert!(cleared + 1e-6 >= (input.depth + input.in_flight) as f64);
+                }
+            }
+        }
+    }
 }

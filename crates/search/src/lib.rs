@@ -270,4 +270,46 @@ mod tests {
                 .is_empty()
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn unit(v: Vec<f32>) -> Vec<f32> {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+            v.into_iter().map(|x| x / n).collect()
+        }
+
+        proptest! {
+            /// 8-bit codes keep every component within half a step.
+            #[test]
+            fn quantisation_round_trips_within_half_a_step(v in proptest::collection::vec(-1.0f32..1.0, 1..300)) {
+                let (codes, scale) = quantise(&v);
+                for (x, c) in v.iter().zip(&codes) {
+                    prop_assert!((x - scale * f32::from(*c)).abs() <= scale / 2.0 + 1e-6);
+                }
+            }
+
+            /// A stored vector finds itself first, scoring about 1.
+            #[test]
+            fn a_vector_is_its_own_nearest_neighbour(
+                vs in proptest::collection::vec(proptest::collection::vec(-1.0f32..1.0, 32), 2..20),
+                pick in any::<prop::sample::Index>(),
+            ) {
+                let vs: Vec<Vec<f32>> = vs.into_iter().map(unit).collect();
+                let mut index = VectorIndex::new(32);
+                let ids: Vec<Uuid> = vs.iter().map(|_| Uuid::new_v4()).collect();
+                for (id, v) in ids.iter().zip(&vs) {
+                    index.push(*id, v).unwrap();
+                }
+                let i = pick.index(vs.len());
+                // Distinct random vectors: skip the rare near-duplicate draw.
+                prop_assume!(vs.iter().enumerate().all(|(j, w)| j == i
+                    || w.iter().zip(&vs[i]).map(|(a, b)| a * b).sum::<f32>() < 0.95));
+                let hits = index.search(&vs[i], 1, |_| true).unwrap();
+                prop_assert_eq!(hits[0].id, ids[i]);
+                prop_assert!((hits[0].score - 1.0).abs() < 0.02, "{}", hits[0].score);
+            }
+        }
+    }
 }

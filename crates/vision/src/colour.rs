@@ -360,4 +360,36 @@ mod tests {
         assert_eq!(colours[1].name, "white");
         assert_eq!(colours[0].hex, "#1b2a4a");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn srgb_through_lab_and_back_is_the_same_colour(r: u8, g: u8, b: u8) {
+                let back = Lab::from_rgb([r, g, b]).to_rgb();
+                for (x, y) in [r, g, b].into_iter().zip(back) {
+                    prop_assert!((i16::from(x) - i16::from(y)).abs() <= 1, "{:?} -> {:?}", [r, g, b], back);
+                }
+            }
+
+            #[test]
+            fn ciede2000_is_zero_on_itself_symmetric_and_non_negative(
+                a in any::<[u8; 3]>(), b in any::<[u8; 3]>()
+            ) {
+                let (x, y) = (Lab::from_rgb(a), Lab::from_rgb(b));
+                prop_assert!(delta_e2000(x, x).abs() < 1e-3);
+                let (d1, d2) = (delta_e2000(x, y), delta_e2000(y, x));
+                prop_assert!(d1 >= 0.0 && (d1 - d2).abs() < 1e-3, "{d1} {d2}");
+            }
+
+            #[test]
+            fn lightness_stays_in_range_and_grey_has_no_chroma(v: u8) {
+                let grey = Lab::from_rgb([v, v, v]);
+                prop_assert!((0.0..=100.01).contains(&grey.l));
+                prop_assert!(grey.chroma() < 0.05, "{grey:?}");
+            }
+        }
+    }
 }

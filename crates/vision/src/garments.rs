@@ -19,6 +19,20 @@ pub enum Category {
     Accessories,
 }
 
+impl Category {
+    /// The wire name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Tops => "tops",
+            Category::Bottoms => "bottoms",
+            Category::Dresses => "dresses",
+            Category::Outerwear => "outerwear",
+            Category::Footwear => "footwear",
+            Category::Accessories => "accessories",
+        }
+    }
+}
+
 /// What a garment says about the weather it is worn in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Weather {

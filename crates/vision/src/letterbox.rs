@@ -169,4 +169,35 @@ mod tests {
             }
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// The letterbox keeps the photo's aspect, stays inside the
+            /// square, and its corners map back to the photo's corners.
+            #[test]
+            fn the_content_maps_back_onto_the_whole_photo(w in 1u32..400, h in 1u32..400, size in 16u32..320) {
+                let rgb = vec![128u8; (w * h * 3) as usize];
+                let (tensor, lb) = letterbox_tensor(&rgb, w, h, None, size, (1.0, 0.0));
+                prop_assert_eq!(tensor.len(), (3 * size * size) as usize);
+                let (cx, cy, cw, ch) = lb.content();
+                prop_assert!(cx + cw <= size && cy + ch <= size);
+                // The longer side fills the square.
+                prop_assert!(cw == size || ch == size, "{cw}x{ch} in {size}");
+                let (x0, y0) = lb.to_photo(cx as f32, cy as f32);
+                let (x1, y1) = lb.to_photo((cx + cw) as f32, (cy + ch) as f32);
+                // Within a model pixel of the photo's corners.
+                let tol = 1.0 / lb.scale + 1e-3;
+                prop_assert!(x0.abs() <= tol && y0.abs() <= tol, "{x0},{y0}");
+                prop_assert!((x1 - w as f32).abs() <= tol && (y1 - h as f32).abs() <= tol, "{x1},{y1} vs {w}x{h}");
+                // Padding is black (b = 0), the content is the photo's grey.
+                let mid = (cy + ch / 2) * size + cx + cw / 2;
+                prop_assert!((tensor[mid as usize] - 128.0 / 255.0).abs() < 0.02);
+            }
+        }
+    }
 }

@@ -328,9 +328,11 @@ mod tests {
             a: 8.0,
             b: 22.0,
         };
-        let p = season_palette(golden_light, undertone(golden_light));
-        assert_eq!((p.season, p.sub_season), ("spring", "light_spring"));
-        assert!(!p.recommended.is_empty() && !p.avoid.is_empty());
+        let light = season_palette(golden_light, undertone(golden_light));
+        assert_eq!((light.season, light.sub_season), ("spring", "light_spring"));
+        assert!(!light.recommended.is_empty() && !light.avoid.is_empty());
+        // What a palette recommends it never also says to avoid.
+        assert!(light.recommended.iter().all(|c| !light.avoid.contains(c)));
         let deep_cool = Lab {
             l: 30.0,
             a: 12.0,
@@ -338,6 +340,9 @@ mod tests {
         };
         let p = season_palette(deep_cool, undertone(deep_cool));
         assert_eq!((p.season, p.sub_season), ("winter", "deep_winter"));
+        assert!(p.recommended.iter().all(|c| !p.avoid.contains(c)));
+        // Opposite seasons get different colours.
+        assert_ne!(p.recommended, light.recommended);
         assert!((confidence(1000, 2.0, 1.0) - 1.0).abs() < 1e-6);
         assert!(confidence(150, 2.0, 1.0) < 0.6);
         assert!(confidence(1000, 25.0, 1.0) < 0.3);

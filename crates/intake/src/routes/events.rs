@@ -114,6 +114,12 @@ async fn stream_events(
                 Err(RecvError::Lagged(skipped)) => {
                     // This socket fell behind the live channel: catch up from the log.
                     tracing::debug!(skipped, "event socket lagged; replaying");
+                    state.metrics.counter_add(
+                        "atelier_event_socket_lagged_total",
+                        "Times a socket fell behind the live buffer and replayed the gap from the log",
+                        &[],
+                        1.0,
+                    );
                     let from = last_sent.clone().unwrap_or_else(|| "0-0".into());
                     if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
                         return;

@@ -34,13 +34,19 @@ pub(super) async fn submit(
     let limit = state.config.intake.max_json_bytes as usize;
     let req: SubmitRequest = super::json_body(request, limit).await?;
 
-    let kind: JobKind = req.kind.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::JobUnknownKind,
-            format!("unknown job kind {:?}", req.kind),
-        )
-    })?;
+    let kind: JobKind = req
+        .kind
+        .parse()
+        .ok()
+        // Test-only kinds do not exist unless the deployment says so.
+        .filter(|k: &JobKind| !k.is_test() || state.config.intake.test_kinds)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::JobUnknownKind,
+                format!("unknown job kind {:?}", req.kind),
+            )
+        })?;
     validate_user_id(&req.user_id).map_err(|e| ApiError::invalid(e.message))?;
     if let Some(key) = &req.idempotency_key
         && !(1..=255).contains(&key.len())
@@ -78,7 +84,18 @@ pub(super) async fn submit(
         input.avatar_id.get_or_insert_with(Uuid::new_v4);
     }
 
-    let queue = state.queues_config.for_kind(kind).name.clone();
+    let queue = state
+        .queues_config
+        .find_for_kind(kind)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                ErrorCode::JobKindNotAvailable,
+                format!("no queue in queues.toml carries job kind {kind}"),
+            )
+        })?
+        .name
+        .clone();
     let submission = atelier_db::jobs::submit(
         &state.pool,
         NewJob {

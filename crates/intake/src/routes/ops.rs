@@ -97,6 +97,10 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             ("retried", s.retried_total),
             ("dead", s.dead_total),
             ("lease_expired", s.lease_expired_total),
+            ("deferred", s.deferred_total),
+            // Settlements refused because the worker's lease was no longer
+            // current (it stalled past its lease): fencing at work.
+            ("stale", s.stale_total),
         ] {
             m.gauge_set(
                 "atelier_queue_jobs_settled",

@@ -24,3 +24,26 @@ local function selected_dead(dead)
   end
   return redis.call('ZRANGE', dead, 0, 999)
 end
+-- Whether `token` names the current lease of the job in hash `h`. Every
+-- change a holder makes is fenced by it: a worker that lost its lease (a
+-- stall longer than the lease) is told 'stale' and changes nothing.
+local function holds(h, token)
+  return token ~= '' and redis.call('HGET', h, 'token') == token
+end
+local STALE = -2
+local function stale(stats)
+  redis.call('HINCRBY', stats, 'stale', 1)
+  return STALE
+end
+-- Forget a settled job and count its outcome and run time (ms < 0: unknown).
+local function settle_job(leased, enq, stats, h, id, outcome, ms)
+  redis.call('ZREM', leased, id)
+  redis.call('ZREM', enq, id)
+  redis.call('DEL', h)
+  redis.call('HINCRBY', stats, outcome, 1)
+  if ms >= 0 then
+    local avg = tonumber(redis.call('HGET', stats, 'service_ms_ewma') or '-1')
+    if avg < 0 then avg = ms else avg = avg * 0.9 + ms * 0.1 end
+    redis.call('HSET', stats, 'service_ms_ewma', tostring(avg))
+  end
+end

@@ -7,7 +7,7 @@ for _, id in ipairs(ids) do
   local h = ARGV[1] .. id
   if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('EXISTS', h) == 1 then
     redis.call('HSET', h, 'attempts', 0)
-    redis.call('HDEL', h, 'worker', 'cancel')
+    redis.call('HDEL', h, 'worker', 'cancel', 'token')
     requeue(KEYS[2], KEYS[4], KEYS[3], h, id)
     redis.call('HINCRBY', KEYS[5], 'dead_retried', 1)
     table.insert(retried, id)

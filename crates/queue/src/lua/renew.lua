@@ -1,15 +1,20 @@
 -- Extends the leases this worker still holds, and records that the worker
--- is alive (the live-worker count of the scaling signal).
+-- is alive (the live-worker count of the scaling signal). A lease whose
+-- token no longer matches (it expired and was handed out again, the job was
+-- settled or lost) is reported lost: its holder must stop that run.
 -- KEYS: 1 leased, 2 workers
--- ARGV: 1 lease_ms, 2 worker, 3 job-hash key prefix, 4.. ids
+-- ARGV: 1 lease_ms, 2 worker, 3 job-hash key prefix, 4.. id, token pairs
+-- Returns the ids of the leases lost.
 local now = now_ms()
 redis.call('ZADD', KEYS[2], now, ARGV[2])
 local deadline = now + tonumber(ARGV[1])
-local renewed = 0
-for i = 4, #ARGV do
+local lost = {}
+for i = 4, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('HGET', ARGV[3] .. id, 'worker') == ARGV[2] then
-    renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, id)
+  if holds(ARGV[3] .. id, ARGV[i + 1]) and redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, id)
+  else
+    table.insert(lost, id)
   end
 end
-return renewed
+return lost

@@ -2,7 +2,8 @@
 use atelier_jobs::ErrorCode;
 
 /// Every failed run is classified: retry (transient), abort (bad input; it
-/// will never succeed) or defer (infrastructure unreachable).
+/// will never succeed), defer (infrastructure unreachable), or stale (the run
+/// lost its lease: another run or an operator owns the job now).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobFailure {
     /// Worth another attempt after the queue's backoff.
@@ -12,6 +13,10 @@ pub enum JobFailure {
     /// The database or object storage could not be reached: the job waits
     /// for it (growing delay) without spending an attempt.
     Defer { code: ErrorCode, message: String },
+    /// The run no longer holds the job (its lease expired and the job was
+    /// handed out again, or it was cancelled or dead-lettered meanwhile):
+    /// it drops its result and touches neither the row nor the queue.
+    Stale,
 }
 
 impl JobFailure {
@@ -41,6 +46,7 @@ impl JobFailure {
             JobFailure::Retry { code, .. }
             | JobFailure::Abort { code, .. }
             | JobFailure::Defer { code, .. } => *code,
+            JobFailure::Stale => ErrorCode::JobWorkerLost,
         }
     }
 
@@ -49,12 +55,16 @@ impl JobFailure {
             JobFailure::Retry { message, .. }
             | JobFailure::Abort { message, .. }
             | JobFailure::Defer { message, .. } => message,
+            JobFailure::Stale => "the run lost its lease",
         }
     }
 }
 
 impl From<atelier_db::DbError> for JobFailure {
     fn from(e: atelier_db::DbError) -> Self {
+        if let atelier_db::DbError::Stale = e {
+            return JobFailure::Stale;
+        }
         if e.is_transient() {
             return JobFailure::defer(ErrorCode::DatabaseUnavailable, e.to_string());
         }
@@ -82,5 +92,27 @@ impl From<atelier_storage::StorageError> for JobFailure {
 impl From<atelier_media::MediaError> for JobFailure {
     fn from(e: atelier_media::MediaError) -> Self {
         JobFailure::abort(e.code(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified_by_what_a_retry_could_change() {
+        // Bad input never succeeds: abort with its own code.
+        let bad = JobFailure::from(atelier_media::MediaError::Corrupt("truncated".into()));
+        assert!(matches!(bad, JobFailure::Abort { .. }), "{bad:?}");
+        assert_eq!(bad.code(), ErrorCode::ImageCorrupt);
+        // A missing stored object will not reappear.
+        let gone = JobFailure::from(atelier_storage::StorageError::NotFound("k".into()));
+        assert_eq!(gone.code(), ErrorCode::UploadNotFound);
+        assert!(matches!(gone, JobFailure::Abort { .. }));
+        // A fenced-off write means another run owns the job.
+        assert_eq!(
+            JobFailure::from(atelier_db::DbError::Stale),
+            JobFailure::Stale
+        );
     }
 }

@@ -1,20 +1,20 @@
 //! `photo.ingest`: keep the original, write variants and a thumbnail, record
 //! the photo. Keys derive from the job, so a re-run overwrites, never adds.
-use atelier_db::{JobRow, PhotoRow};
-use atelier_jobs::{ErrorCode, EventType, PhotoIngestInput, PhotoIngestResult, StoredObject};
+use atelier_config::AppConfig;
+use atelier_db::PhotoRow;
+use atelier_jobs::{EventType, JobKind, PhotoIngestInput, PhotoIngestResult, StoredObject};
 use atelier_media::{IngestOptions, Rendition};
+use atelier_runtime::{Handler, JobContext, JobFailure};
 use atelier_storage::content_type;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::failure::JobFailure;
-use crate::run::{Progress, WorkerContext};
-
-pub(crate) fn options(ctx: &WorkerContext) -> IngestOptions {
-    let m = &ctx.config.media;
+/// The decode bounds and renditions every photo job applies.
+pub(crate) fn options(config: &AppConfig) -> IngestOptions {
+    let m = &config.media;
     IngestOptions {
-        max_bytes: ctx.config.intake.max_upload_bytes,
+        max_bytes: config.intake.max_upload_bytes,
         max_pixels: m.max_pixels,
         max_dimension: m.max_dimension,
         widths: m.variant_widths.clone(),
@@ -24,27 +24,31 @@ pub(crate) fn options(ctx: &WorkerContext) -> IngestOptions {
     }
 }
 
-pub(crate) async fn run(
-    ctx: &WorkerContext,
-    job: &JobRow,
-    progress: &Progress<'_>,
-) -> Result<serde_json::Value, JobFailure> {
-    let input: PhotoIngestInput = crate::run::input(job)?;
-    let (upload, original) = crate::run::owned_upload(ctx, job, input.upload_id).await?;
-    progress.report(10, "fetched").await?;
+pub struct Ingest;
 
-    let options = options(ctx);
+#[async_trait::async_trait]
+impl Handler for Ingest {
+    fn kind(&self) -> JobKind {
+        JobKind::PhotoIngest
+    }
+
+    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+        run(ctx).await
+    }
+}
+
+async fn run(ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+    let job = ctx.job();
+    let input: PhotoIngestInput = ctx.input()?;
+    let (upload, original) = ctx.owned_upload(input.upload_id).await?;
+    ctx.report(10, "fetched").await?;
+
+    let options = options(ctx.config());
     let bytes = original.clone();
-    let (photo, cpu) = tokio::task::spawn_blocking(move || {
-        let cpu = cpu_time::ThreadTime::now();
-        let photo = atelier_media::ingest(&bytes, &options);
-        (photo, cpu.elapsed())
-    })
-    .await
-    .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("ingest task: {e}")))?;
-    progress.cost.add_cpu(cpu);
-    let photo = photo?;
-    progress.report(60, "rendered").await?;
+    let photo = ctx
+        .blocking(move || Ok(atelier_media::ingest(&bytes, &options)?))
+        .await?;
+    ctx.report(60, "rendered").await?;
 
     let photo_id = job.id;
     let avatar_id = input
@@ -57,28 +61,20 @@ pub(crate) async fn run(
     );
     let processed = format!("avatars/photos/processed/{user}/{avatar_id}/{photo_id}");
 
-    ctx.storage
-        .put(
-            &original_key,
-            original.clone(),
-            content_type(photo.format.name()),
-        )
-        .await?;
-    progress.cost.add_bytes(original.len() as u64);
+    ctx.put(
+        &original_key,
+        original.clone(),
+        content_type(photo.format.name()),
+    )
+    .await?;
     let mut variants = Vec::with_capacity(photo.variants.len());
     for r in &photo.variants {
         let ext = if r.format == "jpeg" { "jpg" } else { r.format };
         let key = format!("{processed}/w{}.{ext}", r.width);
-        variants.push(store(ctx, progress, key, r).await?);
+        variants.push(store(ctx, key, r).await?);
     }
-    let thumbnail = store(
-        ctx,
-        progress,
-        format!("{processed}/thumb.jpg"),
-        &photo.thumbnail,
-    )
-    .await?;
-    progress.report(90, "stored").await?;
+    let thumbnail = store(ctx, format!("{processed}/thumb.jpg"), &photo.thumbnail).await?;
+    ctx.report(90, "stored").await?;
 
     let result = PhotoIngestResult {
         photo_id,
@@ -109,27 +105,23 @@ pub(crate) async fn run(
         variants: serde_json::to_value(&result.variants).expect("variants serialise"),
         exif: serde_json::to_value(&result.exif).expect("exif serialises"),
     };
-    atelier_db::jobs::complete_photo(&ctx.pool, job.id, &result_json, &row).await?;
-    progress
-        .announce(
-            EventType::PhotoIngested,
-            serde_json::json!({"photo_id": photo_id, "avatar_id": avatar_id,
+    atelier_db::jobs::complete_photo(ctx.pool(), ctx.fence(), &result_json, &row).await?;
+    ctx.announce(
+        EventType::PhotoIngested,
+        serde_json::json!({"photo_id": photo_id, "avatar_id": avatar_id,
                                "thumbnail_key": result.thumbnail.key}),
-        )
-        .await;
+    )
+    .await;
     Ok(result_json)
 }
 
 async fn store(
-    ctx: &WorkerContext,
-    progress: &Progress<'_>,
+    ctx: &JobContext<'_>,
     key: String,
     r: &Rendition,
 ) -> Result<StoredObject, JobFailure> {
-    ctx.storage
-        .put(&key, Bytes::from(r.bytes.clone()), content_type(r.format))
+    ctx.put(&key, Bytes::from(r.bytes.clone()), content_type(r.format))
         .await?;
-    progress.cost.add_bytes(r.bytes.len() as u64);
     Ok(StoredObject {
         key,
         format: r.format.to_owned(),

@@ -8,26 +8,26 @@ use atelier_telemetry::Registry;
 
 /// Costs a handler adds up while it runs.
 #[derive(Default)]
-pub(crate) struct CostMeter {
+pub struct CostMeter {
     cpu_nanos: AtomicU64,
     bytes_written: AtomicU64,
 }
 
 impl CostMeter {
-    pub(crate) fn add_cpu(&self, d: Duration) {
+    pub fn add_cpu(&self, d: Duration) {
         self.cpu_nanos
             .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn add_bytes(&self, n: u64) {
+    pub fn add_bytes(&self, n: u64) {
         self.bytes_written.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub(crate) fn cpu_seconds(&self) -> f64 {
+    pub fn cpu_seconds(&self) -> f64 {
         self.cpu_nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
 
-    pub(crate) fn bytes(&self) -> u64 {
+    pub fn bytes(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
     }
 }

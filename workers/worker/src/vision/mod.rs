@@ -1,44 +1,32 @@
-//! What every vision handler shares: the loaded models, model work on the
-//! blocking pool with its CPU time metered, and the pose pass that finds
-//! (and masks) the person.
-use std::sync::Arc;
+//! The vision handlers (one file per kind) and what they share: the loaded
+//! models (`models.rs`), single-image model runs, the pose pass that finds
+//! (and masks) the person, result keys and the result cache.
+pub mod embed;
+pub mod models;
+pub mod pose;
+pub mod segment;
+pub mod skin_tone;
+pub mod tag;
 
-use atelier_db::JobRow;
 use atelier_inference::{InferenceError, Model, ModelManifest};
 use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::RgbPhoto;
+use atelier_runtime::{JobContext, JobFailure};
 use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
-
-use crate::failure::JobFailure;
-use crate::models::VisionModels;
-use crate::run::{Progress, WorkerContext};
 
 pub(crate) const POSE_SIZE: u32 = 256;
 
-pub(crate) fn models(ctx: &WorkerContext) -> Result<Arc<VisionModels>, JobFailure> {
-    ctx.models.clone().ok_or_else(|| {
-        JobFailure::retry(
-            ErrorCode::Internal,
-            "this worker has no vision models loaded",
-        )
-    })
+/// The name and version a result names its model by.
+pub(crate) fn model_ref(m: &ModelManifest) -> atelier_jobs::ModelRef {
+    atelier_jobs::ModelRef {
+        name: m.name.clone(),
+        version: m.version.clone(),
+    }
 }
 
-/// Run model work on the blocking pool; its CPU time is the job's cost.
-pub(crate) async fn blocking<T, F>(progress: &Progress<'_>, work: F) -> Result<T, JobFailure>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, JobFailure> + Send + 'static,
-{
-    let (outcome, cpu) = tokio::task::spawn_blocking(move || {
-        let cpu = cpu_time::ThreadTime::now();
-        let outcome = work();
-        (outcome, cpu.elapsed())
-    })
-    .await
-    .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("model task: {e}")))?;
-    progress.cost.add_cpu(cpu);
-    outcome
+/// A typed result as the row and the completion event carry it.
+pub(crate) fn to_json<T: serde::Serialize>(result: &T) -> serde_json::Value {
+    serde_json::to_value(result).expect("results serialise")
 }
 
 pub(crate) fn model_failure(e: InferenceError) -> JobFailure {
@@ -141,12 +129,12 @@ pub(crate) fn cache_key(kind: JobKind, input_sha256: &str, models: &[&ModelManif
 /// without running any model: the job completes with that result, marked
 /// with the job that computed it.
 pub(crate) async fn answer_from_cache(
-    ctx: &WorkerContext,
-    job: &JobRow,
+    ctx: &JobContext<'_>,
     key: &str,
 ) -> Result<Option<serde_json::Value>, JobFailure> {
+    let job = ctx.job();
     let Some((source, mut result)) =
-        atelier_db::jobs::cached_result(&ctx.pool, &job.client_id, &job.user_id, key).await?
+        atelier_db::jobs::cached_result(ctx.pool(), &job.client_id, &job.user_id, key).await?
     else {
         return Ok(None);
     };
@@ -156,7 +144,7 @@ pub(crate) async fn answer_from_cache(
         .cloned()
         .unwrap_or_else(|| serde_json::json!(source));
     result["cache"] = serde_json::json!({"hit": true, "job_id": origin});
-    atelier_db::jobs::complete_keyed(&ctx.pool, job.id, &result, key).await?;
+    atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, key).await?;
     tracing::info!(%source, "answered from the result cache");
     Ok(Some(result))
 }
@@ -176,20 +164,18 @@ pub(crate) enum PhotoJob {
 /// its result key (kind + photo hash + the `used` models), the cache, then
 /// the photo's bytes.
 pub(crate) async fn start_photo_job(
-    ctx: &WorkerContext,
-    job: &JobRow,
-    progress: &Progress<'_>,
+    ctx: &JobContext<'_>,
     kind: JobKind,
     upload_id: uuid::Uuid,
     used: &[&ModelManifest],
 ) -> Result<PhotoJob, JobFailure> {
-    let upload = crate::run::owned_upload_row(ctx, job, upload_id).await?;
+    let upload = ctx.owned_upload_row(upload_id).await?;
     let key = cache_key(kind, &upload.sha256, used);
-    if let Some(result) = answer_from_cache(ctx, job, &key).await? {
+    if let Some(result) = answer_from_cache(ctx, &key).await? {
         return Ok(PhotoJob::Answered(result));
     }
-    let bytes = ctx.storage.get(&upload.storage_key).await?;
-    progress.report(10, "fetched").await?;
+    let bytes = ctx.storage().get(&upload.storage_key).await?;
+    ctx.report(10, "fetched").await?;
     Ok(PhotoJob::Run {
         bytes,
         key,

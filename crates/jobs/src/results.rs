@@ -1,0 +1,246 @@
+//! Results of the vision kinds, version 1: typed so every handler writes the
+//! same shape the API documents (`README.md`, "Results"), and so clients in
+//! Rust can read them back. `photo.ingest`'s result is in `photo.rs`.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::StoredObject;
+
+/// The model (name and version) that computed a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// Whether the result was answered from a stored one (same client and user,
+/// same input bytes, same model versions), and which job computed it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CacheInfo {
+    pub hit: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A body point in photo pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BodyKeypoint {
+    pub name: String,
+    pub x: f32,
+    pub y: f32,
+    /// Depth relative to the hips, same pixel scale (smaller: nearer).
+    pub z: f32,
+    /// Probability the point is visible.
+    pub visibility: f32,
+}
+
+/// `vision.pose` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoseResult {
+    pub person_present: bool,
+    pub score: f32,
+    pub mask_coverage: f32,
+    /// 1 (whole photo) or 2 (refined on a crop around the person).
+    pub passes: u8,
+    pub image: ImageSize,
+    pub keypoints: Vec<BodyKeypoint>,
+    pub model: ModelRef,
+    pub cache: CacheInfo,
+}
+
+/// A box in photo pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PixelBox {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `vision.segment` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentResult {
+    pub person_present: bool,
+    /// Grey PNG, 255 = person.
+    pub mask: StoredObject,
+    /// RGBA PNG, alpha = mask.
+    pub cutout: StoredObject,
+    pub coverage: f32,
+    pub bbox: Option<PixelBox>,
+    pub image: ImageSize,
+    /// The model that drew the mask.
+    pub model: ModelRef,
+    /// The model that decided a person is there.
+    pub person_check: ModelRef,
+    pub cache: CacheInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryScore {
+    /// tops, bottoms, dresses, outerwear, footwear or accessories.
+    pub category: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GarmentScore {
+    pub label: String,
+    pub imagenet_class: usize,
+    pub category: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScore {
+    pub label: String,
+    pub imagenet_class: usize,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Colour {
+    pub hex: String,
+    pub name: String,
+    /// Share of the region's pixels, 0..1.
+    pub share: f32,
+    pub lab: [f32; 3],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeasonSuggestion {
+    /// `spring_summer` or `fall_winter`.
+    pub season: String,
+    pub reason: String,
+}
+
+/// `vision.tag` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagResult {
+    /// `person` (the person's box and mask) or `whole_image`.
+    pub region: String,
+    pub categories: Vec<CategoryScore>,
+    pub garments: Vec<GarmentScore>,
+    pub imagenet_top5: Vec<ClassScore>,
+    pub colours: Vec<Colour>,
+    pub season: SeasonSuggestion,
+    pub model: ModelRef,
+    pub cache: CacheInfo,
+}
+
+/// `vision.embed` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedResult {
+    /// `image` or `text`.
+    pub modality: String,
+    pub dim: usize,
+    /// Unit length.
+    pub vector: Vec<f32>,
+    pub input_sha256: String,
+    pub model: ModelRef,
+    pub cache: CacheInfo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundFace {
+    pub score: f32,
+    pub mesh_presence: f32,
+    #[serde(rename = "box")]
+    pub bounds: FaceBox,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonkTone {
+    /// MST 1 (lightest) to 10 (deepest).
+    pub scale: u8,
+    pub hex: String,
+    pub delta_e: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Palette {
+    pub season: String,
+    pub sub_season: String,
+    pub recommended: Vec<String>,
+    pub avoid: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkinEvidence {
+    pub skin_pixels: usize,
+    /// Region name → its colour (hex).
+    pub regions: BTreeMap<String, String>,
+    pub region_spread_delta_e: f32,
+    pub photo_colour_cast: f32,
+}
+
+/// `vision.skin_tone` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkinToneResult {
+    pub face: FoundFace,
+    pub monk: MonkTone,
+    pub hex: String,
+    pub lab: [f32; 3],
+    pub ita: f32,
+    pub ita_category: String,
+    pub undertone: String,
+    pub palette: Palette,
+    pub confidence: f32,
+    pub evidence: SkinEvidence,
+    pub models: Vec<ModelRef>,
+    pub cache: CacheInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_cache_miss_serialises_without_a_job_id_and_a_hit_with_one() {
+        assert_eq!(
+            serde_json::to_value(CacheInfo::default()).unwrap(),
+            json!({"hit": false})
+        );
+        let id = Uuid::nil();
+        let hit = CacheInfo {
+            hit: true,
+            job_id: Some(id),
+        };
+        assert_eq!(
+            serde_json::to_value(&hit).unwrap(),
+            json!({"hit": true, "job_id": id})
+        );
+    }
+
+    #[test]
+    fn the_face_box_keeps_its_documented_name() {
+        let face = FoundFace {
+            score: 0.9,
+            mesh_presence: 0.99,
+            bounds: FaceBox {
+                x: 1.0,
+                y: 2.0,
+                width: 3.0,
+                height: 4.0,
+            },
+        };
+        let v = serde_json::to_value(&face).unwrap();
+        assert_eq!(v["box"]["width"], 3.0);
+    }
+}

@@ -1,0 +1,406 @@
+//! One leased job from start to settlement. The order of writes is what
+//! keeps work safe:
+//!
+//! - the row is claimed for this lease (`start_attempt` stores its token),
+//!   and every later row write of the run is fenced by that token;
+//! - a run whose lease is lost (renewal says so, or Redis was unreachable
+//!   for a whole lease) is stopped and touches nothing;
+//! - failures are recorded in PostgreSQL **before** the queue forgets the
+//!   job; when that write cannot be made the job is deferred instead, so a
+//!   row never stays `processing` with nothing left to run it.
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use atelier_db::{Fence, JobRow};
+use atelier_jobs::{ErrorCode, EventType, JobStatus, QueueMessage};
+use atelier_queue::{DeadJob, Deferred, Lease, RetryOutcome, Settled};
+use futures_util::FutureExt;
+use serde_json::json;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::context::publish;
+use crate::meter::RunMeter;
+use crate::{Handlers, JobContext, JobFailure, Services};
+
+/// Everything a worker process needs to run its jobs.
+pub struct Runtime {
+    pub services: Services,
+    pub handlers: Handlers,
+}
+
+impl Runtime {
+    /// Run one leased job and settle it. Never fails: every outcome is
+    /// recorded, or left for the lease to expire and the job to run again.
+    pub async fn run_lease(&self, lease: Lease) {
+        let message: QueueMessage = match serde_json::from_str(&lease.job.payload) {
+            Ok(m) => m,
+            Err(error) => {
+                tracing::error!(job = lease.job.id, %error, "unreadable queue message, dropped");
+                settle(&self.services, &lease, lease.fail(None).await);
+                return;
+            }
+        };
+        let span = tracing::info_span!(
+            "job",
+            job_id = %message.job_id,
+            kind = message.kind.as_str(),
+            queue = lease.queue().name(),
+            attempt = lease.job.attempt,
+            max_attempts = lease.job.max_attempts,
+        );
+        self.run_message(&lease, message).instrument(span).await;
+    }
+
+    async fn run_message(&self, lease: &Lease, message: QueueMessage) {
+        let services = &self.services;
+        let started = Instant::now();
+        let job = match start_attempt(services, lease, message.job_id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return redelivered(services, lease, message.job_id).await,
+            Err(error) => {
+                return retry_or_dead(services, lease, None, JobFailure::from(error)).await;
+            }
+        };
+        tracing::info!("job started");
+        let ctx = JobContext::new(services, &job, lease);
+        let spec = lease.queue().spec();
+        let meter = RunMeter::start(
+            services.metrics.clone(),
+            services.busy.clone(),
+            &spec.name,
+            message.kind.as_str(),
+            spec.concurrency,
+        );
+        let timeout = spec.timeout.get();
+        let handler = self.handlers.get(message.kind).cloned();
+        let run = async {
+            ctx.report(0, "started").await?;
+            match handler {
+                Some(handler) => handler.run(&ctx).await,
+                None => Err(JobFailure::abort(
+                    ErrorCode::JobKindNotAvailable,
+                    format!("this worker has no handler for {}", message.kind),
+                )),
+            }
+        };
+        let guarded = tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind());
+        let outcome = tokio::select! {
+            outcome = guarded => match outcome {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_panic)) => Err(JobFailure::retry(ErrorCode::Internal, "the handler panicked")),
+                Err(_) => Err(JobFailure::retry(
+                    ErrorCode::JobTimeout,
+                    format!("run exceeded the queue timeout of {}s", timeout.as_secs()),
+                )),
+            },
+            // Another worker may be running the job now: stop at once.
+            () = lease.lost() => Err(JobFailure::Stale),
+        };
+        let ran = started.elapsed();
+        record_cost(services, &ctx, job.id, ran).await;
+        let label = match &outcome {
+            Ok(_) => "completed",
+            Err(JobFailure::Abort { code, .. }) if *code == ErrorCode::JobCancelled => "cancelled",
+            Err(JobFailure::Abort { .. }) => "failed",
+            Err(JobFailure::Defer { .. }) => "deferred",
+            Err(JobFailure::Stale) => "lease_lost",
+            Err(JobFailure::Retry { .. }) if lease.job.attempt >= lease.job.max_attempts => "dead",
+            Err(JobFailure::Retry { .. }) => "retried",
+        };
+        meter.finish(label, ran, ctx.cost());
+        let cost = json!({
+            "cpu_seconds": ctx.cost().cpu_seconds(),
+            "wall_seconds": ran.as_secs_f64(),
+            "bytes_written": ctx.cost().bytes(),
+        });
+        let fence = ctx.fence();
+        match outcome {
+            Ok(result) => {
+                tracing::info!(elapsed = ran.as_secs_f64(), "job complete");
+                publish(
+                    &services.events,
+                    &job,
+                    EventType::JobCompleted,
+                    json!({"kind": job.kind, "result": result, "cost": cost}),
+                )
+                .await;
+                settle(services, lease, lease.ack(Some(ran)).await);
+            }
+            Err(JobFailure::Stale) => {
+                tracing::warn!(
+                    elapsed = ran.as_secs_f64(),
+                    "run stopped: its lease was lost; the job's row and queue entry are left to their new holder"
+                );
+            }
+            Err(JobFailure::Abort { code, message }) => {
+                tracing::info!(code = code.as_str(), message, "job failed, not retried");
+                match record_failure(services, &job, fence, JobStatus::Error, code, &message).await
+                {
+                    Recorded::Yes => settle(services, lease, lease.fail(Some(ran)).await),
+                    Recorded::Stale => stale_run(services, lease),
+                    Recorded::No => {
+                        defer(lease, "database.unavailable: failure not recorded").await
+                    }
+                }
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    code = failure.code().as_str(),
+                    message = failure.message(),
+                    "run failed"
+                );
+                retry_or_dead(services, lease, Some((&job, fence)), failure).await;
+            }
+        }
+    }
+}
+
+async fn record_cost(services: &Services, ctx: &JobContext<'_>, job: Uuid, ran: Duration) {
+    // A stale run's cost was spent all the same: it is accounted.
+    if let Err(error) = atelier_db::jobs::add_cost(
+        &services.pool,
+        job,
+        ctx.cost().cpu_seconds(),
+        ran.as_secs_f64(),
+        ctx.cost().bytes() as i64,
+    )
+    .await
+    {
+        tracing::warn!(%error, "cost not recorded");
+    }
+}
+
+/// Whether a failure made it into the row.
+enum Recorded {
+    Yes,
+    /// The row is no longer this run's (another run, cancel, dead letter).
+    Stale,
+    /// PostgreSQL could not be written: the queue must keep the job.
+    No,
+}
+
+async fn record_failure(
+    services: &Services,
+    job: &JobRow,
+    fence: Fence<'_>,
+    status: JobStatus,
+    code: ErrorCode,
+    message: &str,
+) -> Recorded {
+    match atelier_db::jobs::fail_run(
+        &services.pool,
+        fence,
+        status.as_str(),
+        code.as_str(),
+        message,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(atelier_db::DbError::Stale) => return Recorded::Stale,
+        Err(error) => {
+            tracing::warn!(%error, "failure not recorded; the job stays in its queue");
+            return Recorded::No;
+        }
+    }
+    publish(
+        &services.events,
+        job,
+        EventType::JobFailed,
+        json!({"status": status.as_str(), "error": {"code": code.as_str(), "message": message}}),
+    )
+    .await;
+    Recorded::Yes
+}
+
+async fn retry_or_dead(
+    services: &Services,
+    lease: &Lease,
+    job: Option<(&JobRow, Fence<'_>)>,
+    failure: JobFailure,
+) {
+    let code = failure.code();
+    let text = format!("{}: {}", code.as_str(), failure.message());
+    if let JobFailure::Defer { .. } = failure {
+        return defer(lease, &text).await;
+    }
+    // The last attempt: the row says `dead` before the queue lets go.
+    if lease.job.attempt >= lease.job.max_attempts
+        && let Some((row, fence)) = job
+    {
+        match record_failure(
+            services,
+            row,
+            fence,
+            JobStatus::Dead,
+            code,
+            failure.message(),
+        )
+        .await
+        {
+            Recorded::Yes => {}
+            Recorded::Stale => return stale_run(services, lease),
+            Recorded::No => return defer(lease, "database.unavailable: dead not recorded").await,
+        }
+    }
+    match lease.retry(&text).await {
+        Ok(RetryOutcome::Scheduled) => {
+            let Some((row, fence)) = job else { return };
+            match atelier_db::jobs::retry_scheduled(
+                &services.pool,
+                fence,
+                code.as_str(),
+                failure.message(),
+            )
+            .await
+            {
+                // The next run claims the row whatever it says now.
+                Ok(()) | Err(atelier_db::DbError::Stale) => {}
+                Err(error) => tracing::warn!(%error, "retry not recorded"),
+            }
+            publish(
+                &services.events,
+                row,
+                EventType::JobProgress,
+                json!({"stage": "retry_scheduled", "attempt": lease.job.attempt,
+                       "error": {"code": code.as_str(), "message": failure.message()}}),
+            )
+            .await;
+        }
+        Ok(RetryOutcome::Dead) => tracing::warn!("attempts exhausted, job is dead"),
+        Ok(RetryOutcome::Stale) => stale_run(services, lease),
+        Err(error) => {
+            tracing::warn!(%error, "could not settle; the lease will expire and re-run it")
+        }
+    }
+}
+
+async fn defer(lease: &Lease, text: &str) {
+    match lease.defer(text).await {
+        Ok(Deferred::After(delay)) => {
+            tracing::warn!(?delay, reason = text, "job deferred, attempt not spent")
+        }
+        Ok(Deferred::Stale) => tracing::warn!("deferral refused: the lease was lost"),
+        Err(error) => {
+            tracing::warn!(%error, "could not defer; the lease will expire and re-run it")
+        }
+    }
+}
+
+fn stale_run(services: &Services, lease: &Lease) {
+    tracing::warn!("settlement refused: this run's lease is no longer current");
+    services.metrics.counter_add(
+        "atelier_stale_settlements_total",
+        "Settlements a worker attempted after losing the job's lease (refused)",
+        &[("queue", lease.queue().name())],
+        1.0,
+    );
+}
+
+fn settle(services: &Services, lease: &Lease, result: Result<Settled, atelier_queue::QueueError>) {
+    match result {
+        Ok(Settled::Done) => {}
+        Ok(Settled::Stale) => stale_run(services, lease),
+        Err(error) => {
+            tracing::warn!(%error, "could not settle; the lease will expire and re-run it")
+        }
+    }
+}
+
+/// Claim the row for this lease; `None` when the row is final.
+///
+/// A row that is `dead` while its job is leased can only mean an operator
+/// retried it from the dead list and the intake has not reset the row yet
+/// (it moves the job in Redis first): the lease proves the retry, so the
+/// worker resets the row itself rather than dropping the retried job.
+async fn start_attempt(
+    services: &Services,
+    lease: &Lease,
+    job_id: Uuid,
+) -> Result<Option<JobRow>, atelier_db::DbError> {
+    let attempt = lease.job.attempt as i32;
+    let fence = Fence {
+        job: job_id,
+        token: &lease.job.token,
+    };
+    if let Some(job) = atelier_db::jobs::start_attempt(&services.pool, fence, attempt).await? {
+        return Ok(Some(job));
+    }
+    let dead = atelier_db::jobs::get(&services.pool, job_id)
+        .await?
+        .is_some_and(|j| j.status == JobStatus::Dead.as_str());
+    if !dead {
+        return Ok(None);
+    }
+    tracing::info!("dead job leased again after an operator's retry; row reset");
+    atelier_db::jobs::requeue_dead(&services.pool, &[job_id]).await?;
+    atelier_db::jobs::start_attempt(&services.pool, fence, attempt).await
+}
+
+/// The queue handed out a job whose row is already final: a redelivery after
+/// its result was written (the worker died before acknowledging). Repeat
+/// the final event (events are at-least-once) and acknowledge.
+async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) {
+    match atelier_db::jobs::get(&services.pool, job_id).await {
+        Ok(Some(job)) => {
+            tracing::info!(
+                status = job.status,
+                "job already final; acknowledging redelivery"
+            );
+            let (event_type, data) = match JobStatus::parse(&job.status) {
+                Some(JobStatus::Complete) => (
+                    EventType::JobCompleted,
+                    json!({"kind": job.kind, "result": job.result}),
+                ),
+                _ => (
+                    EventType::JobFailed,
+                    json!({"status": job.status, "error": {"code": job.error_code, "message": job.error_message}}),
+                ),
+            };
+            publish(&services.events, &job, event_type, data).await;
+            settle(services, lease, lease.ack(None).await);
+        }
+        Ok(None) => {
+            tracing::error!("queued job has no row; dropped");
+            settle(services, lease, lease.fail(None).await);
+        }
+        Err(error) => retry_or_dead(services, lease, None, JobFailure::from(error)).await,
+    }
+}
+
+/// Record a job that the queue found abandoned on its last attempt. Should
+/// this write fail, the reconciler finds the row later (its job is in the
+/// dead set) and records it then.
+pub async fn record_dead(services: &Services, dead: DeadJob) {
+    let Ok(message) = serde_json::from_str::<QueueMessage>(&dead.payload) else {
+        return;
+    };
+    let Ok(Some(job)) = atelier_db::jobs::get(&services.pool, message.job_id).await else {
+        return;
+    };
+    tracing::warn!(job_id = %job.id, attempts = dead.attempts, "job dead: its worker was lost on the last attempt");
+    let (code, message) = (
+        ErrorCode::JobWorkerLost,
+        "the worker running the job stopped (crash or kill) on its last attempt",
+    );
+    if let Err(error) = atelier_db::jobs::finish_failed(
+        &services.pool,
+        job.id,
+        JobStatus::Dead.as_str(),
+        code.as_str(),
+        message,
+    )
+    .await
+    {
+        tracing::warn!(%error, "dead job not recorded; the reconciler will");
+        return;
+    }
+    publish(
+        &services.events,
+        &job,
+        EventType::JobFailed,
+        json!({"status": "dead", "error": {"code": code.as_str(), "message": message}}),
+    )
+    .await;
+}

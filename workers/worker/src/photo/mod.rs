@@ -1,0 +1,2 @@
+//! Photo handlers.
+pub mod ingest;

@@ -1,0 +1,122 @@
+//! `vision.segment`: the person cut out. The pose model decides whether a
+//! person is there (`vision.no_person` otherwise) and, by default, gives the
+//! mask, brought to the photo's resolution with smooth edges; with
+//! `models.segmentation = "isnet"` the operator-installed ISNet model gives a
+//! finer mask instead. Stored as a grey mask PNG and an RGBA cut-out PNG,
+//! with coverage and bounding box.
+use atelier_jobs::{
+    CacheInfo, ImageSize, JobKind, PixelBox, SegmentResult, StoredObject, VisionInput,
+};
+use atelier_storage::content_type;
+use atelier_vision::{mask_from_probabilities, stretch_tensor, upsample_mask};
+use bytes::Bytes;
+
+use super::models::ISNET_SIZE;
+use atelier_runtime::{Handler, JobContext, JobFailure};
+use std::sync::Arc;
+
+use super::models::VisionModels;
+use super::{PhotoJob, model_ref, no_person, pose_pass, run_image, start_photo_job, to_json};
+
+pub struct Segment(pub Arc<VisionModels>);
+
+#[async_trait::async_trait]
+impl Handler for Segment {
+    fn kind(&self) -> JobKind {
+        JobKind::VisionSegment
+    }
+
+    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+        run(ctx, &self.0).await
+    }
+}
+
+async fn run(
+    ctx: &JobContext<'_>,
+    models: &Arc<VisionModels>,
+) -> Result<serde_json::Value, JobFailure> {
+    let job = ctx.job();
+    let input: VisionInput = ctx.input()?;
+    // The mask's model is part of the key: switching to ISNet recomputes.
+    let mut used = vec![&models.pose.manifest];
+    used.extend(models.isnet.as_ref().map(|m| &m.manifest));
+    let (bytes, key) =
+        match start_photo_job(ctx, JobKind::VisionSegment, input.upload_id, &used).await? {
+            PhotoJob::Answered(result) => return Ok(result),
+            PhotoJob::Run { bytes, key, .. } => (bytes, key),
+        };
+
+    let options = crate::photo::ingest::options(ctx.config());
+    let pose_models = models.clone();
+    let (width, height, mask_png, cutout_png, coverage, bbox) = ctx
+        .blocking(move || {
+            let photo = atelier_media::decode_rgb(&bytes, &options)?;
+            let pass = pose_pass(&pose_models.pose, &photo, None)?;
+            if !pass.output.has_person() {
+                return Err(no_person(&pass.output));
+            }
+            let mask = match &pose_models.isnet {
+                Some(isnet) => {
+                    let tensor = stretch_tensor(&photo.data, photo.width, photo.height, ISNET_SIZE);
+                    let probs = run_image(isnet, "input", ISNET_SIZE, &tensor)?.take("output")?;
+                    mask_from_probabilities(&probs, ISNET_SIZE, photo.width, photo.height)
+                }
+                None => upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height),
+            };
+            let (w, h) = (photo.width, photo.height);
+            let mask_png = atelier_media::encode_png(w, h, &mask.alpha, 1);
+            let cutout_png = atelier_media::encode_png(w, h, &mask.cut_out(&photo.data), 4);
+            Ok((
+                w,
+                h,
+                mask_png,
+                cutout_png,
+                mask.coverage(),
+                mask.bounding_box(),
+            ))
+        })
+        .await?;
+    ctx.report(70, "segmented").await?;
+
+    // The model that drew the mask names the objects and the result.
+    let manifest = models
+        .isnet
+        .as_ref()
+        .map_or(&models.pose.manifest, |m| &m.manifest);
+    // Keyed by input and model version: a re-run writes the same objects.
+    let prefix = format!(
+        "vision/segment/{}/{}/{}-{}",
+        job.user_id, input.upload_id, manifest.name, manifest.version
+    );
+    let mut stored = Vec::with_capacity(2);
+    for (name, png) in [("mask", mask_png), ("cutout", cutout_png)] {
+        let key = format!("{prefix}/{name}.png");
+        let size = ctx.put(&key, Bytes::from(png), content_type("png")).await?;
+        stored.push(StoredObject {
+            key,
+            format: "png".into(),
+            width,
+            height,
+            bytes: size,
+        });
+    }
+    ctx.report(90, "stored").await?;
+    let result = to_json(&SegmentResult {
+        person_present: true,
+        cutout: stored.pop().expect("two objects stored"),
+        mask: stored.pop().expect("two objects stored"),
+        coverage,
+        bbox: bbox.map(|b| PixelBox {
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+        }),
+        image: ImageSize { width, height },
+        model: model_ref(manifest),
+        person_check: model_ref(&models.pose.manifest),
+        cache: CacheInfo::default(),
+    });
+    atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;
+    Ok(result)
+}

@@ -1,0 +1,148 @@
+//! `vision.tag`: garments and colours. The pose model looks for a person
+//! first; when one is there, the classifier sees the person's box and the
+//! colours come from the person's mask, otherwise (a product shot) the whole
+//! photo. EfficientNet-Lite0's ImageNet classes are mapped to six categories
+//! (`atelier_vision::garments`), colours are k-means in CIELAB, and a season
+//! is suggested with its reason.
+use atelier_jobs::{
+    CacheInfo, CategoryScore, ClassScore, Colour, ErrorCode, GarmentScore, JobKind,
+    SeasonSuggestion, TagResult, VisionInput,
+};
+use atelier_vision::colour::dominant_colours;
+use atelier_vision::garments::{softmax, suggest_season, tag_garments};
+use atelier_vision::{Rect, letterbox_tensor, upsample_mask};
+
+use atelier_runtime::{Handler, JobContext, JobFailure};
+use std::sync::Arc;
+
+use super::models::VisionModels;
+use super::{PhotoJob, model_failure, model_ref, pose_pass, start_photo_job, to_json};
+
+const CLASSIFIER_SIZE: u32 = 224;
+const COLOURS: usize = 5;
+
+pub struct Tag(pub Arc<VisionModels>);
+
+#[async_trait::async_trait]
+impl Handler for Tag {
+    fn kind(&self) -> JobKind {
+        JobKind::VisionTag
+    }
+
+    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+        run(ctx, &self.0).await
+    }
+}
+
+async fn run(
+    ctx: &JobContext<'_>,
+    models: &Arc<VisionModels>,
+) -> Result<serde_json::Value, JobFailure> {
+    let input: VisionInput = ctx.input()?;
+    let (bytes, key) = match start_photo_job(
+        ctx,
+        JobKind::VisionTag,
+        input.upload_id,
+        &[&models.pose.manifest, &models.classifier.manifest],
+    )
+    .await?
+    {
+        PhotoJob::Answered(result) => return Ok(result),
+        PhotoJob::Run { bytes, key, .. } => (bytes, key),
+    };
+
+    let options = crate::photo::ingest::options(ctx.config());
+    let m = models.clone();
+    let (probs, colours, person) = ctx
+        .blocking(move || {
+            let photo = atelier_media::decode_rgb(&bytes, &options)?;
+            let pass = pose_pass(&m.pose, &photo, None)?;
+            let mask = pass
+                .output
+                .has_person()
+                .then(|| upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height));
+            let region = mask.as_ref().and_then(|m| m.bounding_box()).map(|b| {
+                // A little context around the person helps the classifier.
+                let margin = 0.05 * b.width.max(b.height) as f32;
+                Rect {
+                    x: b.x as f32 - margin,
+                    y: b.y as f32 - margin,
+                    w: b.width as f32 + 2.0 * margin,
+                    h: b.height as f32 + 2.0 * margin,
+                }
+            });
+            let (tensor, _) = letterbox_tensor(
+                &photo.data,
+                photo.width,
+                photo.height,
+                region,
+                CLASSIFIER_SIZE,
+                (2.0, -1.0),
+            );
+            let out = m.classifier.run(tensor).map_err(model_failure)?;
+            let logits = out.get("logits").ok_or_else(|| {
+                JobFailure::retry(ErrorCode::Internal, "classifier gave no logits")
+            })?;
+            let probs = softmax(logits);
+            let pixels: Vec<[u8; 3]> = photo
+                .data
+                .chunks_exact(3)
+                .enumerate()
+                .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.alpha[*i] >= 128))
+                .map(|(_, p)| [p[0], p[1], p[2]])
+                .collect();
+            Ok((probs, dominant_colours(&pixels, COLOURS), mask.is_some()))
+        })
+        .await?;
+    ctx.report(80, "classified").await?;
+
+    let tags = tag_garments(&probs);
+    let season = suggest_season(&probs, &colours);
+    let result = to_json(&TagResult {
+        region: if person { "person" } else { "whole_image" }.into(),
+        categories: tags
+            .categories
+            .iter()
+            .map(|c| CategoryScore {
+                category: c.category.as_str().into(),
+                score: c.score,
+            })
+            .collect(),
+        garments: tags
+            .garments
+            .iter()
+            .map(|g| GarmentScore {
+                label: g.label.into(),
+                imagenet_class: g.imagenet_class,
+                category: g.category.as_str().into(),
+                score: g.score,
+            })
+            .collect(),
+        imagenet_top5: tags
+            .imagenet_top5
+            .iter()
+            .map(|c| ClassScore {
+                label: c.label.into(),
+                imagenet_class: c.imagenet_class,
+                score: c.score,
+            })
+            .collect(),
+        colours: colours
+            .iter()
+            .map(|c| Colour {
+                hex: c.hex.clone(),
+                name: c.name.into(),
+                share: c.share,
+                lab: c.lab,
+            })
+            .collect(),
+        season: SeasonSuggestion {
+            season: season.season.into(),
+            reason: season.reason,
+        },
+        model: model_ref(&models.classifier.manifest),
+        cache: CacheInfo::default(),
+    });
+    atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;
+    Ok(result)
+}
