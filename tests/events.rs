@@ -128,7 +128,10 @@ async fn a_users_log_keeps_the_newest_events_and_expires() {
     // What is kept is the newest, ending with the last event.
     let ns: Vec<i64> = kept.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
     assert_eq!(*ns.last().unwrap(), 999);
-    assert!(ns.windows(2).all(|w| w[1] == w[0] + 1), "contiguous: {ns:?}");
+    assert!(
+        ns.windows(2).all(|w| w[1] == w[0] + 1),
+        "contiguous: {ns:?}"
+    );
     // The log expires within the retention age.
     let mut redis = env.state.redis.clone();
     let keys: Vec<String> = redis::cmd("KEYS")

@@ -21,8 +21,7 @@ async fn named_queue(name: &str, prefix: &str, lease: &str, max_attempts: u32) -
         .clone();
     spec.lease = HumanDuration(atelier_config::parse_duration(lease).unwrap());
     spec.max_attempts = max_attempts;
-    let client = redis::Client::open(redis_url()).unwrap();
-    let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let (_, conn) = atelier_queue::connect(&redis_url(), false).await.unwrap();
     RedisQueue::new(conn, prefix, spec)
 }
 
@@ -226,8 +225,7 @@ async fn cancel_removes_waiting_jobs_and_flags_running_ones() {
 
 #[tokio::test]
 async fn the_rate_limiter_admits_a_burst_then_asks_to_wait() {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let (_, conn) = atelier_queue::connect(&redis_url(), false).await.unwrap();
     let prefix = format!("rl_{}", uuid::Uuid::new_v4().simple());
     // One token a second: slow enough that a loaded machine cannot refill
     // the bucket between the burst's calls.
@@ -347,10 +345,7 @@ async fn a_backlog_of_100k_drains_through_two_workers_each_job_run_once() {
     assert_eq!(q.stats().await.unwrap().depth(), JOBS as u64);
 
     // Two workers start on the full backlog, each with 32 slots.
-    let client = redis::Client::open(redis_url()).unwrap();
-    let conn = redis::aio::ConnectionManager::new(client.clone())
-        .await
-        .unwrap();
+    let (client, conn) = atelier_queue::connect(&redis_url(), false).await.unwrap();
     let mut spec = q.spec().clone();
     spec.concurrency = 32;
     spec.prefetch = 32;

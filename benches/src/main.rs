@@ -105,7 +105,7 @@ fn consume(
 }
 
 fn bench_queue(
-    conn: redis::aio::ConnectionManager,
+    conn: atelier_queue::Conn,
     prefix: &str,
     concurrency: usize,
 ) -> anyhow::Result<RedisQueue> {
@@ -134,8 +134,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let client = redis::Client::open(cli.redis.as_str())?;
-    let conn = redis::aio::ConnectionManager::new(client.clone()).await?;
+    let (client, conn) = atelier_queue::connect(&cli.redis, false).await?;
     let prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let concurrency = match &cli.mode {
         Mode::Throughput { concurrency, .. } | Mode::Latency { concurrency, .. } => *concurrency,

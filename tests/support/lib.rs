@@ -4,8 +4,10 @@
 //! prefix, its own S3-protocol server (s3s-fs over a temp directory, with
 //! signature checks on), an intake API served in-process on a free port, and
 //! worker processes started from the real worker binary.
+mod cluster;
 mod proxy;
 
+pub use cluster::RedisCluster;
 pub use proxy::Proxy;
 
 use std::path::PathBuf;

@@ -34,9 +34,13 @@ impl Default for QueuesFilePath {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
+    /// One server, or (with `cluster`) one or more seed nodes of a Redis
+    /// Cluster, comma-separated.
     pub url: Secret,
     /// Prefix of every key this deployment writes, so several can share a Redis.
     pub prefix: String,
+    /// `url` names a Redis Cluster.
+    pub cluster: bool,
 }
 
 impl Default for RedisConfig {
@@ -44,6 +48,7 @@ impl Default for RedisConfig {
         RedisConfig {
             url: Secret::new("redis://127.0.0.1:6379"),
             prefix: "atelier".into(),
+            cluster: false,
         }
     }
 }

@@ -14,9 +14,9 @@ use std::cmp::Ordering;
 
 use atelier_config::EventsConfig;
 use atelier_jobs::{EventEnvelope, EventType};
+use atelier_redis::Conn;
 use chrono::{DateTime, Utc};
 use redis::Script;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -87,7 +87,7 @@ impl Stored {
 /// Appends events and reads them back.
 #[derive(Clone)]
 pub struct EventLog {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
     retention_per_user: u32,
     retention_secs: u64,
@@ -95,7 +95,7 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    pub fn new(conn: ConnectionManager, prefix: &str, config: &EventsConfig) -> Self {
+    pub fn new(conn: Conn, prefix: &str, config: &EventsConfig) -> Self {
         EventLog {
             conn,
             prefix: prefix.to_owned(),

@@ -33,7 +33,7 @@ pub struct Inner {
     pub config: AppConfig,
     pub queues_config: QueuesConfig,
     pub pool: PgPool,
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: atelier_queue::Conn,
     pub queues: HashMap<String, RedisQueue>,
     pub storage: Storage,
     pub events: EventLog,
@@ -56,9 +56,10 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Connect to Redis, Postgres (migrating when configured) and storage.
     pub async fn connect(config: AppConfig, queues_config: QueuesConfig) -> anyhow::Result<Self> {
-        let (client, redis) = atelier_queue::connect(config.redis.url.expose())
-            .await
-            .context("connecting to redis")?;
+        let (client, redis) =
+            atelier_queue::connect(config.redis.url.expose(), config.redis.cluster)
+                .await
+                .context("connecting to redis")?;
         let pool = atelier_db::connect(
             config.database.url.expose(),
             config.database.max_connections,

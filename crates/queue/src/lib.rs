@@ -14,6 +14,13 @@
 //!
 //! Every state change is one Lua script, so a job is always in exactly one of
 //! ready, delayed, leased or dead (or gone, once settled).
+//!
+//! On a Redis Cluster every key a script touches is in the queue's hash
+//! slot: keys known before the call are declared in `KEYS` (so the cluster
+//! routes the call to that slot's master); the job hashes a script finds
+//! itself (leasing pops ids from `ready`, dead-letter calls without ids
+//! take them from `dead`) are built from the same hash-tagged prefix, so
+//! they are in the same slot.
 #![forbid(unsafe_code)]
 
 mod backend;
@@ -44,18 +51,12 @@ pub enum QueueError {
     Protocol(String),
 }
 
-/// Connect to Redis with bounded waits, so an outage surfaces as an error in
-/// seconds instead of a hung request: 2 s to connect, 5 s per reply. The
-/// manager reconnects by itself when Redis comes back.
-pub async fn connect(
-    url: &str,
-) -> Result<(redis::Client, redis::aio::ConnectionManager), QueueError> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(5)))
-        .set_number_of_retries(2)
-        .set_max_delay(std::time::Duration::from_secs(1));
-    let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
-    Ok((client, manager))
+pub use atelier_redis::Conn;
+
+/// Connect to Redis (one server, or a cluster when `cluster`) with bounded
+/// waits, so an outage surfaces as an error in seconds instead of a hung
+/// request: 2 s to connect, 5 s per reply. The connection reconnects by
+/// itself when Redis comes back.
+pub async fn connect(url: &str, cluster: bool) -> Result<(redis::Client, Conn), QueueError> {
+    Ok(atelier_redis::connect(url, cluster).await?)
 }

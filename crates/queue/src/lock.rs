@@ -2,7 +2,7 @@
 //! `SET NX PX` with a random token; released or extended only by its holder.
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use atelier_redis::Conn;
 
 use crate::QueueError;
 
@@ -11,7 +11,7 @@ const RELEASE: &str =
 
 /// A role held until [`release`](RoleLock::release) or its time runs out.
 pub struct RoleLock {
-    conn: ConnectionManager,
+    conn: Conn,
     key: String,
     token: String,
 }
@@ -20,7 +20,7 @@ impl RoleLock {
     /// Take the role `{prefix}:role:{name}` for `ttl` unless another process
     /// holds it.
     pub async fn try_acquire(
-        conn: ConnectionManager,
+        conn: Conn,
         prefix: &str,
         name: &str,
         ttl: Duration,

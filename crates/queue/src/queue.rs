@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use atelier_config::QueueSpec;
-use redis::aio::ConnectionManager;
+use atelier_redis::Conn;
 use redis::{Script, Value};
 
 use crate::QueueError;
@@ -196,7 +196,7 @@ impl QueueStats {
 /// One named queue on Redis, configured from its queues.toml entry.
 #[derive(Clone)]
 pub struct RedisQueue {
-    pub(crate) conn: ConnectionManager,
+    pub(crate) conn: Conn,
     pub(crate) keys: Keys,
     spec: QueueSpec,
     pub(crate) scripts: std::sync::Arc<Scripts>,
@@ -216,7 +216,7 @@ impl RedisQueue {
         invocation
     }
 
-    pub fn new(conn: ConnectionManager, prefix: &str, spec: QueueSpec) -> Self {
+    pub fn new(conn: Conn, prefix: &str, spec: QueueSpec) -> Self {
         RedisQueue {
             conn,
             keys: Keys::new(prefix, &spec.name),
@@ -428,10 +428,9 @@ impl RedisQueue {
         let mut invocation = self.invoke(&self.scripts.renew, &["leased", "workers"]);
         invocation
             .arg(self.spec.lease.get().as_millis() as u64)
-            .arg(worker)
-            .arg(self.keys.job_prefix());
+            .arg(worker);
         for (id, token) in leases {
-            invocation.arg(id).arg(token);
+            invocation.key(self.keys.job(id)).arg(id).arg(token);
         }
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
@@ -443,9 +442,8 @@ impl RedisQueue {
             return Ok(0);
         }
         let mut invocation = self.invoke(&self.scripts.release, &["ready", "leased", "enq", "seq"]);
-        invocation.arg(self.keys.job_prefix());
         for job in jobs {
-            invocation.arg(&job.id).arg(&job.token);
+            invocation.key(self.keys.job(&job.id)).arg(&job.id).arg(&job.token);
         }
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }

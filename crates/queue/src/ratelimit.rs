@@ -1,13 +1,13 @@
 //! A token bucket per API client, in Redis so every intake replica shares it.
 use std::time::Duration;
 
+use atelier_redis::Conn;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use crate::QueueError;
 
 pub struct RateLimiter {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
     per_second: f64,
     burst: u32,
@@ -18,7 +18,7 @@ pub struct RateLimiter {
 pub type Admission = Result<(), Duration>;
 
 impl RateLimiter {
-    pub fn new(conn: ConnectionManager, prefix: &str, per_second: f64, burst: u32) -> Self {
+    pub fn new(conn: Conn, prefix: &str, per_second: f64, burst: u32) -> Self {
         RateLimiter {
             conn,
             prefix: prefix.to_owned(),

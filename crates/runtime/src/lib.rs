@@ -139,7 +139,7 @@ where
     // failed migration still stops it at once.
     let (client, redis) = until_reachable(
         "redis",
-        || atelier_queue::connect(config.redis.url.expose()),
+        || atelier_queue::connect(config.redis.url.expose(), config.redis.cluster),
         |e| matches!(e, atelier_queue::QueueError::Redis(r) if r.is_io_error() || r.is_timeout() || r.is_connection_refusal() || r.is_connection_dropped()),
     )
     .await

@@ -1,12 +1,12 @@
 -- Hands back leased jobs this worker never started (prefetched at shutdown):
 -- the lease and its attempt are undone and the job is ready again. Only
 -- leases the caller still holds are handed back.
--- KEYS: 1 ready, 2 leased, 3 enq, 4 seq
--- ARGV: 1 job-hash key prefix, 2.. id, token pairs
+-- KEYS: 1 ready, 2 leased, 3 enq, 4 seq, 5.. job hashes (one per lease, same order)
+-- ARGV: id, token pairs
 local released = 0
-for i = 2, #ARGV, 2 do
+for i = 1, #ARGV, 2 do
   local id = ARGV[i]
-  local h = ARGV[1] .. id
+  local h = KEYS[5 + (i - 1) / 2]
   if holds(h, ARGV[i + 1]) and redis.call('ZREM', KEYS[2], id) == 1 then
     redis.call('HINCRBY', h, 'attempts', -1)
     redis.call('HDEL', h, 'worker', 'token')
