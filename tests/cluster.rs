@@ -142,6 +142,10 @@ async fn a_failover_of_the_master_holding_a_queue_loses_no_job() {
         let left = deadline.saturating_duration_since(Instant::now());
         let job: Value = env.wait_final(id, left).await;
         assert_eq!(job["status"], "complete", "{job}");
+        // The run's cost is written just after the row completes.
+        let job = env
+            .wait_job(id, WAIT, |j| j["cost"]["runs"].is_number())
+            .await;
         // Stage outputs were written once per stage that ran; a run cut off
         // by the failover may have run again, never more.
         assert!(job["cost"]["runs"].as_i64().unwrap() <= 2, "{job}");

@@ -46,14 +46,15 @@ async fn a_worker_killed_mid_job_has_its_job_run_again_once() {
     })
     .await
     .unwrap();
-    let first = env.spawn_worker().unwrap();
-    let job_id = env.ingest("ivy", large_photo()).await;
-    wait_processing(&env, &job_id).await;
-    // The second worker is up (models loaded) before the kill, so what is
-    // measured is the lease, not a start-up.
+    // Both workers are up (models loaded) before the job arrives, so what is
+    // measured after the kill is the lease, not a start-up.
+    env.spawn_worker().unwrap();
     env.spawn_worker().unwrap();
     env.wait_live_workers("ingest", 2, WAIT).await;
-    env.kill_worker(first).await;
+    let job_id = env.ingest("ivy", large_photo()).await;
+    wait_processing(&env, &job_id).await;
+    let holder = env.lease_holder("ingest", &job_id).await;
+    env.kill_worker(holder).await;
     let killed_at = Instant::now();
     let rerun = env
         .wait_job(&job_id, WAIT, |j| {

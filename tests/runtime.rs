@@ -99,7 +99,9 @@ async fn a_worker_whose_redis_stalls_past_its_lease_loses_the_job_to_another_onc
         runs.windows(2).all(|w| w[0].1 <= w[1].1),
         "first run's stages, then the second's: {runs:?}"
     );
-    assert_eq!(job["cost"]["runs"], 2, "{job}");
+    // Both runs' costs are accounted (each is written as its run ends).
+    env.wait_job(&job_id, WAIT, |j| j["cost"]["runs"] == 2)
+        .await;
     // One object per stage, the ones the result names.
     let expected: Vec<String> = job["result"]["stages"]
         .as_array()
@@ -389,6 +391,8 @@ async fn jobs_whose_queue_redis_lost_are_pushed_again_and_complete_once_each() {
         let job = env.wait_final(id, left).await;
         assert_eq!(job["status"], "complete", "{job}");
     }
+    // Costs are written before each settle: once all settled, all are there.
+    env.wait_settled("staged", 1003, WAIT).await;
     for id in &running {
         let job = env.job(id).await;
         assert_eq!(job["attempts"], 2, "the cut-off run counts: {job}");

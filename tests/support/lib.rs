@@ -323,6 +323,22 @@ impl TestEnv {
         let _ = child.wait().await;
     }
 
+    /// The index of the worker holding `job_id`'s lease on `queue`.
+    pub async fn lease_holder(&self, queue: &str, job_id: &str) -> usize {
+        let mut redis = self.state.redis.clone();
+        let name: Option<String> = redis::cmd("HGET")
+            .arg(format!("{}:{{q:{queue}}}:job:{job_id}", self.name))
+            .arg("worker")
+            .query_async(&mut redis)
+            .await
+            .expect("job hash");
+        let name = name.unwrap_or_else(|| panic!("{job_id} is not leased"));
+        name.rsplit("-w")
+            .next()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or_else(|| panic!("worker name {name}"))
+    }
+
     /// Wait for a worker to exit by itself.
     pub async fn wait_worker_exit(&mut self, index: usize) -> std::process::ExitStatus {
         self.workers[index]

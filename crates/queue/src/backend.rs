@@ -145,7 +145,105 @@ pub struct Lease {
     /// Where a settle hands the next jobs it leased (single-queue consumers).
     handoff: Weak<Handoff>,
     in_flight: InFlight,
+    settling: Arc<Settling>,
     _guard: InFlightGuard,
+}
+
+/// Settle `job` (`completed` or `failed`); a consumer of one queue leases
+/// its next jobs in the same round trip. It holds at most `concurrency +
+/// prefetch - 1` jobs (running, waiting for a slot, or about to come back
+/// with other settles in flight): with `prefetch = 1` never more than its
+/// slots, with more some jobs wait ahead so short jobs never wait on Redis.
+/// `freeing` is 1 while the settled job still holds its slot (a settle the
+/// handler awaits), 0 once it has let it go (a background settle, counted in
+/// `settling`).
+#[allow(clippy::too_many_arguments)]
+async fn settle_with(
+    job: &LeasedJob,
+    queue: &RedisQueue,
+    in_flight: &InFlight,
+    handoff: &Weak<Handoff>,
+    settling: &Arc<Settling>,
+    outcome: &str,
+    ran: Option<Duration>,
+    freeing: usize,
+) -> Result<Settled, QueueError> {
+    let Some(target) = handoff
+        .upgrade()
+        .filter(|h| !h.closing.load(Ordering::Relaxed))
+    else {
+        return match outcome {
+            "completed" => queue.ack(job, ran).await,
+            _ => queue.fail(job, ran).await,
+        };
+    };
+    let spec = queue.spec();
+    let cap = (spec.concurrency + spec.prefetch).saturating_sub(1) as usize;
+    let others_in_flight = settling.in_flight().saturating_sub(1 - freeing);
+    let held = in_flight.len().saturating_sub(freeing) + others_in_flight;
+    let max_next = cap.saturating_sub(held).min(spec.prefetch as usize);
+    let sent = Instant::now();
+    let (settled, batch) = queue
+        .settle_and_lease(job, outcome, ran, &target.worker, max_next)
+        .await?;
+    for dead in batch.dead {
+        let _ = target.dead.send(dead);
+    }
+    if !batch.jobs.is_empty() {
+        let mut leases = target.leases.lock().expect("handoff");
+        for next in batch.jobs {
+            leases.push_back(Lease::new(
+                next,
+                queue,
+                in_flight,
+                sent,
+                handoff.clone(),
+                settling,
+            ));
+        }
+        drop(leases);
+        target.wake.notify_one();
+    }
+    Ok(settled)
+}
+
+/// Settles in flight (sent in the background), so a stopping consumer can
+/// wait for them.
+#[derive(Default)]
+pub struct Settling {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Settling {
+    /// Background settles not finished yet.
+    fn in_flight(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    fn started(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn finished(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Wait (at most `within`) until no settle is in flight.
+    pub async fn wait_idle(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.count.load(Ordering::SeqCst) > 0 {
+            let idle = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Jobs leased in a settle's round trip, waiting for the consumer to hand
@@ -195,43 +293,63 @@ impl Lease {
     }
 
     async fn settle(&self, outcome: &str, ran: Option<Duration>) -> Result<Settled, QueueError> {
-        let Some(handoff) = self
-            .handoff
-            .upgrade()
-            .filter(|h| !h.closing.load(Ordering::Relaxed))
-        else {
-            return match outcome {
-                "completed" => self.queue.ack(&self.job, ran).await,
-                _ => self.queue.fail(&self.job, ran).await,
-            };
-        };
-        // The slot this job frees, and any others free now.
-        let spec = self.queue.spec();
-        let room = (spec.concurrency as usize + 1).saturating_sub(self.in_flight.len());
-        let max_next = room.min(spec.prefetch as usize).max(1);
-        let sent = Instant::now();
-        let (settled, batch) = self
-            .queue
-            .settle_and_lease(&self.job, outcome, ran, &handoff.worker, max_next)
-            .await?;
-        for dead in batch.dead {
-            let _ = handoff.dead.send(dead);
-        }
-        if !batch.jobs.is_empty() {
-            let mut leases = handoff.leases.lock().expect("handoff");
-            for job in batch.jobs {
-                leases.push_back(Lease::new(
-                    job,
-                    &self.queue,
-                    &self.in_flight,
-                    sent,
-                    self.handoff.clone(),
-                ));
-            }
-            drop(leases);
-            handoff.wake.notify_one();
-        }
-        Ok(settled)
+        settle_with(
+            &self.job,
+            &self.queue,
+            &self.in_flight,
+            &self.handoff,
+            &self.settling,
+            outcome,
+            ran,
+            1,
+        )
+        .await
+    }
+
+    /// Settle as completed without waiting for Redis: the slot is free at
+    /// once (the worker may start its next job while the settle, which also
+    /// leases the next jobs of a single-queue consumer, is on the wire), and
+    /// `done` gets the outcome. The consumer waits for settles in flight
+    /// before it stops.
+    pub fn ack_in_background<F>(self, ran: Option<Duration>, done: F)
+    where
+        F: FnOnce(Result<Settled, QueueError>) + Send + 'static,
+    {
+        self.settle_in_background("completed", ran, done)
+    }
+
+    /// [`ack_in_background`](Self::ack_in_background), failed for good.
+    pub fn fail_in_background<F>(self, ran: Option<Duration>, done: F)
+    where
+        F: FnOnce(Result<Settled, QueueError>) + Send + 'static,
+    {
+        self.settle_in_background("failed", ran, done)
+    }
+
+    fn settle_in_background<F>(self, outcome: &'static str, ran: Option<Duration>, done: F)
+    where
+        F: FnOnce(Result<Settled, QueueError>) + Send + 'static,
+    {
+        let Lease {
+            job,
+            queue,
+            handoff,
+            in_flight,
+            settling,
+            _guard: guard,
+            ..
+        } = self;
+        // The job is done: it stops counting against the worker's slots.
+        drop(guard);
+        settling.started();
+        tokio::spawn(async move {
+            let result = settle_with(
+                &job, &queue, &in_flight, &handoff, &settling, outcome, ran, 0,
+            )
+            .await;
+            done(result);
+            settling.finished();
+        });
     }
 
     fn new(
@@ -240,6 +358,7 @@ impl Lease {
         in_flight: &InFlight,
         sent: Instant,
         handoff: Weak<Handoff>,
+        settling: &Arc<Settling>,
     ) -> Lease {
         let (guard, lost) = in_flight.hold(&job, sent);
         Lease {
@@ -248,6 +367,7 @@ impl Lease {
             lost,
             handoff,
             in_flight: in_flight.clone(),
+            settling: settling.clone(),
             _guard: guard,
         }
     }
@@ -292,9 +412,15 @@ pub struct QueueConsumer {
     /// Consumers of one queue lease next jobs in the settle round trip.
     handoff: Option<Arc<Handoff>>,
     closing: Arc<AtomicBool>,
+    settling: Arc<Settling>,
 }
 
 impl QueueConsumer {
+    /// Settles this consumer's leases send in the background.
+    pub fn settling(&self) -> Arc<Settling> {
+        self.settling.clone()
+    }
+
     /// Set once shutdown begins: settles stop leasing further jobs.
     pub fn closing_flag(&self) -> Arc<AtomicBool> {
         self.closing.clone()
@@ -375,6 +501,7 @@ impl QueueConsumer {
             wake,
             handoff,
             closing,
+            settling: Arc::default(),
         }
     }
 
@@ -394,6 +521,7 @@ impl QueueConsumer {
         let idle = self.idle;
         let wake = self.wake.clone();
         let handoff = self.handoff_weak();
+        let settling = self.settling.clone();
         async move {
             let mut failed = false;
             for (queue, in_flight) in sources {
@@ -414,7 +542,14 @@ impl QueueConsumer {
                                 .jobs
                                 .into_iter()
                                 .map(|job| {
-                                    Lease::new(job, &queue, &in_flight, sent, handoff.clone())
+                                    Lease::new(
+                                        job,
+                                        &queue,
+                                        &in_flight,
+                                        sent,
+                                        handoff.clone(),
+                                        &settling,
+                                    )
                                 })
                                 .collect();
                         }

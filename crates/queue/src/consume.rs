@@ -60,10 +60,13 @@ pub async fn consume(
     } = options;
     let closing: Arc<std::sync::Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
     let flags = closing.clone();
+    let settling: Arc<std::sync::Mutex<Vec<Arc<crate::backend::Settling>>>> = Arc::default();
+    let settles = settling.clone();
     let monitor = Monitor::new().shutdown_timeout(drain).register(move |_| {
         let mut consumer =
             QueueConsumer::new(queues.clone(), worker.clone(), max_idle, dead.clone());
         flags.lock().expect("flags").push(consumer.closing_flag());
+        settles.lock().expect("settles").push(consumer.settling());
         if let Some(client) = &wakeups {
             consumer = consumer.with_wakeups(client.clone());
         }
@@ -84,5 +87,11 @@ pub async fn consume(
             Ok(())
         })
         .await
-        .map_err(|e| QueueError::Protocol(format!("worker monitor: {e}")))
+        .map_err(|e| QueueError::Protocol(format!("worker monitor: {e}")))?;
+    // Settles sent in the background finish before the process goes.
+    let pending: Vec<_> = settling.lock().expect("settles").clone();
+    for s in pending {
+        s.wait_idle(Duration::from_secs(5)).await;
+    }
+    Ok(())
 }

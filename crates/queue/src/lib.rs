@@ -31,7 +31,7 @@ mod queue;
 mod ratelimit;
 mod scaling;
 
-pub use backend::{InFlight, Lease, QueueConsumer};
+pub use backend::{InFlight, Lease, QueueConsumer, Settling};
 pub use consume::{ConsumeOptions, LeaseHandler, consume};
 pub use lock::RoleLock;
 pub use operate::{CancelOutcome, DeadEntry};

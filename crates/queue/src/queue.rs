@@ -443,7 +443,10 @@ impl RedisQueue {
         }
         let mut invocation = self.invoke(&self.scripts.release, &["ready", "leased", "enq", "seq"]);
         for job in jobs {
-            invocation.key(self.keys.job(&job.id)).arg(&job.id).arg(&job.token);
+            invocation
+                .key(self.keys.job(&job.id))
+                .arg(&job.id)
+                .arg(&job.token);
         }
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }

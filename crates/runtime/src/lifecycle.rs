@@ -37,8 +37,7 @@ impl Runtime {
             Ok(m) => m,
             Err(error) => {
                 tracing::error!(job = lease.job.id, %error, "unreadable queue message, dropped");
-                settle(&self.services, &lease, lease.fail(None).await);
-                return;
+                return finish(&self.services, lease, Finish::Fail(None));
             }
         };
         let span = tracing::info_span!(
@@ -49,17 +48,22 @@ impl Runtime {
             attempt = lease.job.attempt,
             max_attempts = lease.job.max_attempts,
         );
-        self.run_message(&lease, message).instrument(span).await;
+        if let Some(end) = self.run_message(&lease, message).instrument(span).await {
+            finish(&self.services, lease, end);
+        }
     }
 
-    async fn run_message(&self, lease: &Lease, message: QueueMessage) {
+    /// Run the job; what to tell the queue when it is over (`None`: the
+    /// queue was already told, or must not be).
+    async fn run_message(&self, lease: &Lease, message: QueueMessage) -> Option<Finish> {
         let services = &self.services;
         let started = Instant::now();
         let job = match start_attempt(services, lease, message.job_id).await {
             Ok(Some(job)) => job,
             Ok(None) => return redelivered(services, lease, message.job_id).await,
             Err(error) => {
-                return retry_or_dead(services, lease, None, JobFailure::from(error)).await;
+                retry_or_dead(services, lease, None, JobFailure::from(error)).await;
+                return None;
             }
         };
         tracing::info!("job started");
@@ -125,22 +129,27 @@ impl Runtime {
                     json!({"kind": job.kind, "result": result, "cost": cost}),
                 )
                 .await;
-                settle(services, lease, lease.ack(Some(ran)).await);
+                Some(Finish::Ack(Some(ran)))
             }
             Err(JobFailure::Stale) => {
                 tracing::warn!(
                     elapsed = ran.as_secs_f64(),
                     "run stopped: its lease was lost; the job's row and queue entry are left to their new holder"
                 );
+                None
             }
             Err(JobFailure::Abort { code, message }) => {
                 tracing::info!(code = code.as_str(), message, "job failed, not retried");
                 match record_failure(services, &job, fence, JobStatus::Error, code, &message).await
                 {
-                    Recorded::Yes => settle(services, lease, lease.fail(Some(ran)).await),
-                    Recorded::Stale => stale_run(services, lease),
+                    Recorded::Yes => Some(Finish::Fail(Some(ran))),
+                    Recorded::Stale => {
+                        stale_run(&services.metrics, lease.queue().name());
+                        None
+                    }
                     Recorded::No => {
-                        defer(lease, "database.unavailable: failure not recorded").await
+                        defer(lease, "database.unavailable: failure not recorded").await;
+                        None
                     }
                 }
             }
@@ -151,8 +160,37 @@ impl Runtime {
                     "run failed"
                 );
                 retry_or_dead(services, lease, Some((&job, fence)), failure).await;
+                None
             }
         }
+    }
+}
+
+/// How a run that ended for good leaves its queue.
+enum Finish {
+    /// Completed (or already final): forget the job. The run time feeds the
+    /// queue's service-time average.
+    Ack(Option<Duration>),
+    /// Failed for good (its row says so): forget the job.
+    Fail(Option<Duration>),
+}
+
+/// Settle in the background: the row is final already, so the slot is free
+/// now; the settle (which also leases this worker's next job) completes on
+/// its own, and a refused one is counted.
+fn finish(services: &Services, lease: Lease, end: Finish) {
+    let metrics = services.metrics.clone();
+    let queue = lease.queue().name().to_owned();
+    let done = move |result: Result<Settled, atelier_queue::QueueError>| match result {
+        Ok(Settled::Done) => {}
+        Ok(Settled::Stale) => stale_run(&metrics, &queue),
+        Err(error) => {
+            tracing::warn!(%error, "could not settle; the lease will expire and re-run it")
+        }
+    };
+    match end {
+        Finish::Ack(ran) => lease.ack_in_background(ran, done),
+        Finish::Fail(ran) => lease.fail_in_background(ran, done),
     }
 }
 
@@ -240,7 +278,7 @@ async fn retry_or_dead(
         .await
         {
             Recorded::Yes => {}
-            Recorded::Stale => return stale_run(services, lease),
+            Recorded::Stale => return stale_run(&services.metrics, lease.queue().name()),
             Recorded::No => return defer(lease, "database.unavailable: dead not recorded").await,
         }
     }
@@ -269,7 +307,7 @@ async fn retry_or_dead(
             .await;
         }
         Ok(RetryOutcome::Dead) => tracing::warn!("attempts exhausted, job is dead"),
-        Ok(RetryOutcome::Stale) => stale_run(services, lease),
+        Ok(RetryOutcome::Stale) => stale_run(&services.metrics, lease.queue().name()),
         Err(error) => {
             tracing::warn!(%error, "could not settle; the lease will expire and re-run it")
         }
@@ -288,24 +326,14 @@ async fn defer(lease: &Lease, text: &str) {
     }
 }
 
-fn stale_run(services: &Services, lease: &Lease) {
+fn stale_run(metrics: &atelier_telemetry::Registry, queue: &str) {
     tracing::warn!("settlement refused: this run's lease is no longer current");
-    services.metrics.counter_add(
+    metrics.counter_add(
         "atelier_stale_settlements_total",
         "Settlements a worker attempted after losing the job's lease (refused)",
-        &[("queue", lease.queue().name())],
+        &[("queue", queue)],
         1.0,
     );
-}
-
-fn settle(services: &Services, lease: &Lease, result: Result<Settled, atelier_queue::QueueError>) {
-    match result {
-        Ok(Settled::Done) => {}
-        Ok(Settled::Stale) => stale_run(services, lease),
-        Err(error) => {
-            tracing::warn!(%error, "could not settle; the lease will expire and re-run it")
-        }
-    }
 }
 
 /// Claim the row for this lease; `None` when the row is final.
@@ -341,7 +369,7 @@ async fn start_attempt(
 /// The queue handed out a job whose row is already final: a redelivery after
 /// its result was written (the worker died before acknowledging). Repeat
 /// the final event (events are at-least-once) and acknowledge.
-async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) {
+async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) -> Option<Finish> {
     match atelier_db::jobs::get(&services.pool, job_id).await {
         Ok(Some(job)) => {
             tracing::info!(
@@ -359,13 +387,16 @@ async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) {
                 ),
             };
             publish(&services.events, &job, event_type, data).await;
-            settle(services, lease, lease.ack(None).await);
+            Some(Finish::Ack(None))
         }
         Ok(None) => {
             tracing::error!("queued job has no row; dropped");
-            settle(services, lease, lease.fail(None).await);
+            Some(Finish::Fail(None))
         }
-        Err(error) => retry_or_dead(services, lease, None, JobFailure::from(error)).await,
+        Err(error) => {
+            retry_or_dead(services, lease, None, JobFailure::from(error)).await;
+            None
+        }
     }
 }
 
