@@ -487,3 +487,57 @@ async fn presence_tells_queued_dead_and_lost_jobs_apart() {
         [("lost", 3), ("waiting", 1)]
     );
 }
+
+/// Background settles go to Redis in batches with the jobs that replace
+/// them: 20,000 jobs through one worker of 4 slots, every job runs once, all
+/// are counted settled, and the worker never hoards leases. It keeps at most
+/// concurrency + prefetch − 1 jobs (running or waiting for a slot), plus one
+/// fetch racing the settler; Redis also still counts as leased the finished
+/// jobs whose batched settle is on the wire, at most as many again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_settles_run_every_job_once_and_hold_few_leases() {
+    const JOBS: usize = 20_000;
+    let prefix = format!("qt_{}", uuid::Uuid::new_v4().simple());
+    let base = named_queue("ingest", &prefix, "30s", 3).await;
+    let mut spec = base.spec().clone();
+    spec.concurrency = 4;
+    spec.prefetch = 4;
+    let (client, conn) = atelier_queue::connect(&redis_url(), false).await.unwrap();
+    let q = RedisQueue::new(conn, &prefix, spec);
+    for i in 0..JOBS {
+        q.enqueue(&format!("j{i}"), "{}", 5).await.unwrap();
+    }
+    let runs: Runs = Default::default();
+    let counted = runs.clone();
+    let worker = consume(vec![q.clone()], "bg", 4, Some(client), move |lease| {
+        let runs = counted.clone();
+        async move {
+            *runs
+                .lock()
+                .unwrap()
+                .entry(lease.job.id.clone())
+                .or_default() += 1;
+            lease.ack_in_background(None, |settled| {
+                assert_eq!(settled.unwrap(), Settled::Done);
+            });
+        }
+    });
+    let mut most_held = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let stats = q.stats().await.unwrap();
+        most_held = most_held.max(stats.in_flight);
+        if stats.completed_total == JOBS as u64 {
+            assert_eq!((stats.depth(), stats.in_flight), (0, 0));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.abort();
+    let runs = runs.lock().unwrap();
+    assert_eq!(runs.len(), JOBS);
+    assert!(runs.values().all(|&n| n == 1), "no job ran twice");
+    let kept = 4 + 4 - 1 + 4;
+    assert!(most_held <= 2 * kept, "{most_held} leases at once");
+}

@@ -207,6 +207,93 @@ async fn settle_with(
     Ok(settled)
 }
 
+type SettleDone = Box<dyn FnOnce(Result<Settled, QueueError>) + Send>;
+
+/// A background settle waiting for the consumer's settler.
+struct PendingSettle {
+    job: LeasedJob,
+    outcome: &'static str,
+    ran: Option<Duration>,
+    done: SettleDone,
+}
+
+/// Most settles one round trip carries.
+const SETTLE_BATCH: usize = 64;
+
+/// The settler of a single-queue consumer: takes every background settle
+/// waiting (up to [`SETTLE_BATCH`]), settles them in one script call with
+/// the jobs that replace them (within `concurrency + prefetch - 1` held),
+/// and hands those to the consumer.
+async fn settle_batches(
+    queue: RedisQueue,
+    in_flight: InFlight,
+    handoff: Weak<Handoff>,
+    settling: Arc<Settling>,
+    mut waiting: tokio::sync::mpsc::UnboundedReceiver<PendingSettle>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < SETTLE_BATCH {
+            match waiting.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let target = handoff.upgrade();
+        let (worker, closing) = match &target {
+            Some(t) => (t.worker.clone(), t.closing.load(Ordering::Relaxed)),
+            None => (String::new(), true),
+        };
+        let spec = queue.spec();
+        let cap = (spec.concurrency + spec.prefetch).saturating_sub(1) as usize;
+        let held = in_flight.len() + settling.in_flight().saturating_sub(batch.len());
+        let max_next = if closing {
+            0
+        } else {
+            cap.saturating_sub(held)
+                .min((spec.prefetch as usize).max(batch.len()))
+        };
+        let jobs: Vec<(&LeasedJob, &str, Option<Duration>)> =
+            batch.iter().map(|p| (&p.job, p.outcome, p.ran)).collect();
+        let sent = Instant::now();
+        match queue.settle_many_and_lease(&jobs, &worker, max_next).await {
+            Ok((settled, leased)) => {
+                if let Some(target) = &target {
+                    for dead in leased.dead {
+                        let _ = target.dead.send(dead);
+                    }
+                    if !leased.jobs.is_empty() {
+                        let mut leases = target.leases.lock().expect("handoff");
+                        for next in leased.jobs {
+                            leases.push_back(Lease::new(
+                                next,
+                                &queue,
+                                &in_flight,
+                                sent,
+                                handoff.clone(),
+                                &settling,
+                            ));
+                        }
+                        drop(leases);
+                        target.wake.notify_one();
+                    }
+                }
+                for (pending, outcome) in batch.into_iter().zip(settled) {
+                    (pending.done)(Ok(outcome));
+                    settling.finished();
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for pending in batch {
+                    (pending.done)(Err(QueueError::Protocol(message.clone())));
+                    settling.finished();
+                }
+            }
+        }
+    }
+}
+
 /// Settles in flight (sent in the background), so a stopping consumer can
 /// wait for them.
 #[derive(Default)]
@@ -250,6 +337,7 @@ impl Settling {
 /// them to free slots.
 pub(crate) struct Handoff {
     leases: Mutex<VecDeque<Lease>>,
+    settles: tokio::sync::mpsc::UnboundedSender<PendingSettle>,
     wake: Arc<tokio::sync::Notify>,
     closing: Arc<AtomicBool>,
     worker: String,
@@ -342,6 +430,26 @@ impl Lease {
         // The job is done: it stops counting against the worker's slots.
         drop(guard);
         settling.started();
+        // A consumer of one queue settles in batches: whatever settles are
+        // waiting go in one round trip, with the jobs that replace them.
+        let mut pending = PendingSettle {
+            job,
+            outcome,
+            ran,
+            done: Box::new(done),
+        };
+        if let Some(target) = handoff.upgrade() {
+            match target.settles.send(pending) {
+                Ok(()) => return,
+                Err(tokio::sync::mpsc::error::SendError(back)) => pending = back,
+            }
+        }
+        let PendingSettle {
+            job,
+            outcome,
+            ran,
+            done,
+        } = pending;
         tokio::spawn(async move {
             let result = settle_with(
                 &job, &queue, &in_flight, &handoff, &settling, outcome, ran, 0,
@@ -478,16 +586,27 @@ impl QueueConsumer {
             .collect::<Vec<Source>>();
         let wake: Arc<tokio::sync::Notify> = Arc::default();
         let closing: Arc<AtomicBool> = Arc::default();
+        let settling: Arc<Settling> = Arc::default();
         // With several queues the next job must come from the highest one
         // with work, which only a full fetch decides.
         let handoff = (sources.len() == 1).then(|| {
-            Arc::new(Handoff {
+            let (settles, waiting) = tokio::sync::mpsc::unbounded_channel();
+            let handoff = Arc::new(Handoff {
                 leases: Mutex::default(),
+                settles,
                 wake: wake.clone(),
                 closing: closing.clone(),
                 worker: worker.clone(),
                 dead: dead.clone(),
-            })
+            });
+            tokio::spawn(settle_batches(
+                sources[0].queue.clone(),
+                sources[0].in_flight.clone(),
+                Arc::downgrade(&handoff),
+                settling.clone(),
+                waiting,
+            ));
+            handoff
         });
         QueueConsumer {
             sources,
@@ -501,7 +620,7 @@ impl QueueConsumer {
             wake,
             handoff,
             closing,
-            settling: Arc::default(),
+            settling,
         }
     }
 

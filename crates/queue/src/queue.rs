@@ -295,7 +295,7 @@ impl RedisQueue {
 
     /// Settle `job` (`completed` or `failed`, as [`ack`](Self::ack) and
     /// [`fail`](Self::fail)) and lease up to `max_next` more for `worker` in
-    /// the same round trip. A stale settle leases nothing.
+    /// the same round trip.
     pub async fn settle_and_lease(
         &self,
         job: &LeasedJob,
@@ -304,28 +304,49 @@ impl RedisQueue {
         worker: &str,
         max_next: usize,
     ) -> Result<(Settled, LeaseBatch), QueueError> {
-        let reply: Value = self
-            .invoke(&self.scripts.ack_lease, &LEASE_KEYS)
-            .key(self.keys.job(&job.id))
-            .arg(&job.id)
-            .arg(outcome)
-            .arg(ran.map_or(-1, |d| d.as_millis() as i64))
-            .arg(&job.token)
+        let (mut settled, batch) = self
+            .settle_many_and_lease(&[(job, outcome, ran)], worker, max_next)
+            .await?;
+        Ok((settled.pop().unwrap_or(Settled::Stale), batch))
+    }
+
+    /// Settle several jobs, each fenced by its own token, and lease up to
+    /// `max_next` more for `worker`, all in one round trip.
+    pub async fn settle_many_and_lease(
+        &self,
+        jobs: &[(&LeasedJob, &str, Option<Duration>)],
+        worker: &str,
+        max_next: usize,
+    ) -> Result<(Vec<Settled>, LeaseBatch), QueueError> {
+        let mut invocation = self.invoke(&self.scripts.ack_lease, &LEASE_KEYS);
+        invocation
             .arg(self.spec.lease.get().as_millis() as u64)
             .arg(max_next)
             .arg(worker)
             .arg(self.keys.job_prefix())
-            .arg(uuid::Uuid::new_v4().simple().to_string())
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        let (done, jobs, dead): (i64, Value, Value) =
+            .arg(uuid::Uuid::new_v4().simple().to_string());
+        for (job, outcome, ran) in jobs {
+            invocation
+                .key(self.keys.job(&job.id))
+                .arg(&job.id)
+                .arg(&job.token)
+                .arg(*outcome)
+                .arg(ran.map_or(-1, |d| d.as_millis() as i64));
+        }
+        let reply: Value = invocation.invoke_async(&mut self.conn.clone()).await?;
+        let (done, leased, dead): (Vec<i64>, Value, Value) =
             redis::from_redis_value(reply).map_err(|e| QueueError::Protocol(e.to_string()))?;
-        let batch = parse_lease(Value::Array(vec![jobs, dead]))?;
-        let settled = if done == STALE {
-            Settled::Stale
-        } else {
-            Settled::Done
-        };
+        let batch = parse_lease(Value::Array(vec![leased, dead]))?;
+        let settled = done
+            .into_iter()
+            .map(|d| {
+                if d == STALE {
+                    Settled::Stale
+                } else {
+                    Settled::Done
+                }
+            })
+            .collect();
         Ok((settled, batch))
     }
 
