@@ -152,15 +152,7 @@ async fn photo_ingest_end_to_end_reaches_only_its_owner() {
     }
     // Operators see the queue and the traffic, once the run is settled.
     env.wait_settled("ingest", 1, Duration::from_secs(30)).await;
-    let metrics = env
-        .http
-        .get(env.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.intake_metrics().await;
     for needle in [
         "# TYPE atelier_queue_depth gauge",
         "atelier_queue_depth{queue=\"ingest\"} 0",

@@ -77,15 +77,7 @@ async fn a_socket_that_falls_behind_the_live_buffer_replays_the_gap() {
     assert!(ids.windows(2).all(|w| key(&w[0]) < key(&w[1])));
     assert_eq!(socket.next(Duration::from_millis(300)).await, None);
     // And it did fall behind: the replay path ran.
-    let metrics = env
-        .http
-        .get(env.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.intake_metrics().await;
     let lagged: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("atelier_event_socket_lagged_total "))

@@ -126,15 +126,7 @@ async fn intake_and_worker_metrics_pass_promtool_and_jobs_carry_their_cost() {
         0.0
     );
 
-    let intake = env
-        .http
-        .get(env.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let intake = env.intake_metrics().await;
     promtool_accepts("intake", &intake);
     assert_eq!(
         value(&intake, "atelier_queue_live_workers{queue=\"ingest\"}"),

@@ -441,6 +441,18 @@ impl TestEnv {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The intake's `/metrics` exposition.
+    pub async fn intake_metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Poll until `check` accepts the job view.
     pub async fn wait_job(
         &self,

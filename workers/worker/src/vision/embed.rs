@@ -7,7 +7,7 @@ use atelier_jobs::{CacheInfo, EmbedInput, EmbedResult, ErrorCode, JobKind};
 use atelier_vision::letterbox_tensor;
 use sha2::{Digest, Sha256};
 
-use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
@@ -17,18 +17,7 @@ use super::{
 
 const IMAGE_SIZE: u32 = 224;
 
-pub struct Embed(pub Arc<VisionModels>);
-
-#[async_trait::async_trait]
-impl Handler for Embed {
-    fn kind(&self) -> JobKind {
-        JobKind::VisionEmbed
-    }
-
-    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
-        run(ctx, &self.0).await
-    }
-}
+vision_handler!(Embed, VisionEmbed);
 
 async fn run(
     ctx: &JobContext<'_>,

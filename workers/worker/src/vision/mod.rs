@@ -1,12 +1,6 @@
 //! The vision handlers (one file per kind) and what they share: the loaded
 //! models (`models.rs`), single-image model runs, the pose pass that finds
 //! (and masks) the person, result keys and the result cache.
-pub mod embed;
-pub mod models;
-pub mod pose;
-pub mod segment;
-pub mod skin_tone;
-pub mod tag;
 
 use atelier_inference::{InferenceError, Model, ModelManifest};
 use atelier_jobs::{ErrorCode, JobKind};
@@ -15,6 +9,35 @@ use atelier_runtime::{JobContext, JobFailure};
 use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
 
 pub(crate) const POSE_SIZE: u32 = 256;
+
+/// The handler of one vision kind: a struct holding the shared models whose
+/// `Handler::run` is the file's `run(ctx, models)`.
+macro_rules! vision_handler {
+    ($name:ident, $kind:ident) => {
+        pub struct $name(pub std::sync::Arc<super::models::VisionModels>);
+
+        #[async_trait::async_trait]
+        impl atelier_runtime::Handler for $name {
+            fn kind(&self) -> atelier_jobs::JobKind {
+                atelier_jobs::JobKind::$kind
+            }
+
+            async fn run(
+                &self,
+                ctx: &atelier_runtime::JobContext<'_>,
+            ) -> Result<serde_json::Value, atelier_runtime::JobFailure> {
+                run(ctx, &self.0).await
+            }
+        }
+    };
+}
+
+pub mod embed;
+pub mod models;
+pub mod pose;
+pub mod segment;
+pub mod skin_tone;
+pub mod tag;
 
 /// The name and version a result names its model by.
 pub(crate) fn model_ref(m: &ModelManifest) -> atelier_jobs::ModelRef {

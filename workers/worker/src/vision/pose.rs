@@ -4,24 +4,13 @@
 use atelier_jobs::{BodyKeypoint, CacheInfo, ImageSize, JobKind, PoseResult, VisionInput};
 use atelier_vision::crop_around;
 
-use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
 use super::{PhotoJob, model_ref, no_person, pose_pass, start_photo_job, to_json};
 
-pub struct Pose(pub Arc<VisionModels>);
-
-#[async_trait::async_trait]
-impl Handler for Pose {
-    fn kind(&self) -> JobKind {
-        JobKind::VisionPose
-    }
-
-    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
-        run(ctx, &self.0).await
-    }
-}
+vision_handler!(Pose, VisionPose);
 
 async fn run(
     ctx: &JobContext<'_>,

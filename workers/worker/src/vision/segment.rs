@@ -12,24 +12,13 @@ use atelier_vision::{mask_from_probabilities, stretch_tensor, upsample_mask};
 use bytes::Bytes;
 
 use super::models::ISNET_SIZE;
-use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
 use super::{PhotoJob, model_ref, no_person, pose_pass, run_image, start_photo_job, to_json};
 
-pub struct Segment(pub Arc<VisionModels>);
-
-#[async_trait::async_trait]
-impl Handler for Segment {
-    fn kind(&self) -> JobKind {
-        JobKind::VisionSegment
-    }
-
-    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
-        run(ctx, &self.0).await
-    }
-}
+vision_handler!(Segment, VisionSegment);
 
 async fn run(
     ctx: &JobContext<'_>,

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::models::VisionModels;
 use super::{PhotoJob, model_ref, run_image, start_photo_job, to_json};
-use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 fn no_face(why: String) -> JobFailure {
@@ -85,18 +85,7 @@ fn find_face(
     })
 }
 
-pub struct SkinTone(pub Arc<VisionModels>);
-
-#[async_trait::async_trait]
-impl Handler for SkinTone {
-    fn kind(&self) -> JobKind {
-        JobKind::VisionSkinTone
-    }
-
-    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
-        run(ctx, &self.0).await
-    }
-}
+vision_handler!(SkinTone, VisionSkinTone);
 
 async fn run(
     ctx: &JobContext<'_>,

@@ -12,7 +12,7 @@ use atelier_vision::colour::dominant_colours;
 use atelier_vision::garments::{softmax, suggest_season, tag_garments};
 use atelier_vision::{Rect, letterbox_tensor, upsample_mask};
 
-use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
@@ -21,18 +21,7 @@ use super::{PhotoJob, model_failure, model_ref, pose_pass, start_photo_job, to_j
 const CLASSIFIER_SIZE: u32 = 224;
 const COLOURS: usize = 5;
 
-pub struct Tag(pub Arc<VisionModels>);
-
-#[async_trait::async_trait]
-impl Handler for Tag {
-    fn kind(&self) -> JobKind {
-        JobKind::VisionTag
-    }
-
-    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
-        run(ctx, &self.0).await
-    }
-}
+vision_handler!(Tag, VisionTag);
 
 async fn run(
     ctx: &JobContext<'_>,
