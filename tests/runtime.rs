@@ -443,3 +443,58 @@ async fn a_worker_past_its_memory_bound_finishes_its_job_and_exits_cleanly() {
     assert!(env.worker_log(worker).contains("memory bound exceeded"));
     env.finish().await;
 }
+
+/// A job cancelled while its worker's Redis is stalled: the stalled run can
+/// neither see the cancel nor finish, the job moves to a second worker once
+/// the lease runs out and that run stops at its first progress report, and
+/// when the stall ends nothing the first worker sends undoes the cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cancelled_while_its_run_is_stalled_stays_cancelled() {
+    let mut env = TestEnv::start(EnvOptions {
+        lease: "2s",
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    let (_stalled, proxy) = env.spawn_worker_behind_proxy(&[STAGED_ONLY]).await.unwrap();
+    env.wait_live_workers("staged", 1, WAIT).await;
+    let mut socket = env.socket(&env.token("xia").await, None).await;
+    let job_id = submit(&env, "xia", &[("s1", 300), ("s2", 4000), ("s3", 300)]).await;
+    env.wait_job(&job_id, WAIT, |j| j["progress"].as_i64() >= Some(33))
+        .await;
+    proxy.stall();
+    let resp = env
+        .http
+        .post(env.url(&format!("/v1/jobs/{job_id}/cancel")))
+        .bearer_auth(atelier_tests::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::ACCEPTED,
+        "a running job is flagged"
+    );
+    env.spawn_worker_with(&[STAGED_ONLY]).unwrap();
+    let job = env.wait_final(&job_id, WAIT).await;
+    assert_eq!(
+        (job["status"].clone(), job["error"]["code"].clone()),
+        (json!("error"), json!("job.cancelled")),
+        "{job}"
+    );
+    assert_eq!(job["attempts"], 2, "{job}");
+    proxy.resume();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = env.job(&job_id).await;
+    assert_eq!(after["status"], "error");
+    assert_eq!(after["error"]["code"], "job.cancelled");
+    assert!(after.get("result").is_none(), "{after}");
+    let events = socket.until("job.failed", &job_id, WAIT).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["type"] == "job.completed" && e["job_id"] == job_id.as_str()),
+        "{events:?}"
+    );
+    env.finish().await;
+}
