@@ -60,7 +60,7 @@ pub async fn consume(
     } = options;
     let closing: Arc<std::sync::Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
     let flags = closing.clone();
-    let settling: Arc<std::sync::Mutex<Vec<Arc<crate::backend::Settling>>>> = Arc::default();
+    let settling: Arc<std::sync::Mutex<Vec<Arc<crate::Settling>>>> = Arc::default();
     let settles = settling.clone();
     let monitor = Monitor::new().shutdown_timeout(drain).register(move |_| {
         let mut consumer =

@@ -25,14 +25,18 @@
 
 mod backend;
 mod consume;
+mod held;
+mod lease;
 mod lock;
 mod operate;
 mod queue;
 mod ratelimit;
 mod scaling;
 
-pub use backend::{InFlight, Lease, QueueConsumer, Settling};
+pub use backend::QueueConsumer;
 pub use consume::{ConsumeOptions, LeaseHandler, consume};
+pub use held::InFlight;
+pub use lease::{Lease, Settling};
 pub use lock::RoleLock;
 pub use operate::{CancelOutcome, DeadEntry};
 pub use queue::{
