@@ -24,86 +24,47 @@ pub struct Lease {
     lost: CancellationToken,
     /// Where a settle hands the next jobs it leased (single-queue consumers).
     handoff: Weak<Handoff>,
-    in_flight: InFlight,
     settling: Arc<Settling>,
     _guard: InFlightGuard,
 }
 
-/// Settle `job` (`completed` or `failed`); a consumer of one queue leases
-/// its next jobs in the same round trip. It holds at most `concurrency +
-/// prefetch - 1` jobs (running, waiting for a slot, or about to come back
-/// with other settles in flight): with `prefetch = 1` never more than its
-/// slots, with more some jobs wait ahead so short jobs never wait on Redis.
-/// `freeing` is 1 while the settled job still holds its slot (a settle the
-/// handler awaits), 0 once it has let it go (a background settle, counted in
-/// `settling`).
-#[allow(clippy::too_many_arguments)]
-async fn settle_with(
-    job: &LeasedJob,
-    queue: &RedisQueue,
-    in_flight: &InFlight,
-    handoff: &Weak<Handoff>,
-    settling: &Arc<Settling>,
-    outcome: &str,
-    ran: Option<Duration>,
-    freeing: usize,
-) -> Result<Settled, QueueError> {
-    let Some(target) = handoff
-        .upgrade()
-        .filter(|h| !h.closing.load(Ordering::Relaxed))
-    else {
-        return match outcome {
-            "completed" => queue.ack(job, ran).await,
-            _ => queue.fail(job, ran).await,
-        };
-    };
-    let spec = queue.spec();
-    let cap = (spec.concurrency + spec.prefetch).saturating_sub(1) as usize;
-    let others_in_flight = settling.in_flight().saturating_sub(1 - freeing);
-    let held = in_flight.len().saturating_sub(freeing) + others_in_flight;
-    let max_next = cap.saturating_sub(held).min(spec.prefetch as usize);
-    let sent = Instant::now();
-    let (settled, batch) = queue
-        .settle_and_lease(job, outcome, ran, &target.worker, max_next)
-        .await?;
-    for dead in batch.dead {
-        let _ = target.dead.send(dead);
-    }
-    if !batch.jobs.is_empty() {
-        let mut leases = target.leases.lock().expect("handoff");
-        for next in batch.jobs {
-            leases.push_back(Lease::new(
-                next,
-                queue,
-                in_flight,
-                sent,
-                handoff.clone(),
-                settling,
-            ));
-        }
-        drop(leases);
-        target.wake.notify_one();
-    }
-    Ok(settled)
-}
-
 type SettleDone = Box<dyn FnOnce(Result<Settled, QueueError>) + Send>;
 
-/// A background settle waiting for the consumer's settler.
+/// A settle waiting for the consumer's settler.
 pub(crate) struct PendingSettle {
     job: LeasedJob,
     outcome: &'static str,
     ran: Option<Duration>,
+    /// Sent by `*_in_background`: the job let its slot go and is counted in
+    /// [`Settling`]; otherwise the handler awaits it and still holds its slot.
+    background: bool,
     done: SettleDone,
+}
+
+/// Settle without the settler (a consumer of several queues, or one that is
+/// gone): no next jobs are leased in the round trip.
+async fn settle_alone(
+    queue: &RedisQueue,
+    job: &LeasedJob,
+    outcome: &str,
+    ran: Option<Duration>,
+) -> Result<Settled, QueueError> {
+    match outcome {
+        "completed" => queue.ack(job, ran).await,
+        _ => queue.fail(job, ran).await,
+    }
 }
 
 /// Most settles one round trip carries.
 const SETTLE_BATCH: usize = 64;
 
-/// The settler of a single-queue consumer: takes every background settle
-/// waiting (up to [`SETTLE_BATCH`]), settles them in one script call with
-/// the jobs that replace them (within `concurrency + prefetch - 1` held),
-/// and hands those to the consumer.
+/// The settler of a single-queue consumer, the one place settles lease the
+/// next jobs: it takes every settle waiting (up to [`SETTLE_BATCH`]),
+/// settles them in one script call with the jobs that replace them, and
+/// hands those to the consumer. A worker holds at most `concurrency +
+/// prefetch - 1` jobs (running, waiting for a slot, or about to come back
+/// with settles still queued): with `prefetch = 1` never more than its
+/// slots, with more some wait ahead so short jobs never wait on Redis.
 pub(crate) async fn settle_batches(
     queue: RedisQueue,
     in_flight: InFlight,
@@ -126,7 +87,12 @@ pub(crate) async fn settle_batches(
         };
         let spec = queue.spec();
         let cap = (spec.concurrency + spec.prefetch).saturating_sub(1) as usize;
-        let held = in_flight.len() + settling.in_flight().saturating_sub(batch.len());
+        // Awaited settles in the batch still hold their slots (counted in
+        // `in_flight`); background ones are counted in `settling`.
+        let awaited = batch.iter().filter(|p| !p.background).count();
+        let background = batch.len() - awaited;
+        let held = in_flight.len().saturating_sub(awaited)
+            + settling.in_flight().saturating_sub(background);
         let max_next = if closing {
             0
         } else {
@@ -159,17 +125,25 @@ pub(crate) async fn settle_batches(
                     }
                 }
                 for (pending, outcome) in batch.into_iter().zip(settled) {
-                    (pending.done)(Ok(outcome));
-                    settling.finished();
+                    pending.finish(&settling, Ok(outcome));
                 }
             }
             Err(error) => {
                 let message = error.to_string();
                 for pending in batch {
-                    (pending.done)(Err(QueueError::Protocol(message.clone())));
-                    settling.finished();
+                    pending.finish(&settling, Err(QueueError::Protocol(message.clone())));
                 }
             }
+        }
+    }
+}
+
+impl PendingSettle {
+    fn finish(self, settling: &Settling, result: Result<Settled, QueueError>) {
+        let background = self.background;
+        (self.done)(result);
+        if background {
+            settling.finished();
         }
     }
 }
@@ -224,6 +198,15 @@ pub(crate) struct Handoff {
     pub(crate) dead: UnboundedSender<DeadJob>,
 }
 
+/// Give `pending` to the consumer's settler; it comes back when there is
+/// none (a consumer of several queues) or it is gone.
+fn to_settler(handoff: &Weak<Handoff>, pending: PendingSettle) -> Option<PendingSettle> {
+    match handoff.upgrade() {
+        Some(target) => target.settles.send(pending).err().map(|e| e.0),
+        None => Some(pending),
+    }
+}
+
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease")
@@ -260,18 +243,27 @@ impl Lease {
         self.settle("failed", ran).await
     }
 
-    async fn settle(&self, outcome: &str, ran: Option<Duration>) -> Result<Settled, QueueError> {
-        settle_with(
-            &self.job,
-            &self.queue,
-            &self.in_flight,
-            &self.handoff,
-            &self.settling,
+    async fn settle(
+        &self,
+        outcome: &'static str,
+        ran: Option<Duration>,
+    ) -> Result<Settled, QueueError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending = PendingSettle {
+            job: self.job.clone(),
             outcome,
             ran,
-            1,
-        )
-        .await
+            background: false,
+            done: Box::new(move |result| {
+                let _ = tx.send(result);
+            }),
+        };
+        match to_settler(&self.handoff, pending) {
+            None => rx
+                .await
+                .unwrap_or_else(|_| Err(QueueError::Protocol("the settler stopped".into()))),
+            Some(_) => settle_alone(&self.queue, &self.job, outcome, ran).await,
+        }
     }
 
     /// Settle as completed without waiting for Redis: the slot is free at
@@ -302,7 +294,6 @@ impl Lease {
             job,
             queue,
             handoff,
-            in_flight,
             settling,
             _guard: guard,
             ..
@@ -310,33 +301,19 @@ impl Lease {
         // The job is done: it stops counting against the worker's slots.
         drop(guard);
         settling.started();
-        // A consumer of one queue settles in batches: whatever settles are
-        // waiting go in one round trip, with the jobs that replace them.
-        let mut pending = PendingSettle {
+        let pending = PendingSettle {
             job,
             outcome,
             ran,
+            background: true,
             done: Box::new(done),
         };
-        if let Some(target) = handoff.upgrade() {
-            match target.settles.send(pending) {
-                Ok(()) => return,
-                Err(tokio::sync::mpsc::error::SendError(back)) => pending = back,
-            }
-        }
-        let PendingSettle {
-            job,
-            outcome,
-            ran,
-            done,
-        } = pending;
+        let Some(pending) = to_settler(&handoff, pending) else {
+            return;
+        };
         tokio::spawn(async move {
-            let result = settle_with(
-                &job, &queue, &in_flight, &handoff, &settling, outcome, ran, 0,
-            )
-            .await;
-            done(result);
-            settling.finished();
+            let result = settle_alone(&queue, &pending.job, outcome, ran).await;
+            pending.finish(&settling, result);
         });
     }
 
@@ -354,7 +331,6 @@ impl Lease {
             queue: queue.clone(),
             lost,
             handoff,
-            in_flight: in_flight.clone(),
             settling: settling.clone(),
             _guard: guard,
         }

@@ -293,23 +293,6 @@ impl RedisQueue {
         parse_lease(reply)
     }
 
-    /// Settle `job` (`completed` or `failed`, as [`ack`](Self::ack) and
-    /// [`fail`](Self::fail)) and lease up to `max_next` more for `worker` in
-    /// the same round trip.
-    pub async fn settle_and_lease(
-        &self,
-        job: &LeasedJob,
-        outcome: &str,
-        ran: Option<Duration>,
-        worker: &str,
-        max_next: usize,
-    ) -> Result<(Settled, LeaseBatch), QueueError> {
-        let (mut settled, batch) = self
-            .settle_many_and_lease(&[(job, outcome, ran)], worker, max_next)
-            .await?;
-        Ok((settled.pop().unwrap_or(Settled::Stale), batch))
-    }
-
     /// Settle several jobs, each fenced by its own token, and lease up to
     /// `max_next` more for `worker`, all in one round trip.
     pub async fn settle_many_and_lease(

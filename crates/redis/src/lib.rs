@@ -54,12 +54,6 @@ impl ConnectionLike for Conn {
     }
 }
 
-impl Conn {
-    pub fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
-    }
-}
-
 /// Connect with bounded waits (2 s to connect, 5 s per reply), so an outage
 /// surfaces as an error in seconds instead of a hung request. Returns the
 /// client used for pub/sub (the first node) and the shared connection.

@@ -51,10 +51,7 @@ pub fn worker_name(configured: &str) -> String {
 }
 
 /// The queues a worker consumes: `worker.queues`, or every queue.
-pub fn selected_queues(
-    config: &AppConfig,
-    queues: &QueuesConfig,
-) -> anyhow::Result<Vec<QueueSpec>> {
+fn selected_queues(config: &AppConfig, queues: &QueuesConfig) -> anyhow::Result<Vec<QueueSpec>> {
     if config.worker.queues.is_empty() {
         return Ok(queues.queues.clone());
     }
@@ -73,7 +70,7 @@ pub fn selected_queues(
 
 /// The kinds a worker on `queues` runs: what they carry, without the
 /// test-only kinds unless `worker.test_kinds` is on.
-pub fn served_kinds(config: &AppConfig, queues: &[QueueSpec]) -> Vec<JobKind> {
+fn served_kinds(config: &AppConfig, queues: &[QueueSpec]) -> Vec<JobKind> {
     let mut kinds: Vec<JobKind> = queues
         .iter()
         .flat_map(|q| q.kinds.iter().copied())
