@@ -29,7 +29,9 @@ trap 'kill -TERM $INTAKE $WORKER 2>/dev/null; wait $INTAKE $WORKER 2>/dev/null |
 for _ in $(seq 1 60); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fs "$API/readyz" >/dev/null || { echo "intake did not become ready; see .demo/intake.log" >&2; exit 1; }
 
-USER_ID="demo-user"
+# One end user per run: the demo database keeps earlier runs, and the
+# similarity search below looks at this run's photos only.
+USER_ID="demo-user-$(date +%s)"
 declare -A EMBEDDED=()
 FIRST_EMBED=""
 wait_job() { # job_id -> prints the final job view
@@ -99,7 +101,7 @@ for photo in samples/*.jpg samples/*.png; do
 done
 echo
 search=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
-  -d "{\"job_id\":\"$FIRST_EMBED\",\"k\":3}" "$API/v1/search/similar")
+  -d "{\"job_id\":\"$FIRST_EMBED\",\"k\":3,\"user_id\":\"$USER_ID\"}" "$API/v1/search/similar")
 echo "Photos most like ${EMBEDDED[$FIRST_EMBED]} (POST /v1/search/similar):"
 while read -r id score; do
   echo "  ${EMBEDDED[$id]}  cosine $score"
