@@ -1,0 +1,127 @@
+//! The renderer on the machine's Vulkan driver (llvmpipe without a GPU).
+use atelier_render::scene::cube;
+use atelier_render::{
+    Background, Camera, FrameSpec, Item, Lighting, MaterialOverride, Placement, Preset, Quality,
+    Renderer, Scene,
+};
+
+fn renderer() -> Renderer {
+    Renderer::new().expect("a Vulkan adapter (install mesa-vulkan-drivers)")
+}
+
+fn red_cube_scene() -> Scene {
+    Scene::compose(vec![Item {
+        model: cube([0.8, 0.05, 0.05, 1.0]),
+        placement: Placement {
+            translation: [0.0, 0.5, 0.0],
+            ..Default::default()
+        },
+        material: MaterialOverride::default(),
+    }])
+    .unwrap()
+}
+
+fn px(frame: &atelier_render::Frame, x: u32, y: u32) -> [u8; 4] {
+    let i = ((y * frame.width + x) * 4) as usize;
+    frame.rgba[i..i + 4].try_into().unwrap()
+}
+
+#[test]
+fn a_cube_renders_centred_lit_and_on_its_background() {
+    let r = renderer();
+    let scene = red_cube_scene();
+    let gpu = r.upload(&scene);
+    let (w, h) = (256, 192);
+    let spec = |background| FrameSpec {
+        width: w,
+        height: h,
+        camera: Camera::framed(
+            &scene.bounds,
+            Preset::ThreeQuarter.azimuth_deg(),
+            w as f32 / h as f32,
+            false,
+        ),
+        background,
+        lighting: Lighting::Studio,
+        quality: Quality::default(),
+    };
+    let solid = r
+        .render_once(&gpu, &spec(Background::Solid([255, 255, 255])))
+        .unwrap();
+    assert_eq!(solid.rgba.len(), (w * h * 4) as usize);
+    let centre = px(&solid, w / 2, h / 2);
+    assert!(
+        centre[0] > 100 && centre[1] < 80 && centre[2] < 80,
+        "centre {centre:?}"
+    );
+    assert_eq!(
+        px(&solid, 0, 0),
+        [255, 255, 255, 255],
+        "corner is the background"
+    );
+    // The ground shadow darkens some background pixels below the cube.
+    let darkest_background = (0..w)
+        .flat_map(|x| (h * 3 / 4..h).map(move |y| (x, y)))
+        .map(|(x, y)| px(&solid, x, y))
+        .filter(|p| p[0].abs_diff(p[1]) < 8 && p[1].abs_diff(p[2]) < 8)
+        .map(|p| p[0])
+        .min()
+        .unwrap();
+    assert!(
+        darkest_background < 230,
+        "no ground shadow: {darkest_background}"
+    );
+
+    let clear = r.render_once(&gpu, &spec(Background::Transparent)).unwrap();
+    assert_eq!(px(&clear, 0, 0)[3], 0, "transparent corner");
+    assert_eq!(px(&clear, w / 2, h / 2)[3], 255, "opaque model");
+    std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).ok();
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cube.png");
+    image::save_buffer(&out, &solid.rgba, w, h, image::ExtendedColorType::Rgba8).unwrap();
+}
+
+#[test]
+fn presets_see_different_sides() {
+    let r = renderer();
+    // A cube whose +Z (front) half is blue and -Z (back) half is yellow.
+    let front = Item {
+        model: cube([0.05, 0.1, 0.9, 1.0]),
+        placement: Placement {
+            translation: [0.0, 0.5, 0.25],
+            scale: [1.0, 1.0, 0.5],
+            ..Default::default()
+        },
+        material: MaterialOverride::default(),
+    };
+    let back = Item {
+        model: cube([0.9, 0.8, 0.05, 1.0]),
+        placement: Placement {
+            translation: [0.0, 0.5, -0.25],
+            scale: [1.0, 1.0, 0.5],
+            ..Default::default()
+        },
+        material: MaterialOverride::default(),
+    };
+    let scene = Scene::compose(vec![front, back]).unwrap();
+    let gpu = r.upload(&scene);
+    let shot = |preset: Preset| {
+        let f = r
+            .render_once(
+                &gpu,
+                &FrameSpec {
+                    width: 64,
+                    height: 64,
+                    camera: Camera::framed(&scene.bounds, preset.azimuth_deg(), 1.0, false),
+                    background: Background::Solid([0, 0, 0]),
+                    lighting: Lighting::Studio,
+                    quality: Quality::default(),
+                },
+            )
+            .unwrap();
+        px(&f, 32, 32)
+    };
+    let f = shot(Preset::Front);
+    let b = shot(Preset::Back);
+    assert!(f[2] > f[0], "front is blue: {f:?}");
+    assert!(b[0] > b[2], "back is yellow: {b:?}");
+}
