@@ -125,3 +125,83 @@ fn presets_see_different_sides() {
     assert!(f[2] > f[0], "front is blue: {f:?}");
     assert!(b[0] > b[2], "back is yellow: {b:?}");
 }
+
+#[test]
+fn a_design_of_two_models_renders_with_its_texture_and_overrides() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/models");
+    let load = |f: &str| {
+        atelier_render::load(
+            &std::fs::read(root.join(f)).unwrap(),
+            &atelier_render::model::embedded_only,
+            &Default::default(),
+        )
+        .unwrap()
+    };
+    let r = renderer();
+    let scene = Scene::compose(vec![
+        Item {
+            model: load("dress.glb"),
+            placement: Placement::default(),
+            material: MaterialOverride::default(),
+        },
+        Item {
+            model: load("hat.glb"),
+            placement: Placement {
+                translation: [0.0, 1.42, 0.0],
+                rotation: [0.0, 0.0, 0.087, 0.996],
+                scale: [0.8, 0.8, 0.8],
+            },
+            material: MaterialOverride {
+                base_colour: Some([20, 30, 90, 255]),
+                ..Default::default()
+            },
+        },
+    ])
+    .unwrap();
+    let gpu = r.upload(&scene);
+    let (w, h) = (384, 512);
+    let frame = r
+        .render_once(
+            &gpu,
+            &FrameSpec {
+                width: w,
+                height: h,
+                camera: Camera::framed(
+                    &scene.bounds,
+                    Preset::ThreeQuarter.azimuth_deg(),
+                    w as f32 / h as f32,
+                    false,
+                ),
+                background: Background::Solid([240, 240, 240]),
+                lighting: Lighting::Studio,
+                quality: Quality::default(),
+            },
+        )
+        .unwrap();
+    // The stripes: along a row through the skirt both the red and the cream
+    // of the fabric appear.
+    let row = h * 3 / 4;
+    let pixels: Vec<[u8; 4]> = (0..w).map(|x| px(&frame, x, row)).collect();
+    assert!(
+        pixels.iter().any(|p| p[0] > 120 && p[1] < 60),
+        "no red stripe"
+    );
+    assert!(
+        pixels
+            .iter()
+            .any(|p| p[0] > 150 && p[1] > 130 && p[2] > 110 && p[2] < 200),
+        "no cream stripe"
+    );
+    // The recoloured hat near the top is dark blue.
+    let hat: Vec<[u8; 4]> = (0..w)
+        .flat_map(|x| (h / 20..h / 6).map(move |y| (x, y)))
+        .map(|(x, y)| px(&frame, x, y))
+        .collect();
+    assert!(
+        hat.iter()
+            .any(|p| u16::from(p[2]) > u16::from(p[0]) + 20 && p[2] > 40),
+        "no blue hat"
+    );
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("design.png");
+    image::save_buffer(&out, &frame.rgba, w, h, image::ExtendedColorType::Rgba8).unwrap();
+}
