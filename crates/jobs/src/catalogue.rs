@@ -1,5 +1,6 @@
-//! Contracts of the job kinds that have no handler yet. They are validated at
-//! intake today so the wire format is fixed before the handlers land.
+//! Contracts of the vision, avatar, export and e-mail kinds (the render
+//! kinds' are in `design.rs`). Kinds without a handler yet are refused at
+//! intake; their contracts are fixed here so the wire format is known.
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -84,81 +85,11 @@ impl AvatarBuildInput {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum View {
-    Front,
-    Back,
-}
-
-/// `render.stills` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenderStillsInput {
-    pub design_id: Uuid,
-    /// Storage key of the GLB to render.
-    pub model_key: String,
-    pub views: Vec<View>,
-}
-
-impl RenderStillsInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
-        if self.views.is_empty() {
-            return Err(ValidationError::new("input.views: at least one view"));
-        }
-        validate_key(&self.model_key)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoFormat {
-    Mp4,
-    Webm,
-}
-
-/// `render.turntable` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TurntableInput {
-    pub design_id: Uuid,
-    pub model_key: String,
-    pub frames: u32,
-    pub fps: u32,
-    pub formats: Vec<VideoFormat>,
-}
-
-impl TurntableInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
-        if !(12..=360).contains(&self.frames) {
-            return Err(ValidationError::new(
-                "input.frames: must be between 12 and 360",
-            ));
-        }
-        if !(1..=60).contains(&self.fps) {
-            return Err(ValidationError::new("input.fps: must be between 1 and 60"));
-        }
-        if self.formats.is_empty() {
-            return Err(ValidationError::new("input.formats: at least one format"));
-        }
-        validate_key(&self.model_key)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Image,
     Video,
     Model,
     Pdf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportQuality {
-    Draft,
-    Standard,
-    High,
-    Ultra,
 }
 
 /// `export` v1.
@@ -167,7 +98,7 @@ pub enum ExportQuality {
 pub struct ExportInput {
     pub design_id: Uuid,
     pub format: ExportFormat,
-    pub quality: ExportQuality,
+    pub quality: crate::design::Quality,
     #[serde(default)]
     pub watermark: bool,
 }
@@ -193,13 +124,4 @@ impl NotifyEmailInput {
             Err(ValidationError::new("input.to: not an e-mail address"))
         }
     }
-}
-
-fn validate_key(key: &str) -> Result<(), ValidationError> {
-    if key.is_empty() || key.starts_with('/') || key.split('/').any(|s| s == "..") {
-        return Err(ValidationError::new(
-            "input.model_key: must be a relative storage key",
-        ));
-    }
-    Ok(())
 }

@@ -16,6 +16,22 @@ pub enum ErrorCode {
     VisionNoPerson,
     #[serde(rename = "vision.no_face")]
     VisionNoFace,
+    #[serde(rename = "model.invalid")]
+    ModelInvalid,
+    #[serde(rename = "model.too_large")]
+    ModelTooLarge,
+    #[serde(rename = "model.unsupported")]
+    ModelUnsupported,
+    #[serde(rename = "model.empty")]
+    ModelEmpty,
+    #[serde(rename = "render.camera_inside_model")]
+    RenderCameraInsideModel,
+    #[serde(rename = "render.unavailable")]
+    RenderUnavailable,
+    #[serde(rename = "render.failed")]
+    RenderFailed,
+    #[serde(rename = "video.encode_failed")]
+    VideoEncodeFailed,
     /// The search query names a job that has no stored embedding.
     #[serde(rename = "search.no_embedding")]
     SearchNoEmbedding,
@@ -84,12 +100,20 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 44] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
         ErrorCode::VisionNoPerson,
         ErrorCode::VisionNoFace,
+        ErrorCode::ModelInvalid,
+        ErrorCode::ModelTooLarge,
+        ErrorCode::ModelUnsupported,
+        ErrorCode::ModelEmpty,
+        ErrorCode::RenderCameraInsideModel,
+        ErrorCode::RenderUnavailable,
+        ErrorCode::RenderFailed,
+        ErrorCode::VideoEncodeFailed,
         ErrorCode::SearchNoEmbedding,
         ErrorCode::SearchUnavailable,
         ErrorCode::UploadNotFound,
@@ -130,6 +154,14 @@ impl ErrorCode {
             ErrorCode::ImageCorrupt => "image.corrupt",
             ErrorCode::VisionNoPerson => "vision.no_person",
             ErrorCode::VisionNoFace => "vision.no_face",
+            ErrorCode::ModelInvalid => "model.invalid",
+            ErrorCode::ModelTooLarge => "model.too_large",
+            ErrorCode::ModelUnsupported => "model.unsupported",
+            ErrorCode::ModelEmpty => "model.empty",
+            ErrorCode::RenderCameraInsideModel => "render.camera_inside_model",
+            ErrorCode::RenderUnavailable => "render.unavailable",
+            ErrorCode::RenderFailed => "render.failed",
+            ErrorCode::VideoEncodeFailed => "video.encode_failed",
             ErrorCode::SearchNoEmbedding => "search.no_embedding",
             ErrorCode::SearchUnavailable => "search.unavailable",
             ErrorCode::UploadNotFound => "upload.not_found",

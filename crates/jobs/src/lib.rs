@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod catalogue;
+pub mod design;
 mod error;
 mod event;
 mod kind;
@@ -14,6 +15,7 @@ mod spec;
 mod testing;
 
 pub use catalogue::*;
+pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{EventEnvelope, EventType};
 pub use kind::JobKind;

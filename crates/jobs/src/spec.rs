@@ -2,10 +2,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalogue::{
-    AvatarBuildInput, EmbedInput, ExportInput, NotifyEmailInput, RenderStillsInput, TurntableInput,
-    VisionInput,
-};
+use crate::catalogue::{AvatarBuildInput, EmbedInput, ExportInput, NotifyEmailInput, VisionInput};
+use crate::design::{RenderStillsInput, TurntableInput};
 use crate::{JobKind, PhotoIngestInput, TestStagedInput};
 
 /// Lifecycle of a job as clients see it.
@@ -131,6 +129,8 @@ impl JobSpec {
             JobSpec::AvatarBuild(i) => std::iter::once(i.front_upload_id)
                 .chain(i.side_upload_id)
                 .collect(),
+            JobSpec::RenderStills(i) => i.design.upload_ids(),
+            JobSpec::Turntable(i) => i.design.upload_ids(),
             _ => Vec::new(),
         }
     }

@@ -10,7 +10,8 @@ mod render;
 
 pub use format::{PhotoFormat, sniff};
 pub use render::{
-    IngestOptions, IngestedPhoto, Rendition, RgbPhoto, decode_rgb, encode_png, ingest,
+    IngestOptions, IngestedPhoto, Rendition, RgbPhoto, decode_rgb, encode_png, encode_webp_rgba,
+    ingest,
 };
 
 use atelier_jobs::ErrorCode;

@@ -295,6 +295,13 @@ fn encode_jpeg(p: &Pixels, quality: u8) -> Result<Rendition, MediaError> {
     })
 }
 
+/// Encode RGBA pixels as lossy WebP (alpha kept) at `quality` 0–100.
+pub fn encode_webp_rgba(width: u32, height: u32, rgba: &[u8], quality: u8) -> Vec<u8> {
+    webp::Encoder::from_rgba(rgba, width, height)
+        .encode(f32::from(quality.min(100)))
+        .to_vec()
+}
+
 /// Encode 8-bit pixels as PNG: one channel is grey, four are RGBA.
 pub fn encode_png(width: u32, height: u32, pixels: &[u8], channels: u8) -> Vec<u8> {
     use image::ImageEncoder;
