@@ -11,7 +11,10 @@ RUN bash scripts/fetch-models.sh
 RUN cargo build --release --locked -p atelier-intake -p atelier-worker -p atelier-ctl
 
 FROM debian:bookworm-slim
+# Render workers draw on Vulkan (Mesa's llvmpipe without a GPU; a GPU's own
+# driver where one is passed in) and encode with the ffmpeg program.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    mesa-vulkan-drivers libvulkan1 ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/atelier-intake /src/target/release/atelier-worker /src/target/release/atelier-ctl /usr/local/bin/
 COPY --from=build /opt/atelier/models /opt/atelier/models

@@ -19,6 +19,7 @@ pub struct AppConfig {
     pub events: EventsConfig,
     pub media: MediaConfig,
     pub models: ModelsConfig,
+    pub render: RenderConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +274,31 @@ impl Default for MediaConfig {
     }
 }
 
+/// The render worker: model bounds and the FFmpeg programs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    /// Most triangles one design may draw (all items together).
+    pub max_triangles: u64,
+    /// Largest texture side accepted; larger ones end `model.too_large`.
+    pub max_texture_dimension: u32,
+    /// Largest model upload read, in bytes.
+    pub max_model_bytes: u64,
+    /// The `ffmpeg` program turntables are encoded with.
+    pub ffmpeg: PathBuf,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            max_triangles: 4_000_000,
+            max_texture_dimension: 8192,
+            max_model_bytes: 256 * 1024 * 1024,
+            ffmpeg: PathBuf::from("ffmpeg"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelsConfig {
@@ -381,6 +407,14 @@ impl AppConfig {
         {
             return Err(
                 "models.max_batch, models.threads, models.sessions: between 1 and 64".into(),
+            );
+        }
+        if !(1_000..=100_000_000).contains(&self.render.max_triangles)
+            || !(256..=16_384).contains(&self.render.max_texture_dimension)
+        {
+            return Err(
+                "render.max_triangles: 1000 to 100000000; render.max_texture_dimension: 256 to 16384"
+                    .into(),
             );
         }
         if !["pose", "isnet"].contains(&self.models.segmentation.as_str()) {

@@ -12,7 +12,7 @@ mod secret;
 
 pub use app::{
     AppConfig, DatabaseConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig, RedisConfig,
-    S3Config, StorageBackend, StorageConfig, WorkerConfig,
+    RenderConfig, S3Config, StorageBackend, StorageConfig, WorkerConfig,
 };
 pub use bytesize::{ByteSize, parse_bytes};
 pub use duration::{HumanDuration, parse_duration};

@@ -86,6 +86,8 @@ impl JobKind {
                 | JobKind::VisionTag
                 | JobKind::VisionEmbed
                 | JobKind::VisionSkinTone
+                | JobKind::RenderStills
+                | JobKind::RenderTurntable
                 | JobKind::TestStaged
         )
     }

@@ -244,3 +244,63 @@ mod tests {
         assert_eq!(v["box"]["width"], 3.0);
     }
 }
+
+/// The renderer that drew a result: its adapter (a GPU, or `llvmpipe` on
+/// machines without one) and MSAA samples per pixel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RendererInfo {
+    pub adapter: String,
+    pub samples: u32,
+}
+
+/// One camera's still, as PNG or WebP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderedStill {
+    pub camera: String,
+    #[serde(flatten)]
+    pub object: StoredObject,
+}
+
+/// `render.stills` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderStillsResult {
+    pub design_id: Uuid,
+    pub quality: crate::design::Quality,
+    pub renders: Vec<RenderedStill>,
+    pub triangles: u64,
+    pub renderer: RendererInfo,
+    /// Milliseconds spent per step: `load`, `render`, `encode`, `store`.
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// A stored video (or animated preview) and what `ffprobe` would say of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredVideo {
+    pub key: String,
+    /// `mp4`, `webm` or `webp`.
+    pub format: String,
+    /// `h264`, `vp9` or `webp`.
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub fps: u32,
+    pub duration_s: f64,
+    pub bytes: u64,
+}
+
+/// `render.turntable` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurntableResult {
+    pub design_id: Uuid,
+    pub frames: u32,
+    pub fps: u32,
+    /// Degrees the model turns between frames (360 / frames).
+    pub step_deg: f64,
+    pub videos: Vec<StoredVideo>,
+    pub triangles: u64,
+    pub renderer: RendererInfo,
+    /// Milliseconds: `load`, `render` (all frames), `encode` (waiting on the
+    /// encoders after the last frame), `store`.
+    pub timings_ms: BTreeMap<String, u64>,
+}

@@ -151,7 +151,8 @@ pub struct Target {
 }
 
 impl Renderer {
-    /// Open the first Vulkan adapter (`WGPU_ADAPTER_NAME` picks one by name).
+    /// Open the most capable Vulkan adapter: a discrete GPU before an
+    /// integrated one, Mesa's llvmpipe when there is no GPU.
     pub fn new() -> Result<Renderer> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         desc.backends = wgpu::Backends::VULKAN;

@@ -63,7 +63,8 @@ fn external_buffers_come_only_from_the_resolver() {
 #[test]
 fn malformed_models_fail_with_their_own_error_and_never_read_outside_the_upload() {
     let limits = Limits::default();
-    let cases: [(&str, fn(&RenderError) -> bool); 11] = [
+    type Expect = fn(&RenderError) -> bool;
+    let cases: [(&str, Expect); 11] = [
         ("bad/not-gltf.glb", |e| {
             matches!(e, RenderError::InvalidModel(_))
         }),

@@ -128,7 +128,9 @@ impl<'a> JobContext<'a> {
         self.report_with(percent, stage, json!({})).await
     }
 
-    pub(crate) async fn report_with(
+    /// [`report`](Self::report) with more fields in the event's `data`
+    /// (`frames_done`, …).
+    pub async fn report_with(
         &self,
         percent: i16,
         stage: &str,

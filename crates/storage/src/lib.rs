@@ -249,6 +249,11 @@ pub fn content_type(format: &str) -> &'static str {
         "jpeg" => "image/jpeg",
         "png" => "image/png",
         "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "glb" => "model/gltf-binary",
         _ => "application/octet-stream",
     }
 }

@@ -1,11 +1,13 @@
 //! The worker binary's library: its command line, and the registry of the
-//! handlers it runs (photo ingest, the vision kinds, the test-only kinds),
+//! handlers it runs (photo ingest, the vision kinds, the render kinds, the
+//! test-only kinds),
 //! on the shared job runtime (`atelier-runtime`).
 #![forbid(unsafe_code)]
 
 pub mod cli;
 mod photo;
 pub mod registry;
+mod render;
 mod testing;
 mod vision;
 

@@ -1,5 +1,6 @@
 //! The one place that names every handler. It builds only what the worker's
-//! queues need: a worker without vision kinds never loads an ONNX model.
+//! queues need: a worker without vision kinds never loads an ONNX model, and
+//! one without render kinds never opens a Vulkan device.
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -7,19 +8,26 @@ use atelier_config::AppConfig;
 use atelier_jobs::JobKind;
 use atelier_runtime::{Handler, Handlers};
 
+use crate::render::RenderShared;
 use crate::vision::models::VisionModels;
-use crate::{photo, testing, vision};
+use crate::{photo, render, testing, vision};
 
 /// Every kind this worker binary has a handler for.
-pub const KINDS: [JobKind; 7] = [
+pub const KINDS: [JobKind; 9] = [
     JobKind::PhotoIngest,
     JobKind::VisionPose,
     JobKind::VisionSegment,
     JobKind::VisionTag,
     JobKind::VisionEmbed,
     JobKind::VisionSkinTone,
+    JobKind::RenderStills,
+    JobKind::RenderTurntable,
     JobKind::TestStaged,
 ];
+
+fn is_render(kind: &JobKind) -> bool {
+    matches!(kind, JobKind::RenderStills | JobKind::RenderTurntable)
+}
 
 /// The handlers of `kinds` (kinds without one are left out).
 pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> {
@@ -29,6 +37,18 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
         ))
     } else {
         None
+    };
+    let render_shared = if kinds.iter().any(is_render) {
+        Some(Arc::new(
+            RenderShared::new(&config.render).context("opening the renderer")?,
+        ))
+    } else {
+        None
+    };
+    let renderer = || {
+        render_shared
+            .clone()
+            .expect("opened above for render kinds")
     };
     let models = || {
         vision_models
@@ -44,6 +64,8 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             JobKind::VisionTag => Arc::new(vision::tag::Tag(models())),
             JobKind::VisionEmbed => Arc::new(vision::embed::Embed(models())),
             JobKind::VisionSkinTone => Arc::new(vision::skin_tone::SkinTone(models())),
+            JobKind::RenderStills => Arc::new(render::stills::Stills(renderer())),
+            JobKind::RenderTurntable => Arc::new(render::turntable::Turntable(renderer())),
             JobKind::TestStaged => Arc::new(testing::staged::Staged),
             _ => continue,
         };
@@ -88,7 +110,7 @@ mod tests {
         // they are installed is the end-to-end suite's business).
         let non_vision: Vec<JobKind> = KINDS
             .into_iter()
-            .filter(|k| !k.as_str().starts_with("vision."))
+            .filter(|k| !k.as_str().starts_with("vision.") && !is_render(k))
             .collect();
         assert_eq!(
             build(&config, &non_vision).unwrap().kinds().len(),

@@ -35,10 +35,8 @@ pub(super) async fn read(
     let bytes = state.storage.get(&key).await?;
     let extension = key.rsplit('.').next().unwrap_or("");
     let content_type = match extension {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        _ => "application/octet-stream",
+        "jpg" => "image/jpeg",
+        other => atelier_storage::content_type(other),
     };
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)

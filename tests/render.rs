@@ -1,0 +1,200 @@
+//! Design renders end to end: uploaded GLB models → `render.stills` and
+//! `render.turntable` on the real renderer (llvmpipe here) and FFmpeg →
+//! objects behind signed URLs, checked with an image decoder and ffprobe,
+//! with progress and completion over the WebSocket.
+use std::path::Path;
+use std::time::Duration;
+
+use atelier_tests::{EnvOptions, StatusCode, TestEnv, fixture};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+async fn upload_model(env: &TestEnv, user: &str, path: &str) -> String {
+    env.upload(user, fixture(path), "model/gltf-binary").await
+}
+
+/// A design of the dress and the hat (recoloured, tilted to one side on
+/// top, so the front and back views mirror each other, not repeat).
+fn design(dress: &str, hat: &str) -> Value {
+    json!({
+        "design_id": uuid::Uuid::new_v4(),
+        "name": "Summer look",
+        "items": [
+            {"source": {"upload_id": dress}},
+            {"source": {"upload_id": hat},
+             "transform": {"translation": [0.04, 1.42, 0], "rotation": [0, 0, 0.2588, 0.9659], "scale": [0.8, 0.8, 0.8]},
+             "material": {"base_colour": "#1f2a5a"}}
+        ],
+        "background": "#f0f0f0"
+    })
+}
+
+async fn submit(env: &TestEnv, kind: &str, user: &str, input: Value) -> String {
+    let (status, body) = env
+        .post_json(
+            "/v1/jobs",
+            &json!({"kind": kind, "user_id": user, "input": input}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["job_id"].as_str().unwrap().to_owned()
+}
+
+async fn download(env: &TestEnv, object: &Value) -> Vec<u8> {
+    let url = object["url"].as_str().expect("a signed url");
+    let resp = env.http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{url}");
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    assert_eq!(bytes.len() as u64, object["bytes"].as_u64().unwrap());
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_item_design_renders_stills_and_a_turntable_end_to_end() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render")])
+        .unwrap();
+    let user = "dora";
+    let mut socket = env.socket(&env.token(user).await, None).await;
+    let dress = upload_model(&env, user, "tests/data/models/dress.glb").await;
+    let hat = upload_model(&env, user, "tests/data/models/hat.glb").await;
+    let design = design(&dress, &hat);
+    let design_id = design["design_id"].as_str().unwrap().to_owned();
+
+    // Stills: three presets and an explicit close-up, PNG and WebP.
+    let stills = submit(
+        &env,
+        "render.stills",
+        user,
+        json!({
+            "design": design,
+            "cameras": ["front", "back", "three_quarter",
+                        {"name": "hat-detail", "eye": [0.0, 1.9, 1.2], "target": [0.0, 1.45, 0.0], "fov_deg": 35}],
+            "quality": "draft",
+            "formats": ["png", "webp"]
+        }),
+    )
+    .await;
+    let events = socket.until("job.completed", &stills, WAIT).await;
+    let cameras: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "job.progress" && e["data"]["stage"] == "render")
+        .filter_map(|e| e["data"]["camera"].as_str())
+        .collect();
+    assert_eq!(cameras, ["front", "back", "three_quarter", "hat-detail"]);
+    let job = env.job(&stills).await;
+    assert_eq!(job["status"], "complete", "{job}");
+    let result = &job["result"];
+    assert_eq!(result["design_id"], design_id.as_str());
+    assert!(result["renderer"]["adapter"].as_str().unwrap().len() > 3);
+    assert_eq!(result["triangles"], 11 * 48 * 2 + 5 * 48 * 2);
+    let renders = result["renders"].as_array().unwrap();
+    assert_eq!(renders.len(), 8);
+    let mut front_png = None;
+    for r in renders {
+        let key = r["key"].as_str().unwrap();
+        let camera = r["camera"].as_str().unwrap();
+        let ext = r["format"].as_str().unwrap();
+        assert_eq!(
+            key,
+            format!("designs/renders/{user}/{design_id}/{camera}.{ext}")
+        );
+        let bytes = download(&env, r).await;
+        let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
+        assert_eq!(img.dimensions(), (512, 512), "{key}");
+        // The background at the corner, the design in the middle.
+        assert_eq!(img.get_pixel(2, 2).0[..3], [240, 240, 240], "{key}");
+        if camera != "hat-detail" {
+            let centre = img.get_pixel(256, 300).0;
+            assert!(
+                centre[..3] != [240, 240, 240],
+                "{key}: nothing drawn at the centre"
+            );
+        }
+        if let Ok(dir) = std::env::var("ATELIER_TEST_OUTPUT") {
+            std::fs::write(Path::new(&dir).join(format!("{camera}.{ext}")), &bytes).unwrap();
+        }
+        if camera == "front" && ext == "png" {
+            front_png = Some(img);
+        }
+    }
+    // The back differs from the front (the model is seen from another side).
+    let front = front_png.unwrap();
+    let back = renders
+        .iter()
+        .find(|r| r["camera"] == "back" && r["format"] == "png")
+        .unwrap();
+    let back = image::load_from_memory(&download(&env, back).await)
+        .unwrap()
+        .to_rgba8();
+    let differing = front
+        .pixels()
+        .zip(back.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 30))
+        .count();
+    assert!(
+        differing > 1000,
+        "front and back look the same ({differing})"
+    );
+
+    // A turntable: 24 frames at 480p, every format.
+    let turntable = submit(
+        &env,
+        "render.turntable",
+        user,
+        json!({"design": design, "frames": 24, "fps": 24, "resolution": "480p", "quality": "draft"}),
+    )
+    .await;
+    let events = socket.until("job.completed", &turntable, WAIT).await;
+    let done: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "job.progress" && e["job_id"] == turntable.as_str())
+        .filter_map(|e| e["data"]["frames_done"].as_u64())
+        .collect();
+    assert_eq!(done, [6, 12, 18, 24], "progress reports frames done");
+    let job = env.job(&turntable).await;
+    assert_eq!(job["status"], "complete", "{job}");
+    let result = &job["result"];
+    assert_eq!(result["step_deg"], 15.0);
+    let videos = result["videos"].as_array().unwrap();
+    let formats: Vec<&str> = videos
+        .iter()
+        .map(|v| v["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["mp4", "webm", "webp"]);
+    let dir = tempfile::tempdir().unwrap();
+    for v in videos {
+        let ext = v["format"].as_str().unwrap();
+        assert_eq!(
+            v["key"],
+            format!("designs/renders/{user}/{design_id}/turntable.{ext}")
+        );
+        let bytes = download(&env, v).await;
+        let path = dir.path().join(format!("t.{ext}"));
+        std::fs::write(&path, &bytes).unwrap();
+        if ext == "webp" {
+            assert_eq!(&bytes[..4], b"RIFF");
+            assert!(bytes.windows(4).any(|w| w == b"ANIM"), "an animated WebP");
+            assert_eq!(v["frames"], 12);
+            continue;
+        }
+        let probe = atelier_video::probe(Path::new("ffprobe"), &path).unwrap();
+        assert_eq!(probe.codec, v["codec"].as_str().unwrap());
+        assert_eq!(probe.pixel_format, "yuv420p");
+        assert_eq!((probe.width, probe.height), (854, 480));
+        assert_eq!(
+            probe.frames, 24,
+            "{ext}: no duplicated end frame, none lost"
+        );
+        assert!((probe.duration_s - 1.0).abs() < 0.05, "{ext}: {probe:?}");
+        if ext == "mp4" {
+            // +faststart: the index (moov) comes before the media data.
+            let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
+            let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
+            assert!(moov < mdat, "moov atom after mdat: not faststart");
+        }
+    }
+    socket.close().await;
+    env.finish().await;
+}

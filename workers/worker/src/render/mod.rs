@@ -1,0 +1,103 @@
+//! Render jobs: design stills and 360° turntables. One [`Renderer`] (one
+//! Vulkan device) per worker process, built only when the worker serves a
+//! render kind; designs are hydrated from the owner's uploads in `design.rs`.
+pub mod design;
+pub mod stills;
+pub mod turntable;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use atelier_config::RenderConfig;
+use atelier_jobs::ErrorCode;
+use atelier_jobs::design::Quality;
+use atelier_render::{RenderError, Renderer};
+use atelier_runtime::JobFailure;
+
+/// What every render handler shares.
+pub struct RenderShared {
+    pub renderer: Renderer,
+    pub config: RenderConfig,
+}
+
+impl RenderShared {
+    pub fn new(config: &RenderConfig) -> Result<RenderShared, RenderError> {
+        let renderer = Renderer::new()?;
+        tracing::info!(
+            adapter = renderer.adapter(),
+            samples = renderer.samples(),
+            "renderer ready"
+        );
+        Ok(RenderShared {
+            renderer,
+            config: config.clone(),
+        })
+    }
+
+    pub fn info(&self) -> atelier_jobs::RendererInfo {
+        atelier_jobs::RendererInfo {
+            adapter: self.renderer.adapter().to_owned(),
+            samples: self.renderer.samples(),
+        }
+    }
+}
+
+/// A render error as a job failure: bad models and requests are never
+/// retried; a device failure is.
+pub fn failure(error: RenderError) -> JobFailure {
+    let message = error.to_string();
+    match error {
+        RenderError::InvalidModel(_) => JobFailure::abort(ErrorCode::ModelInvalid, message),
+        RenderError::ModelTooLarge(_) => JobFailure::abort(ErrorCode::ModelTooLarge, message),
+        RenderError::UnsupportedModel(_) => JobFailure::abort(ErrorCode::ModelUnsupported, message),
+        RenderError::EmptyScene => JobFailure::abort(ErrorCode::ModelEmpty, message),
+        RenderError::TextureUnsupported { .. } => {
+            JobFailure::abort(ErrorCode::ImageUnsupportedFormat, message)
+        }
+        RenderError::TextureCorrupt { .. } => JobFailure::abort(ErrorCode::ImageCorrupt, message),
+        RenderError::CameraInsideModel(_) => {
+            JobFailure::abort(ErrorCode::RenderCameraInsideModel, message)
+        }
+        RenderError::BadRequest(_) => JobFailure::abort(ErrorCode::RequestInvalid, message),
+        RenderError::NoAdapter(_) => JobFailure::retry(ErrorCode::RenderUnavailable, message),
+        RenderError::Gpu(_) => JobFailure::retry(ErrorCode::RenderFailed, message),
+    }
+}
+
+/// Shadow detail per quality preset.
+pub fn render_quality(quality: Quality) -> atelier_render::Quality {
+    let (shadow_map, shadow_taps) = match quality {
+        Quality::Draft => (1024, 8),
+        Quality::Standard => (2048, 16),
+        Quality::High => (2048, 24),
+        Quality::Ultra => (4096, 32),
+    };
+    atelier_render::Quality {
+        shadow_map,
+        shadow_taps,
+    }
+}
+
+pub fn background(design: &atelier_jobs::Design) -> atelier_render::Background {
+    match design.background {
+        atelier_jobs::design::Background::Transparent => atelier_render::Background::Transparent,
+        atelier_jobs::design::Background::Colour(c) => atelier_render::Background::Solid(c.rgb()),
+    }
+}
+
+pub fn lighting(design: &atelier_jobs::Design) -> atelier_render::Lighting {
+    match design.lighting {
+        atelier_jobs::design::Lighting::Studio => atelier_render::Lighting::Studio,
+        atelier_jobs::design::Lighting::Environment => atelier_render::Lighting::Environment,
+    }
+}
+
+/// Milliseconds per named step, for results.
+#[derive(Default)]
+pub struct Timings(pub BTreeMap<String, u64>);
+
+impl Timings {
+    pub fn since(&mut self, step: &str, start: Instant) {
+        *self.0.entry(step.to_owned()).or_default() += start.elapsed().as_millis() as u64;
+    }
+}

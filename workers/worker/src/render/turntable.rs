@@ -1,0 +1,330 @@
+//! `render.turntable`: the design turned a full circle in N frames at a
+//! constant step (frame i at i·360°/N, so the loop has no repeated frame),
+//! framed once for every angle, each frame streamed into one `ffmpeg` per
+//! output (MP4/H.264, WebM/VP9, an animated WebP preview) while the next is
+//! drawn. Two resumable stages: `render` (frames and encoding; outputs kept
+//! under the job's stage keys) and `publish` (copied to
+//! `designs/renders/{userId}/{designId}/turntable.{ext}`), so a worker killed
+//! after encoding does not render again.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use atelier_jobs::design::{Quality, VideoFormat};
+use atelier_jobs::{
+    ErrorCode, JobKind, RendererInfo, StoredVideo, TurntableInput, TurntableResult,
+};
+use atelier_render::{Background, Camera, FrameSpec};
+use atelier_runtime::{Handler, JobContext, JobFailure, StageSpec};
+use atelier_video::{Codec, EncodeSpec, Encoder, Level, VideoError};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    RenderShared, Timings, background, design::hydrate, failure, lighting, render_quality,
+};
+
+pub struct Turntable(pub Arc<RenderShared>);
+
+/// State of the `render` stage: the encoded outputs under stage keys.
+#[derive(Serialize, Deserialize)]
+struct Rendered {
+    videos: Vec<StoredVideo>,
+    triangles: u64,
+    renderer: RendererInfo,
+    timings_ms: BTreeMap<String, u64>,
+}
+
+fn codec(format: VideoFormat) -> Codec {
+    match format {
+        VideoFormat::Mp4 => Codec::H264,
+        VideoFormat::Webm => Codec::Vp9,
+        VideoFormat::Webp => Codec::WebpPreview,
+    }
+}
+
+fn level(quality: Quality) -> Level {
+    match quality {
+        Quality::Draft => Level::Draft,
+        Quality::Standard => Level::Standard,
+        Quality::High => Level::High,
+        Quality::Ultra => Level::Ultra,
+    }
+}
+
+fn encode_failure(error: VideoError) -> JobFailure {
+    JobFailure::retry(ErrorCode::VideoEncodeFailed, error.to_string())
+}
+
+/// The azimuth of frame `i` of `n`: a constant step, 0 (the front) first,
+/// never 360 (that would repeat frame 0 when the video loops).
+pub fn azimuth_deg(i: u32, n: u32) -> f32 {
+    (f64::from(i) * 360.0 / f64::from(n)) as f32
+}
+
+#[async_trait::async_trait]
+impl Handler for Turntable {
+    fn kind(&self) -> JobKind {
+        JobKind::RenderTurntable
+    }
+
+    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+        let input: TurntableInput = ctx.input()?;
+        let mut stages = ctx
+            .stages(vec![
+                StageSpec::new("render", 1),
+                StageSpec::new("publish", 1),
+            ])
+            .await?;
+        let stage_keys: Vec<String> = input
+            .formats
+            .iter()
+            .map(|f| stages.key("render", &format!("turntable.{}", f.extension())))
+            .collect();
+        let rendered: Rendered = stages
+            .run("render", || self.render(ctx, &input, &stage_keys))
+            .await?;
+        let prefix = format!(
+            "designs/renders/{}/{}",
+            ctx.job().user_id,
+            input.design.design_id
+        );
+        let start = Instant::now();
+        let videos: Vec<StoredVideo> = stages
+            .run("publish", || async {
+                let mut published = Vec::new();
+                for video in &rendered.videos {
+                    let bytes = ctx.storage().get(&video.key).await?;
+                    let key = format!("{prefix}/turntable.{}", video.format);
+                    ctx.put(&key, bytes, atelier_storage::content_type(&video.format))
+                        .await?;
+                    published.push(StoredVideo {
+                        key,
+                        ..video.clone()
+                    });
+                }
+                Ok(published)
+            })
+            .await?;
+        let mut timings = rendered.timings_ms;
+        timings.insert("store".into(), start.elapsed().as_millis() as u64);
+        let result = TurntableResult {
+            design_id: input.design.design_id,
+            frames: input.frames,
+            fps: input.fps,
+            step_deg: 360.0 / f64::from(input.frames),
+            videos,
+            triangles: rendered.triangles,
+            renderer: rendered.renderer,
+            timings_ms: timings,
+        };
+        let result = serde_json::to_value(result).expect("results serialise");
+        atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
+        Ok(result)
+    }
+}
+
+impl Turntable {
+    async fn render(
+        &self,
+        ctx: &JobContext<'_>,
+        input: &TurntableInput,
+        stage_keys: &[String],
+    ) -> Result<Rendered, JobFailure> {
+        let mut timings = Timings::default();
+        let start = Instant::now();
+        let scene = hydrate(ctx, &self.0, &input.design).await?;
+        let triangles = scene.triangles();
+        let shared = self.0.clone();
+        let gpu = ctx
+            .blocking(move || Ok(shared.renderer.upload(&scene)))
+            .await?;
+        timings.since("load", start);
+
+        let (width, height) = input.resolution.size();
+        let frames = input.frames;
+        // Videos have no alpha: a transparent design turns on white.
+        let background = match background(&input.design) {
+            Background::Transparent => Background::Solid([255, 255, 255]),
+            solid => solid,
+        };
+        let base = FrameSpec {
+            width,
+            height,
+            camera: Camera::framed(gpu.bounds(), 0.0, 1.0, true),
+            background,
+            lighting: lighting(&input.design),
+            quality: render_quality(input.quality),
+        };
+        let specs = specs_of(input);
+        let dir = tempfile::Builder::new()
+            .prefix("atelier-turntable-")
+            .tempdir()
+            .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("temp dir: {e}")))?;
+        let paths: Vec<PathBuf> = specs
+            .iter()
+            .map(|s| {
+                dir.path()
+                    .join(format!("turntable.{}", s.codec.extension()))
+            })
+            .collect();
+
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_render = stop.clone();
+        let shared = self.0.clone();
+        let ffmpeg = self.0.config.ffmpeg.clone();
+        let encode_paths = paths.clone();
+        let encode_specs = specs.clone();
+        let work = ctx.blocking(move || {
+            let renderer = &shared.renderer;
+            let target = renderer
+                .target(width, height, base.quality)
+                .map_err(failure)?;
+            let encoders = encode_specs
+                .iter()
+                .zip(&encode_paths)
+                .map(|(spec, path)| Encoder::start(&ffmpeg, *spec, path))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(encode_failure)?;
+            // Frames stream to the encoders from a feeder thread, so the next
+            // frame is drawn while ffmpeg encodes this one.
+            let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let feeder = std::thread::spawn(move || {
+                let mut encoders = encoders;
+                for frame in frame_rx {
+                    for encoder in &mut encoders {
+                        encoder.push(&frame)?;
+                    }
+                }
+                Ok::<_, VideoError>(encoders)
+            });
+            let render_start = Instant::now();
+            let aspect = width as f32 / height as f32;
+            for i in 0..frames {
+                if stop_render.load(Ordering::Relaxed) {
+                    // Cancelled or the lease lost: the encoders are killed
+                    // when the feeder drops them.
+                    return Err(JobFailure::Stale);
+                }
+                let spec = FrameSpec {
+                    camera: Camera::framed(gpu.bounds(), azimuth_deg(i, frames), aspect, true),
+                    ..base
+                };
+                let frame = renderer.render(&gpu, &target, &spec).map_err(failure)?;
+                if frame_tx.send(frame.rgba).is_err() {
+                    break; // the feeder stopped: its error is below
+                }
+                let _ = done_tx.send(i + 1);
+            }
+            drop(frame_tx);
+            let render_ms = render_start.elapsed().as_millis() as u64;
+            let wait = Instant::now();
+            let encoders = feeder
+                .join()
+                .map_err(|_| JobFailure::retry(ErrorCode::Internal, "encoder feeder panicked"))?
+                .map_err(encode_failure)?;
+            let sizes = encoders
+                .into_iter()
+                .map(|e| e.finish().map(|(_, bytes)| bytes))
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(encode_failure)?;
+            Ok((sizes, render_ms, wait.elapsed().as_millis() as u64))
+        });
+        let progress = async {
+            while let Some(done) = done_rx.recv().await {
+                if done % 6 != 0 && done != frames {
+                    continue;
+                }
+                let percent = (5 + 85 * done / frames) as i16;
+                let data = json!({"frames_done": done, "frames": frames});
+                if let Err(e) = ctx.report_with(percent, "render", data).await {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        };
+        let (work, progress) = tokio::join!(work, progress);
+        progress?;
+        let (sizes, render_ms, encode_ms) = work?;
+        timings.0.insert("render".into(), render_ms);
+        timings.0.insert("encode".into(), encode_ms);
+
+        let mut videos = Vec::new();
+        for (((format, spec), path), (key, bytes)) in input
+            .formats
+            .iter()
+            .zip(&specs)
+            .zip(&paths)
+            .zip(stage_keys.iter().zip(sizes))
+        {
+            let data = tokio::fs::read(path)
+                .await
+                .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("read output: {e}")))?;
+            ctx.put(key, Bytes::from(data), spec.codec.content_type())
+                .await?;
+            let (out_frames, out_fps, out_width, out_height) = match spec.codec {
+                Codec::WebpPreview => {
+                    let fps = (input.fps / 2).max(1);
+                    let w = width.min(480);
+                    let h = (u64::from(height) * u64::from(w) / u64::from(width)) as u32 & !1;
+                    (frames * fps / input.fps, fps, w, h)
+                }
+                _ => (frames, input.fps, width, height),
+            };
+            videos.push(StoredVideo {
+                key: key.clone(),
+                format: format.extension().to_owned(),
+                codec: spec.codec.name().to_owned(),
+                width: out_width,
+                height: out_height,
+                frames: out_frames,
+                fps: out_fps,
+                duration_s: f64::from(frames) / f64::from(input.fps),
+                bytes,
+            });
+        }
+        drop(dir);
+        Ok(Rendered {
+            videos,
+            triangles,
+            renderer: self.0.info(),
+            timings_ms: timings.0,
+        })
+    }
+}
+
+fn specs_of(input: &TurntableInput) -> Vec<EncodeSpec> {
+    let (width, height) = input.resolution.size();
+    input
+        .formats
+        .iter()
+        .map(|f| EncodeSpec {
+            codec: codec(*f),
+            width,
+            height,
+            fps: input.fps,
+            level: level(input.quality),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::azimuth_deg;
+
+    #[test]
+    fn frames_step_evenly_and_never_repeat_the_first() {
+        for n in [24, 36, 72] {
+            let step = 360.0 / n as f32;
+            for i in 0..n {
+                assert!((azimuth_deg(i, n) - i as f32 * step).abs() < 1e-3);
+            }
+            assert!(azimuth_deg(n - 1, n) < 360.0 - step / 2.0);
+        }
+    }
+}
