@@ -198,3 +198,164 @@ async fn a_two_item_design_renders_stills_and_a_turntable_end_to_end() {
     socket.close().await;
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_models_end_in_their_codes_and_the_render_worker_keeps_serving() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let worker = env
+        .spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render")])
+        .unwrap();
+    let user = "mallory";
+    let still = |upload: &str| {
+        json!({"design": {"design_id": uuid::Uuid::new_v4(), "name": "bad",
+                          "items": [{"source": {"upload_id": upload}}]},
+               "cameras": ["front"], "quality": "draft"})
+    };
+    let cases = [
+        ("tests/data/bad/not-gltf.glb", "model.invalid"),
+        ("tests/data/bad/truncated.glb", "model.invalid"),
+        ("tests/data/bad/outside-buffer.gltf", "model.invalid"),
+        ("tests/data/bad/network-buffer.gltf", "model.invalid"),
+        ("tests/data/bad/nan-positions.glb", "model.invalid"),
+        ("tests/data/bad/missing-indices.glb", "model.invalid"),
+        (
+            "tests/data/bad/ten-million-triangles.glb",
+            "model.too_large",
+        ),
+        ("tests/data/bad/texture-16k.glb", "model.too_large"),
+        ("tests/data/bad/texture-bomb.glb", "model.too_large"),
+        (
+            "tests/data/bad/texture-not-image.glb",
+            "image.unsupported_format",
+        ),
+        ("tests/data/bad/empty-scene.glb", "model.empty"),
+        ("tests/data/bad/empty.jpg", "model.invalid"),
+    ];
+    let mut jobs = Vec::new();
+    for (path, code) in cases {
+        let upload = upload_model(&env, user, path).await;
+        jobs.push((
+            path,
+            code,
+            submit(&env, "render.stills", user, still(&upload)).await,
+        ));
+    }
+    // A camera inside the model, and a texture override that is not an image.
+    let dress = upload_model(&env, user, "tests/data/models/dress.glb").await;
+    let mut inside = still(&dress);
+    inside["cameras"] =
+        json!([{"name": "inside", "eye": [0.0, 1.0, 0.0], "target": [0.0, 1.0, 1.0]}]);
+    jobs.push((
+        "camera inside",
+        "render.camera_inside_model",
+        submit(&env, "render.stills", user, inside).await,
+    ));
+    let noise = env
+        .upload(user, fixture("tests/data/bad/random.jpg"), "image/jpeg")
+        .await;
+    let mut texture = still(&dress);
+    texture["design"]["items"][0]["material"] = json!({"texture": noise});
+    jobs.push((
+        "texture override",
+        "image.unsupported_format",
+        submit(&env, "render.stills", user, texture).await,
+    ));
+    // The same external-buffer escape as a turntable: refused the same way.
+    let escape = upload_model(&env, user, "tests/data/bad/outside-buffer.gltf").await;
+    let mut tt = still(&escape);
+    tt.as_object_mut().unwrap().remove("cameras");
+    tt["frames"] = json!(24);
+    jobs.push((
+        "turntable escape",
+        "model.invalid",
+        submit(&env, "render.turntable", user, tt).await,
+    ));
+
+    for (what, code, job_id) in &jobs {
+        let job = env.wait_final(job_id, WAIT).await;
+        assert_eq!(job["status"], "error", "{what}: {job}");
+        assert_eq!(job["error"]["code"], *code, "{what}: {job}");
+        assert!(!job["error"]["message"].as_str().unwrap().is_empty());
+        assert_eq!(job["attempts"], 1, "{what}: bad input is never retried");
+    }
+    let mut messages = Vec::new();
+    for (_, _, job_id) in &jobs {
+        let job = env.job(job_id).await;
+        messages.push(job["error"]["message"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        messages[2].contains("etc/passwd"),
+        "says which URI was refused: {}",
+        messages[2]
+    );
+    assert!(
+        messages[6].contains("10000000 triangles"),
+        "{}",
+        messages[6]
+    );
+    assert!(env.worker_is_running(worker), "{}", env.worker_log(worker));
+
+    // The worker still renders a good design.
+    let good = submit(&env, "render.stills", user, still(&dress)).await;
+    let job = env.wait_final(&good, WAIT).await;
+    assert_eq!(job["status"], "complete", "{job}");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_checks_the_design_contract_and_upload_ownership() {
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let mine = upload_model(&env, "olga", "tests/data/models/dress.glb").await;
+    let theirs = upload_model(&env, "pavel", "tests/data/models/hat.glb").await;
+    let post = |input: Value| {
+        let env = &env;
+        async move {
+            env.post_json(
+                "/v1/jobs",
+                &json!({"kind": "render.stills", "user_id": "olga", "input": input}),
+            )
+            .await
+        }
+    };
+    let (status, body) = post(json!({"design": design(&mine, &mine)})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let cases = [
+        (
+            json!({"design": {"design_id": uuid::Uuid::new_v4(), "name": "x", "items": []}}),
+            "items",
+        ),
+        (
+            json!({"design": design(&mine, &mine), "cameras": ["top"]}),
+            "cameras",
+        ),
+        (
+            json!({"design": design(&mine, &mine), "quality": "cinema"}),
+            "quality",
+        ),
+        (
+            json!({"design": {"design_id": uuid::Uuid::new_v4(), "name": "x",
+                           "items": [{"source": {"upload_id": mine}, "transform": {"scale": [0, 1, 1]}}]}}),
+            "scale",
+        ),
+        (
+            json!({"design": {"design_id": uuid::Uuid::new_v4(), "name": "x", "background": "blue",
+                           "items": [{"source": {"upload_id": mine}}]}}),
+            "background",
+        ),
+    ];
+    for (input, field) in cases {
+        let (status, body) = post(input).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["error"]["code"], "request.invalid", "{field}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    // Another user's upload, as an item or as a texture, is not found.
+    let (status, body) = post(json!({"design": design(&mine, &theirs)})).await;
+    assert_eq!(body["error"]["code"], "upload.not_found", "{status} {body}");
+    let mut d = design(&mine, &mine);
+    d["items"][0]["material"] = json!({"texture": theirs});
+    let (_, body) = post(json!({"design": d})).await;
+    assert_eq!(body["error"]["code"], "upload.not_found", "{body}");
+    env.finish().await;
+}

@@ -346,11 +346,35 @@ fn default_fov() -> f32 {
 }
 
 /// `"front"`, …, or an explicit camera object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum CameraSpec {
     Preset(CameraPreset),
     Explicit(ExplicitCamera),
+}
+
+impl<'de> Deserialize<'de> for CameraSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(name) => {
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .map(CameraSpec::Preset)
+                    .map_err(|_| {
+                        D::Error::custom(format!(
+                            "cameras: {name:?} is not a preset (front, back, left, right, \
+                             three_quarter); explicit cameras are {{\"name\", \"eye\", \"target\"}}"
+                        ))
+                    })
+            }
+            object @ serde_json::Value::Object(_) => serde_json::from_value(object)
+                .map(CameraSpec::Explicit)
+                .map_err(|e| D::Error::custom(format!("cameras: {e}"))),
+            _ => Err(D::Error::custom(
+                "cameras: each is a preset name or a {\"name\", \"eye\", \"target\"} object",
+            )),
+        }
+    }
 }
 
 impl CameraSpec {

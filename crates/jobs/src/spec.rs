@@ -81,8 +81,18 @@ pub enum JobSpec {
 /// Current contract version of every input; stored with each job.
 pub const CONTRACT_VERSION: u32 = 1;
 
+/// The typed input, or an error naming the field at fault
+/// (`input.design.items[0].transform.scale: …`).
 fn typed<T: DeserializeOwned>(input: serde_json::Value) -> Result<T, ValidationError> {
-    serde_json::from_value(input).map_err(|e| ValidationError::new(format!("input: {e}")))
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ValidationError::new(format!("input: {inner}"))
+        } else {
+            ValidationError::new(format!("input.{path}: {inner}"))
+        }
+    })
 }
 
 impl JobSpec {
