@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: set up, build, run the intake API and a worker on the embedded
-# defaults (local object storage under .demo/objects), ingest the sample
-# photos shipped in samples/, and print where every result is.
+# defaults (local object storage under .demo/objects), ingest and analyse the
+# sample photos shipped in samples/, render a design of two glTF models
+# (stills and a turntable video), and print where every result is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -36,7 +37,7 @@ declare -A EMBEDDED=()
 FIRST_EMBED=""
 wait_job() { # job_id -> prints the final job view
   local view status
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 1200); do
     view=$(curl -fs -H "Authorization: Bearer $KEY" "$API/v1/jobs/$1")
     status=$(jq -r .status <<<"$view")
     case "$status" in complete|error|dead) break ;; esac
@@ -106,6 +107,36 @@ echo "Photos most like ${EMBEDDED[$FIRST_EMBED]} (POST /v1/search/similar):"
 while read -r id score; do
   echo "  ${EMBEDDED[$id]}  cosine $score"
 done < <(jq -r '.results[] | "\(.job_id) \(.score * 1000 | round / 1000)"' <<<"$search")
+
+# A design of two uploaded glTF models (the procedural dress and hat in
+# tests/data/models): stills from three cameras, then a 72-frame turntable.
+echo
+upload_file() { # path -> upload id
+  curl -fs -H "Authorization: Bearer $KEY" -H "X-User-Id: $USER_ID" \
+    -H "Content-Type: model/gltf-binary" --data-binary "@$1" "$API/v1/uploads" | jq -r .upload_id
+}
+dress=$(upload_file tests/data/models/dress.glb)
+hat=$(upload_file tests/data/models/hat.glb)
+design=$(jq -n --arg d "$dress" --arg h "$hat" --arg id "$(cat /proc/sys/kernel/random/uuid)" '{
+  design_id: $id, name: "Summer look", background: "#f4f1ec",
+  items: [{source: {upload_id: $d}},
+          {source: {upload_id: $h}, transform: {translation: [0, 1.42, 0], scale: [0.8, 0.8, 0.8]},
+           material: {base_colour: "#1f2a5a"}}]}')
+submit_json() { # kind input-json -> job id
+  curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+    -d "$(jq -n --arg k "$1" --arg u "$USER_ID" --argjson i "$2" '{kind: $k, user_id: $u, input: $i}')" \
+    "$API/v1/jobs" | jq -r .job_id
+}
+view=$(wait_job "$(submit_json render.stills "$(jq -n --argjson d "$design" '{design: $d, cameras: ["front", "back", "three_quarter"]}')")")
+echo "Design \"Summer look\" (dress + hat) -> render.stills: $(jq -r .status <<<"$view")"
+jq -r '(.result.renders[]? | "  \(.camera) \(.width)x\(.height) \(.format)  .demo/objects/\(.key)"),
+  (.error // empty | "  \(.code): \(.message)")' <<<"$view"
+view=$(wait_job "$(submit_json render.turntable "$(jq -n --argjson d "$design" '{design: $d}')")")
+echo "-> render.turntable: $(jq -r .status <<<"$view")"
+jq -r '(.result.videos[]? | "  \(.format) \(.codec) \(.width)x\(.height) \(.frames) frames \(.duration_s)s \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)"),
+  (.result.timings_ms // empty | "  timings (ms): \(tostring)"),
+  (.error // empty | "  \(.code): \(.message)")' <<<"$view"
+
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"
 echo "Logs: .demo/intake.log, .demo/worker.log"
