@@ -359,3 +359,32 @@ async fn the_intake_checks_the_design_contract_and_upload_ownership() {
     assert_eq!(body["error"]["code"], "upload.not_found", "{body}");
     env.finish().await;
 }
+
+/// Only render workers open a Vulkan device: with no Vulkan driver reachable,
+/// an ingest worker starts and serves, and a render worker refuses to start
+/// and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_render_workers_open_a_vulkan_device() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let no_vulkan = [
+        ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+        ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
+    ];
+    let mut ingest_env = no_vulkan.to_vec();
+    ingest_env.push(("ATELIER__WORKER__QUEUES", "ingest"));
+    let ingest = env.spawn_worker_with(&ingest_env).unwrap();
+    let job = env.ingest("nina", fixture("samples/franz-kafka.jpg")).await;
+    assert_eq!(env.wait_final(&job, WAIT).await["status"], "complete");
+    assert!(env.worker_is_running(ingest));
+
+    let mut render_env = no_vulkan.to_vec();
+    render_env.push(("ATELIER__WORKER__QUEUES", "render"));
+    let render = env.spawn_worker_with(&render_env).unwrap();
+    let status = tokio::time::timeout(WAIT, env.wait_worker_exit(render))
+        .await
+        .expect("a render worker without Vulkan exits");
+    assert!(!status.success());
+    let log = env.worker_log(render);
+    assert!(log.contains("opening the renderer"), "{log}");
+    env.finish().await;
+}
