@@ -286,6 +286,10 @@ pub struct RenderConfig {
     pub max_model_bytes: u64,
     /// The `ffmpeg` program turntables are encoded with.
     pub ffmpeg: PathBuf,
+    /// Jobs that draw at once in one worker; the others wait their turn.
+    /// On llvmpipe one frame already uses every core, so more only adds
+    /// memory (an `ultra` still holds ~0.9 GB while it draws).
+    pub max_parallel: u32,
 }
 
 impl Default for RenderConfig {
@@ -295,6 +299,7 @@ impl Default for RenderConfig {
             max_texture_dimension: 8192,
             max_model_bytes: 256 * 1024 * 1024,
             ffmpeg: PathBuf::from("ffmpeg"),
+            max_parallel: 2,
         }
     }
 }
@@ -411,9 +416,10 @@ impl AppConfig {
         }
         if !(1_000..=100_000_000).contains(&self.render.max_triangles)
             || !(256..=16_384).contains(&self.render.max_texture_dimension)
+            || !(1..=64).contains(&self.render.max_parallel)
         {
             return Err(
-                "render.max_triangles: 1000 to 100000000; render.max_texture_dimension: 256 to 16384"
+                "render.max_triangles: 1000 to 100000000; render.max_texture_dimension: 256 to 16384; render.max_parallel: 1 to 64"
                     .into(),
             );
         }

@@ -18,6 +18,9 @@ use atelier_runtime::JobFailure;
 pub struct RenderShared {
     pub renderer: Renderer,
     pub config: RenderConfig,
+    /// `render.max_parallel` turns at drawing: a job holds one while it
+    /// draws (a still's camera, a turntable's frames).
+    pub slots: tokio::sync::Semaphore,
 }
 
 impl RenderShared {
@@ -31,7 +34,16 @@ impl RenderShared {
         Ok(RenderShared {
             renderer,
             config: config.clone(),
+            slots: tokio::sync::Semaphore::new(config.max_parallel as usize),
         })
+    }
+
+    /// Wait for a turn at drawing.
+    pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     pub fn info(&self) -> atelier_jobs::RendererInfo {

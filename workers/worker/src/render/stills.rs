@@ -98,6 +98,7 @@ impl Handler for Stills {
                 quality: render_quality(input.quality),
             };
             let (shared, gpu, formats) = (self.0.clone(), gpu.clone(), input.formats.clone());
+            let turn = self.0.slot().await;
             let start = Instant::now();
             let (encoded, render_ms) = ctx
                 .blocking(move || {
@@ -126,6 +127,7 @@ impl Handler for Stills {
                     Ok((encoded, render_ms))
                 })
                 .await?;
+            drop(turn);
             *timings.0.entry("render".into()).or_default() += render_ms;
             timings.since("encode", start);
             *timings.0.get_mut("encode").expect("just set") -= render_ms;

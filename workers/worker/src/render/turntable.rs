@@ -248,7 +248,9 @@ impl Turntable {
             }
             Ok(())
         };
+        let turn = self.0.slot().await;
         let (work, progress) = tokio::join!(work, progress);
+        drop(turn);
         progress?;
         let (sizes, render_ms, encode_ms) = work?;
         timings.0.insert("render".into(), render_ms);
