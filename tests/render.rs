@@ -388,3 +388,82 @@ async fn only_render_workers_open_a_vulkan_device() {
     assert!(log.contains("opening the renderer"), "{log}");
     env.finish().await;
 }
+
+/// The encoders of a turntable run: `ffmpeg` processes whose parent is the
+/// worker `pid`.
+fn encoders_of(pid: u32) -> usize {
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string(), "ffmpeg"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// A turntable cancelled while it renders stops within a frame or two, its
+/// encoders are killed, and the job ends `job.cancelled`; one whose worker is
+/// killed mid-render runs again on another worker and completes whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turntable_stops_when_cancelled_and_survives_a_killed_worker() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let first = env
+        .spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render")])
+        .unwrap();
+    let user = "tess";
+    let mut socket = env.socket(&env.token(user).await, None).await;
+    let dress = upload_model(&env, user, "tests/data/models/dress.glb").await;
+    let hat = upload_model(&env, user, "tests/data/models/hat.glb").await;
+    let input = json!({"design": design(&dress, &hat), "frames": 72, "resolution": "720p"});
+
+    let job = submit(&env, "render.turntable", user, input.clone()).await;
+    let first_frames =
+        |e: &Value| e["job_id"] == job.as_str() && e["data"]["frames_done"].as_u64().is_some();
+    loop {
+        let e = socket.next(WAIT).await.expect("progress");
+        if first_frames(&e) {
+            break;
+        }
+    }
+    assert!(
+        encoders_of(env.worker_pid(first)) > 0,
+        "encoders run while frames are drawn"
+    );
+    let (status, body) = env
+        .post_json(&format!("/v1/jobs/{job}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let view = env.wait_final(&job, Duration::from_secs(30)).await;
+    assert_eq!(view["status"], "error", "{view}");
+    assert_eq!(view["error"]["code"], "job.cancelled");
+    let pid = env.worker_pid(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while encoders_of(pid) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ffmpeg outlived its cancelled job"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Killed mid-render: the job is leased again and completes on a second worker.
+    let job = submit(&env, "render.turntable", user, input).await;
+    loop {
+        let e = socket.next(WAIT).await.expect("progress");
+        if e["job_id"] == job.as_str() && e["data"]["frames_done"].as_u64() >= Some(12) {
+            break;
+        }
+    }
+    env.kill_worker(first).await;
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render")])
+        .unwrap();
+    let view = env.wait_final(&job, WAIT).await;
+    assert_eq!(view["status"], "complete", "{view}");
+    assert_eq!(view["attempts"], 2);
+    let mp4 = &view["result"]["videos"][0];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.mp4");
+    std::fs::write(&path, download(&env, mp4).await).unwrap();
+    let probe = atelier_video::probe(Path::new("ffprobe"), &path).unwrap();
+    assert_eq!(probe.frames, 72, "the re-run wrote the whole video");
+    socket.close().await;
+    env.finish().await;
+}

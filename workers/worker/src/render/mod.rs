@@ -25,6 +25,7 @@ pub struct RenderShared {
 
 impl RenderShared {
     pub fn new(config: &RenderConfig) -> Result<RenderShared, RenderError> {
+        sweep_stale_work_dirs(std::time::Duration::from_secs(3600));
         let renderer = Renderer::new()?;
         tracing::info!(
             adapter = renderer.adapter(),
@@ -50,6 +51,36 @@ impl RenderShared {
         atelier_jobs::RendererInfo {
             adapter: self.renderer.adapter().to_owned(),
             samples: self.renderer.samples(),
+        }
+    }
+}
+
+/// Turntable work directories a killed worker left behind (SIGKILL runs no
+/// destructor): removed once older than `age`, well past any run's timeout,
+/// so a live run's directory on the same machine is never touched.
+fn sweep_stale_work_dirs(age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if name
+            .to_string_lossy()
+            .starts_with(turntable::WORK_DIR_PREFIX)
+            && stale
+        {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed a stale turntable work dir")
+                }
+                Err(error) => tracing::warn!(%error, "stale turntable work dir not removed"),
+            }
         }
     }
 }

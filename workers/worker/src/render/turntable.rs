@@ -29,6 +29,9 @@ use super::{
 
 pub struct Turntable(pub Arc<RenderShared>);
 
+/// Each run's encoder outputs go to a temporary directory named so.
+pub const WORK_DIR_PREFIX: &str = "atelier-turntable-";
+
 /// State of the `render` stage: the encoded outputs under stage keys.
 #[derive(Serialize, Deserialize)]
 struct Rendered {
@@ -161,7 +164,7 @@ impl Turntable {
         };
         let specs = specs_of(input);
         let dir = tempfile::Builder::new()
-            .prefix("atelier-turntable-")
+            .prefix(WORK_DIR_PREFIX)
             .tempdir()
             .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("temp dir: {e}")))?;
         let paths: Vec<PathBuf> = specs
