@@ -131,6 +131,7 @@ async fn a_crash_between_recording_and_enqueueing_loses_no_job() {
             idempotency_key: None,
             request_hash: "h",
             input,
+            notify: None,
         },
     )
     .await

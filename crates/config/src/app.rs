@@ -20,6 +20,7 @@ pub struct AppConfig {
     pub media: MediaConfig,
     pub models: ModelsConfig,
     pub render: RenderConfig,
+    pub email: EmailConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -270,6 +271,30 @@ impl Default for MediaConfig {
             thumbnail_size: 256,
             jpeg_quality: 85,
             webp_quality: 80,
+        }
+    }
+}
+
+/// `notify.email`: the SMTP relay messages go through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (plain, for a relay on loopback or a private
+    /// network), `smtp://host:587?tls=required` (STARTTLS) or
+    /// `smtps://host:465`; credentials as `smtp://user:pass@host`.
+    pub smtp_url: Secret,
+    /// The From header.
+    pub from: String,
+    /// Longest wait on the relay per message.
+    pub timeout: HumanDuration,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            smtp_url: Secret::new("smtp://127.0.0.1:25".to_owned()),
+            from: "atelier <noreply@localhost>".into(),
+            timeout: HumanDuration::secs(30),
         }
     }
 }

@@ -11,8 +11,8 @@ mod queues;
 mod secret;
 
 pub use app::{
-    AppConfig, DatabaseConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig, RedisConfig,
-    RenderConfig, S3Config, StorageBackend, StorageConfig, WorkerConfig,
+    AppConfig, DatabaseConfig, EmailConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig,
+    RedisConfig, RenderConfig, S3Config, StorageBackend, StorageConfig, WorkerConfig,
 };
 pub use bytesize::{ByteSize, parse_bytes};
 pub use duration::{HumanDuration, parse_duration};

@@ -20,6 +20,9 @@ pub struct NewJob<'a> {
     /// of the same idempotency key.
     pub request_hash: &'a str,
     pub input: serde_json::Value,
+    /// E-mail the end of this job to this address, through the named queue
+    /// (the one carrying `notify.email`).
+    pub notify: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,9 @@ pub struct JobRow {
     pub cache_key: Option<String>,
     /// The lease whose run may write this row (see [`Fence`]).
     pub lease_token: Option<String>,
+    /// Where to e-mail the job's end, and the queue of that `notify.email`.
+    pub notify_email: Option<String>,
+    pub notify_queue: Option<String>,
 }
 
 /// Names the run allowed to write a job's row: the job and its current lease
@@ -82,8 +88,8 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>) -> Result<Submission, DbErro
     let inserted = sqlx::query_as!(
         JobRow,
         "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, priority,
-                           idempotency_key, request_hash, input)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                           idempotency_key, request_hash, input, notify_email, notify_queue)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *",
         job.id,
@@ -95,7 +101,9 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>) -> Result<Submission, DbErro
         job.priority,
         job.idempotency_key,
         job.request_hash,
-        job.input
+        job.input,
+        job.notify.map(|(email, _)| email),
+        job.notify.map(|(_, queue)| queue)
     )
     .fetch_optional(pool)
     .await?;

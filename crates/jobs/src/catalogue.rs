@@ -113,15 +113,30 @@ pub struct NotifyEmailInput {
 
 impl NotifyEmailInput {
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
-        let ok = self.to.len() <= 254
-            && self
-                .to
-                .split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
-        if ok {
-            Ok(())
-        } else {
-            Err(ValidationError::new("input.to: not an e-mail address"))
-        }
+        validate_email(&self.to)
+            .map_err(|e| ValidationError::new(format!("input.to: {}", e.message)))
+    }
+}
+
+/// An address an e-mail can go to: `local@domain.tld`, at most 254 bytes, no
+/// spaces, control characters or angle brackets (nothing that could break
+/// out of a header).
+pub fn validate_email(address: &str) -> Result<(), ValidationError> {
+    let clean = !address
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"\\".contains(c));
+    let ok = address.len() <= 254
+        && clean
+        && address.rsplit_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && !d.contains('@')
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("not an e-mail address"))
     }
 }

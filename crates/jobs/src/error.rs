@@ -32,6 +32,10 @@ pub enum ErrorCode {
     RenderFailed,
     #[serde(rename = "video.encode_failed")]
     VideoEncodeFailed,
+    #[serde(rename = "email.rejected")]
+    EmailRejected,
+    #[serde(rename = "email.unavailable")]
+    EmailUnavailable,
     /// The search query names a job that has no stored embedding.
     #[serde(rename = "search.no_embedding")]
     SearchNoEmbedding,
@@ -100,7 +104,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 44] = [
+    pub const ALL: [ErrorCode; 46] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
@@ -114,6 +118,8 @@ impl ErrorCode {
         ErrorCode::RenderUnavailable,
         ErrorCode::RenderFailed,
         ErrorCode::VideoEncodeFailed,
+        ErrorCode::EmailRejected,
+        ErrorCode::EmailUnavailable,
         ErrorCode::SearchNoEmbedding,
         ErrorCode::SearchUnavailable,
         ErrorCode::UploadNotFound,
@@ -162,6 +168,8 @@ impl ErrorCode {
             ErrorCode::RenderUnavailable => "render.unavailable",
             ErrorCode::RenderFailed => "render.failed",
             ErrorCode::VideoEncodeFailed => "video.encode_failed",
+            ErrorCode::EmailRejected => "email.rejected",
+            ErrorCode::EmailUnavailable => "email.unavailable",
             ErrorCode::SearchNoEmbedding => "search.no_embedding",
             ErrorCode::SearchUnavailable => "search.unavailable",
             ErrorCode::UploadNotFound => "upload.not_found",

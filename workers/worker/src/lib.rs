@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod notify;
 mod photo;
 pub mod registry;
 mod render;

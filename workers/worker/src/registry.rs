@@ -10,10 +10,10 @@ use atelier_runtime::{Handler, Handlers};
 
 use crate::render::RenderShared;
 use crate::vision::models::VisionModels;
-use crate::{photo, render, testing, vision};
+use crate::{notify, photo, render, testing, vision};
 
 /// Every kind this worker binary has a handler for.
-pub const KINDS: [JobKind; 9] = [
+pub const KINDS: [JobKind; 10] = [
     JobKind::PhotoIngest,
     JobKind::VisionPose,
     JobKind::VisionSegment,
@@ -22,6 +22,7 @@ pub const KINDS: [JobKind; 9] = [
     JobKind::VisionSkinTone,
     JobKind::RenderStills,
     JobKind::RenderTurntable,
+    JobKind::NotifyEmail,
     JobKind::TestStaged,
 ];
 
@@ -66,6 +67,7 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             JobKind::VisionSkinTone => Arc::new(vision::skin_tone::SkinTone(models())),
             JobKind::RenderStills => Arc::new(render::stills::Stills(renderer())),
             JobKind::RenderTurntable => Arc::new(render::turntable::Turntable(renderer())),
+            JobKind::NotifyEmail => Arc::new(notify::email::Email::new(&config.email)?),
             JobKind::TestStaged => Arc::new(testing::staged::Staged),
             _ => continue,
         };

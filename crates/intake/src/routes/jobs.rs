@@ -23,6 +23,15 @@ struct SubmitRequest {
     /// 0–9, higher runs first within the queue; default 5.
     #[serde(default)]
     priority: Option<u8>,
+    /// E-mail this address once when the job ends.
+    #[serde(default)]
+    notify: Option<Notify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Notify {
+    email: String,
 }
 
 /// `POST /v1/jobs`: validate, record, enqueue.
@@ -57,8 +66,24 @@ pub(super) async fn submit(
     if priority > 9 {
         return Err(ApiError::invalid("priority: 0-9"));
     }
+    let notify_email = req.notify.as_ref().map(|n| n.email.as_str());
+    if let Some(email) = notify_email {
+        atelier_jobs::validate_email(email)
+            .map_err(|e| ApiError::invalid(format!("notify.email: {}", e.message)))?;
+        if kind == JobKind::NotifyEmail {
+            return Err(ApiError::invalid(
+                "notify: a notify.email job cannot itself be notified",
+            ));
+        }
+    }
     let request_hash = hex::encode(Sha256::digest(
-        format!("{kind}\n{}\n{priority}\n{}", req.user_id, req.input).as_bytes(),
+        format!(
+            "{kind}\n{}\n{priority}\n{}\n{}",
+            req.user_id,
+            req.input,
+            notify_email.unwrap_or("")
+        )
+        .as_bytes(),
     ));
     let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
     if !kind.has_handler() {
@@ -96,6 +121,23 @@ pub(super) async fn submit(
         })?
         .name
         .clone();
+    let notify_queue = match notify_email {
+        Some(_) => Some(
+            state
+                .queues_config
+                .find_for_kind(JobKind::NotifyEmail)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_IMPLEMENTED,
+                        ErrorCode::JobKindNotAvailable,
+                        "no queue in queues.toml carries notify.email",
+                    )
+                })?
+                .name
+                .clone(),
+        ),
+        None => None,
+    };
     let submission = atelier_db::jobs::submit(
         &state.pool,
         NewJob {
@@ -109,6 +151,7 @@ pub(super) async fn submit(
             idempotency_key: req.idempotency_key.as_deref(),
             request_hash: &request_hash,
             input: spec.to_json(),
+            notify: notify_email.zip(notify_queue.as_deref()),
         },
     )
     .await?;

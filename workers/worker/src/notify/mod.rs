@@ -1,0 +1,2 @@
+//! Notifications about jobs.
+pub mod email;
