@@ -5,6 +5,7 @@
 pub mod camera;
 mod error;
 mod gpu;
+mod meshopt;
 pub mod model;
 pub mod scene;
 

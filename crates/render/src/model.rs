@@ -1,5 +1,7 @@
 //! glTF 2.0 / GLB into plain meshes, materials and decoded textures.
 //!
+//! Reads embedded and external buffers, `KHR_mesh_quantization`,
+//! `EXT_meshopt_compression` (`meshopt.rs`) and `KHR_texture_transform`.
 //! Every size is checked against [`Limits`] from the JSON before anything is
 //! allocated for it, every accessor is bounds-checked against its buffer view,
 //! and nothing is read from outside the bytes given: external URIs go through
@@ -12,7 +14,13 @@ use gltf::mesh::{Mode, Semantic};
 use crate::error::{RenderError, Result};
 
 /// Extensions this loader implements, so a model may require them.
-const HANDLED_EXTENSIONS: &[&str] = &["KHR_mesh_quantization", "KHR_materials_emissive_strength"];
+const HANDLED_EXTENSIONS: &[&str] = &[
+    "KHR_mesh_quantization",
+    "KHR_materials_emissive_strength",
+    "KHR_texture_transform",
+    "EXT_meshopt_compression",
+];
+const MESHOPT: &str = "EXT_meshopt_compression";
 
 /// Upper bounds on what one model may make us allocate.
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +142,15 @@ pub fn load(bytes: &[u8], resolve: Resolver<'_>, limits: &Limits) -> Result<Mode
     let buffers = document
         .buffers()
         .map(|buffer| {
+            // A meshopt fallback buffer holds nothing: its views are decoded.
+            let fallback = buffer
+                .extension_value(MESHOPT)
+                .and_then(|e| e.get("fallback"))
+                .and_then(|f| f.as_bool())
+                == Some(true);
+            if fallback {
+                return Ok(Vec::new());
+            }
             let data = match buffer.source() {
                 gltf::buffer::Source::Bin => blob
                     .clone()
@@ -152,13 +169,41 @@ pub fn load(bytes: &[u8], resolve: Resolver<'_>, limits: &Limits) -> Result<Mode
             Ok(data)
         })
         .collect::<Result<Vec<Vec<u8>>>>()?;
+    let decoded = decode_meshopt_views(&document, &buffers)?;
     Loader {
         document: &document,
         buffers: &buffers,
+        decoded: &decoded,
         resolve,
         limits,
     }
     .model()
+}
+
+/// Every `EXT_meshopt_compression` view, decoded.
+fn decode_meshopt_views(
+    document: &gltf::Document,
+    buffers: &[Vec<u8>],
+) -> Result<std::collections::HashMap<usize, Vec<u8>>> {
+    let mut decoded = std::collections::HashMap::new();
+    for view in document.views() {
+        let Some(ext) = view.extension_value(MESHOPT) else {
+            continue;
+        };
+        let c = crate::meshopt::Compressed::parse(view.index(), ext)?;
+        let source = buffers
+            .get(c.buffer)
+            .and_then(|b| b.get(c.offset..c.offset.checked_add(c.length)?))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "bufferView {}: compressed data outside buffer {}",
+                    view.index(),
+                    c.buffer
+                ))
+            })?;
+        decoded.insert(view.index(), c.decode(view.index(), source, view.length())?);
+    }
+    Ok(decoded)
 }
 
 fn parse_container(bytes: &[u8]) -> Result<(gltf::json::Root, Option<Vec<u8>>)> {
@@ -186,7 +231,7 @@ fn parse_container(bytes: &[u8]) -> Result<(gltf::json::Root, Option<Vec<u8>>)> 
 fn validate(mut json: gltf::json::Root) -> Result<gltf::Document> {
     let required = std::mem::take(&mut json.extensions_required);
     for ext in &required {
-        if ext == "EXT_meshopt_compression" || ext == "KHR_draco_mesh_compression" {
+        if ext == "KHR_draco_mesh_compression" {
             return Err(RenderError::UnsupportedModel(format!(
                 "extension {ext} is required but not supported: decompress the model first"
             )));
@@ -220,6 +265,8 @@ fn fetch_uri(uri: &str, resolve: Resolver<'_>) -> std::result::Result<Vec<u8>, S
 struct Loader<'a> {
     document: &'a gltf::Document,
     buffers: &'a [Vec<u8>],
+    /// Views stored with EXT_meshopt_compression, decoded.
+    decoded: &'a std::collections::HashMap<usize, Vec<u8>>,
     resolve: Resolver<'a>,
     limits: &'a Limits,
 }
@@ -381,6 +428,27 @@ impl Loader<'_> {
             None => vec![[0.0, 0.0]; vertex_count],
         };
 
+        // KHR_texture_transform (gltfpack stores quantised UVs with one):
+        // the base colour texture's transform applies to the mesh's UVs.
+        let uvs = match primitive
+            .material()
+            .pbr_metallic_roughness()
+            .base_color_texture()
+            .and_then(|info| info.texture_transform())
+        {
+            Some(t) => {
+                let ([ox, oy], r, [sx, sy]) = (t.offset(), t.rotation(), t.scale());
+                let (sin, cos) = r.sin_cos();
+                uvs.into_iter()
+                    .map(|[u, v]| {
+                        // The extension's matrix: T(offset) · R(rotation) · S(scale).
+                        let (u, v) = (u * sx, v * sy);
+                        [cos * u - sin * v + ox, sin * u + cos * v + oy]
+                    })
+                    .collect()
+            }
+            None => uvs,
+        };
         let normal_matrix = transform.inverse().transpose();
         let flip = transform.determinant() < 0.0;
         let positions: Vec<[f32; 3]> = positions
@@ -443,6 +511,9 @@ impl Loader<'_> {
 
     /// The bytes of a buffer view, bounds-checked.
     fn view_bytes(&self, view: &gltf::buffer::View) -> Result<&[u8]> {
+        if let Some(bytes) = self.decoded.get(&view.index()) {
+            return Ok(bytes);
+        }
         let buffer = &self.buffers[view.buffer().index()];
         let end = view.offset().checked_add(view.length());
         match end {

@@ -116,3 +116,32 @@ fn malformed_models_fail_with_their_own_error_and_never_read_outside_the_upload(
     let empty = load(&data("bad/empty-scene.glb"), &embedded_only, &limits).unwrap();
     assert_eq!(empty.triangles(), 0);
 }
+
+#[test]
+fn meshopt_compressed_models_read_back_as_their_originals() {
+    // tests/data/models/*-meshopt.glb: gltfpack 0.18 `-cc` of the originals
+    // (EXT_meshopt_compression with the octahedral filter, quantised
+    // positions and UVs with KHR_texture_transform).
+    for (original, packed) in [
+        ("models/dress.glb", "models/dress-meshopt.glb"),
+        ("models/hat.glb", "models/hat-meshopt.glb"),
+    ] {
+        let a = load(&data(original), &embedded_only, &Limits::default()).unwrap();
+        let b = load(&data(packed), &embedded_only, &Limits::default()).unwrap();
+        let (alo, ahi) = a.bounds().unwrap();
+        let (blo, bhi) = b.bounds().unwrap();
+        assert!(
+            (alo - blo).abs().max_element() < 2e-3 && (ahi - bhi).abs().max_element() < 2e-3,
+            "{packed}: bounds {blo} {bhi} vs {alo} {ahi}"
+        );
+        let (ta, tb) = (a.triangles() as f64, b.triangles() as f64);
+        assert!(
+            tb >= ta * 0.9 && tb <= ta,
+            "{packed}: {tb} triangles vs {ta}"
+        );
+        for n in b.meshes.iter().flat_map(|m| &m.normals) {
+            let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            assert!((len - 1.0).abs() < 1e-3, "{packed}: normal {n:?}");
+        }
+    }
+}

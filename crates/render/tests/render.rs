@@ -205,3 +205,47 @@ fn a_design_of_two_models_renders_with_its_texture_and_overrides() {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("design.png");
     image::save_buffer(&out, &frame.rgba, w, h, image::ExtendedColorType::Rgba8).unwrap();
 }
+
+#[test]
+fn a_meshopt_compressed_model_renders_like_its_original() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/models");
+    let r = renderer();
+    let frame = |file: &str| {
+        let model = atelier_render::load(
+            &std::fs::read(root.join(file)).unwrap(),
+            &atelier_render::model::embedded_only,
+            &Default::default(),
+        )
+        .unwrap();
+        let scene = Scene::compose(vec![Item {
+            model,
+            placement: Placement::default(),
+            material: MaterialOverride::default(),
+        }])
+        .unwrap();
+        // The original's bounds frame both, so the views are the same.
+        let gpu = r.upload(&scene);
+        (scene.bounds, gpu)
+    };
+    let (bounds, original) = frame("dress.glb");
+    let (_, packed) = frame("dress-meshopt.glb");
+    let spec = FrameSpec {
+        width: 192,
+        height: 256,
+        camera: Camera::framed(&bounds, 20.0, 0.75, false),
+        background: Background::Solid([255, 255, 255]),
+        lighting: Lighting::Studio,
+        quality: Quality::default(),
+    };
+    let a = r.render_once(&original, &spec).unwrap();
+    let b = r.render_once(&packed, &spec).unwrap();
+    let diff: u64 = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    let mean = diff as f64 / a.rgba.len() as f64;
+    // Wrong texture coordinates would move the stripes: tens of levels.
+    assert!(mean < 2.0, "mean difference {mean:.2}");
+}
