@@ -136,6 +136,12 @@ echo "-> render.turntable: $(jq -r .status <<<"$view")"
 jq -r '(.result.videos[]? | "  \(.format) \(.codec) \(.width)x\(.height) \(.frames) frames \(.duration_s)s \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)"),
   (.result.timings_ms // empty | "  timings (ms): \(tostring)"),
   (.error // empty | "  \(.code): \(.message)")' <<<"$view"
+for type in pdf model; do
+  view=$(wait_job "$(submit_json export "$(jq -n --argjson d "$design" --arg t "$type" '{design: $d, type: $t}')")")
+  echo "-> export $type: $(jq -r .status <<<"$view")"
+  jq -r '(.result.file? // empty | "  \(.format) \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)"),
+    (.error // empty | "  \(.code): \(.message)")' <<<"$view"
+done
 
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"

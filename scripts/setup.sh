@@ -13,9 +13,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # tests use to check the /metrics exposition, and for render workers a Vulkan
 # driver that runs on the CPU (Mesa's llvmpipe; a GPU's driver is used where
 # there is one) and the ffmpeg/ffprobe programs; python3-aiosmtpd is the SMTP
-# server the e-mail tests run on loopback.
+# server the e-mail tests run on loopback, poppler-utils the PDF reader the
+# export tests read sheets with.
 PACKAGES=(redis-server postgresql postgresql-client build-essential pkg-config curl jq ca-certificates prometheus
-          mesa-vulkan-drivers libvulkan1 ffmpeg python3-aiosmtpd)
+          mesa-vulkan-drivers libvulkan1 ffmpeg python3-aiosmtpd poppler-utils)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -467,3 +467,174 @@ async fn a_turntable_stops_when_cancelled_and_survives_a_killed_worker() {
     socket.close().await;
     env.finish().await;
 }
+
+/// A small opaque red PNG, to use as a logo.
+fn red_logo() -> Vec<u8> {
+    let img = image::RgbaImage::from_pixel(64, 32, image::Rgba([220, 20, 20, 255]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_design_exports_as_image_video_model_and_pdf() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render,export")])
+        .unwrap();
+    let user = "wanda";
+    let dress = upload_model(&env, user, "tests/data/models/dress.glb").await;
+    let hat = upload_model(&env, user, "tests/data/models/hat-meshopt.glb").await;
+    let logo = env.upload(user, red_logo(), "image/png").await;
+    let design = design(&dress, &hat);
+    let design_id = design["design_id"].as_str().unwrap().to_owned();
+    let export = |input: Value| {
+        let env = &env;
+        async move {
+            let job = submit(env, "export", user, input).await;
+            let view = env.wait_final(&job, WAIT).await;
+            assert_eq!(view["status"], "complete", "{view}");
+            view["result"].clone()
+        }
+    };
+    let key_of = |r: &Value| {
+        let ext = r["file"]["key"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            r["file"]["key"],
+            format!(
+                "designs/exports/{user}/{design_id}/{}.{ext}",
+                r["export_id"].as_str().unwrap()
+            )
+        );
+    };
+
+    // Image: PNG with a logo in the bottom-right corner; the export id given.
+    let export_id = uuid::Uuid::new_v4();
+    let r = export(json!({"design": design, "type": "image", "quality": "draft", "export_id": export_id,
+                          "watermark": {"logo": logo, "position": "bottom_right", "opacity": 1.0, "width": 0.25}}))
+    .await;
+    assert_eq!(r["export_id"], export_id.to_string());
+    key_of(&r);
+    let img = image::load_from_memory(&download(&env, &r["file"]).await)
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(img.dimensions(), (512, 512));
+    // The logo: 128 px wide, 3 % from the right and bottom edges.
+    assert_eq!(
+        img.get_pixel(512 - 15 - 64, 512 - 15 - 32).0,
+        [220, 20, 20, 255]
+    );
+    assert_eq!(img.get_pixel(5, 5).0[..3], [240, 240, 240]);
+    // JPEG of the back.
+    let r = export(json!({"design": design, "type": "image", "format": "jpeg", "quality": "draft", "camera": "back"})).await;
+    key_of(&r);
+    assert_eq!(r["file"]["format"], "jpg");
+    let jpeg = download(&env, &r["file"]).await;
+    assert_eq!(
+        image::guess_format(&jpeg).unwrap(),
+        image::ImageFormat::Jpeg
+    );
+
+    // Video: an animated GIF of the turntable (draft: 480p source, 36 frames).
+    let r = export(
+        json!({"design": design, "type": "video", "format": "gif", "quality": "draft",
+                          "watermark": {"logo": logo}}),
+    )
+    .await;
+    key_of(&r);
+    let dir = tempfile::tempdir().unwrap();
+    let gif = dir.path().join("e.gif");
+    std::fs::write(&gif, download(&env, &r["file"]).await).unwrap();
+    let probe = atelier_video::probe(Path::new("ffprobe"), &gif).unwrap();
+    assert_eq!(
+        (probe.codec.as_str(), probe.width, probe.frames),
+        ("gif", 480, 36),
+        "{probe:?}"
+    );
+
+    // Model: the placed, recoloured design as one GLB that loads back.
+    let r = export(json!({"design": design, "type": "model"})).await;
+    key_of(&r);
+    let glb = download(&env, &r["file"]).await;
+    let model = atelier_render::load(
+        &glb,
+        &atelier_render::model::embedded_only,
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(model.triangles() > 1400, "{}", model.triangles());
+    let (_, hi) = model.bounds().unwrap();
+    assert!(hi.y > 1.5, "the hat sits on top: {hi}");
+
+    // PDF: one page naming the design, with both views.
+    let r = export(json!({"design": design, "type": "pdf", "quality": "draft"})).await;
+    key_of(&r);
+    let pdf = dir.path().join("sheet.pdf");
+    std::fs::write(&pdf, download(&env, &r["file"]).await).unwrap();
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    let pages = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .map(str::trim);
+    assert_eq!(pages, Some("1"), "{info}");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in ["Summer look", "front", "back", "Item 2", "#1f2a5a"] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} not in the sheet: {text}"
+        );
+    }
+    let images = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&images.stdout).lines().count(),
+        2 + 2,
+        "two pictures"
+    );
+
+    // Contract errors at the intake.
+    for (input, field) in [
+        (
+            json!({"design": design, "type": "image", "format": "mp4"}),
+            "format",
+        ),
+        (
+            json!({"design": design, "type": "model", "watermark": {"logo": logo}}),
+            "watermark",
+        ),
+        (
+            json!({"design": design, "type": "pdf", "camera": "front"}),
+            "camera",
+        ),
+    ] {
+        let (status, body) = env
+            .post_json(
+                "/v1/jobs",
+                &json!({"kind": "export", "user_id": user, "input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    env.finish().await;
+}

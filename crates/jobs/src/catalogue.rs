@@ -83,26 +83,6 @@ impl AvatarBuildInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Image,
-    Video,
-    Model,
-    Pdf,
-}
-
-/// `export` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportInput {
-    pub design_id: Uuid,
-    pub format: ExportFormat,
-    pub quality: crate::design::Quality,
-    #[serde(default)]
-    pub watermark: bool,
-}
-
 /// `notify.email` v1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -88,6 +88,7 @@ impl JobKind {
                 | JobKind::VisionSkinTone
                 | JobKind::RenderStills
                 | JobKind::RenderTurntable
+                | JobKind::Export
                 | JobKind::NotifyEmail
                 | JobKind::TestStaged
         )

@@ -2,8 +2,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalogue::{AvatarBuildInput, EmbedInput, ExportInput, NotifyEmailInput, VisionInput};
+use crate::catalogue::{AvatarBuildInput, EmbedInput, NotifyEmailInput, VisionInput};
 use crate::design::{RenderStillsInput, TurntableInput};
+use crate::export::ExportInput;
 use crate::{JobKind, PhotoIngestInput, TestStagedInput};
 
 /// Lifecycle of a job as clients see it.
@@ -141,6 +142,7 @@ impl JobSpec {
                 .collect(),
             JobSpec::RenderStills(i) => i.design.upload_ids(),
             JobSpec::Turntable(i) => i.design.upload_ids(),
+            JobSpec::Export(i) => i.upload_ids(),
             _ => Vec::new(),
         }
     }
@@ -152,7 +154,7 @@ impl JobSpec {
             JobSpec::AvatarBuild(i) => i.validate(),
             JobSpec::RenderStills(i) => i.validate(),
             JobSpec::Turntable(i) => i.validate(),
-            JobSpec::Export(_) => Ok(()),
+            JobSpec::Export(i) => i.validate(),
             JobSpec::NotifyEmail(i) => i.validate(),
             JobSpec::TestStaged(i) => i.validate(),
         }

@@ -1,5 +1,6 @@
 //! Photo ingest: sniff, bound, read EXIF, orient, and render responsive
-//! variants. Pure: bytes in, encoded renditions out; no storage, no network.
+//! variants; and the export's PDF sheet, JPEG flattening and logo
+//! watermarks. Pure: bytes in, encoded bytes out; no storage, no network.
 //!
 //! Architecture invariant: renditions are re-encoded from decoded pixels, so
 //! no metadata of the original (GPS included) can reach any of them.
@@ -7,12 +8,14 @@
 mod exif;
 mod format;
 mod render;
+mod sheet;
 
 pub use format::{PhotoFormat, sniff};
 pub use render::{
     IngestOptions, IngestedPhoto, Rendition, RgbPhoto, decode_rgb, encode_png, encode_webp_rgba,
     ingest,
 };
+pub use sheet::{Corner, Logo, Sheet, SheetImage, encode_jpeg_on, sheet_pdf};
 
 use atelier_jobs::ErrorCode;
 

@@ -4,6 +4,7 @@
 //! Pure of Redis, PostgreSQL and HTTP: frames come back as RGBA buffers.
 pub mod camera;
 mod error;
+pub mod glb;
 mod gpu;
 mod meshopt;
 pub mod model;

@@ -145,3 +145,63 @@ fn meshopt_compressed_models_read_back_as_their_originals() {
         }
     }
 }
+
+#[test]
+fn a_composed_scene_written_as_glb_loads_back_the_same() {
+    use atelier_render::{Item, MaterialOverride, Placement, Scene};
+    let dress = load(
+        &data("models/dress.glb"),
+        &embedded_only,
+        &Limits::default(),
+    )
+    .unwrap();
+    let hat = load(
+        &data("models/hat-meshopt.glb"),
+        &embedded_only,
+        &Limits::default(),
+    )
+    .unwrap();
+    let scene = Scene::compose(vec![
+        Item {
+            model: dress,
+            placement: Placement::default(),
+            material: MaterialOverride::default(),
+        },
+        Item {
+            model: hat,
+            placement: Placement {
+                translation: [0.0, 1.42, 0.0],
+                scale: [0.8; 3],
+                ..Default::default()
+            },
+            material: MaterialOverride {
+                base_colour: Some([31, 42, 90, 255]),
+                ..Default::default()
+            },
+        },
+    ])
+    .unwrap();
+    let glb = atelier_render::glb::write_glb(&scene);
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("design.glb"),
+        &glb,
+    )
+    .unwrap();
+    // Valid glTF (the crate's validator runs in `load`), same geometry.
+    let back = load(&glb, &embedded_only, &Limits::default()).unwrap();
+    assert_eq!(back.triangles(), scene.triangles());
+    let (lo, hi) = back.bounds().unwrap();
+    assert!((lo - scene.bounds.min).abs().max_element() < 1e-5);
+    assert!((hi - scene.bounds.max).abs().max_element() < 1e-5);
+    assert_eq!(back.textures.len(), 1, "the fabric");
+    let hat = back
+        .meshes
+        .iter()
+        .find(|m| m.positions.iter().any(|p| p[1] > 1.5))
+        .expect("the hat");
+    let hat_colour = hat.material.base_colour;
+    assert!(
+        (hat_colour[2] - atelier_render::scene::srgb_to_linear(90)).abs() < 1e-4,
+        "baked override"
+    );
+}

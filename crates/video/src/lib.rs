@@ -42,6 +42,9 @@ pub enum Codec {
     /// Animated WebP (libwebp_anim), half the frame rate, at most 480 px wide:
     /// a light preview that loops.
     WebpPreview,
+    /// Animated GIF (256-colour palette computed from the frames), half the
+    /// frame rate, at most 480 px wide, looping.
+    Gif,
 }
 
 impl Codec {
@@ -50,6 +53,7 @@ impl Codec {
             Codec::H264 => "h264",
             Codec::Vp9 => "vp9",
             Codec::WebpPreview => "webp",
+            Codec::Gif => "gif",
         }
     }
 
@@ -58,6 +62,7 @@ impl Codec {
             Codec::H264 => "mp4",
             Codec::Vp9 => "webm",
             Codec::WebpPreview => "webp",
+            Codec::Gif => "gif",
         }
     }
 
@@ -66,6 +71,7 @@ impl Codec {
             Codec::H264 => "video/mp4",
             Codec::Vp9 => "video/webm",
             Codec::WebpPreview => "image/webp",
+            Codec::Gif => "image/gif",
         }
     }
 }
@@ -164,6 +170,20 @@ impl EncodeSpec {
                     s("0"),
                     s("-f"),
                     s("webp"),
+                ]
+            }
+            Codec::Gif => {
+                let fps = (self.fps / 2).max(1);
+                vec![
+                    s("-vf"),
+                    format!(
+                        "fps={fps},scale='min(480,iw)':-2:flags=lanczos,split[a][b];\
+                         [a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer"
+                    ),
+                    s("-loop"),
+                    s("0"),
+                    s("-f"),
+                    s("gif"),
                 ]
             }
         }
@@ -372,7 +392,7 @@ mod tests {
     #[test]
     fn every_codec_encodes_the_frames_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
-        for codec in [Codec::H264, Codec::Vp9, Codec::WebpPreview] {
+        for codec in [Codec::H264, Codec::Vp9, Codec::WebpPreview, Codec::Gif] {
             let spec = EncodeSpec {
                 codec,
                 width: 160,
@@ -395,6 +415,10 @@ mod tests {
                 continue;
             }
             let p = probe(Path::new("ffprobe"), &path).unwrap();
+            if codec == Codec::Gif {
+                assert_eq!((p.codec.as_str(), p.width, p.frames), ("gif", 160, 12));
+                continue;
+            }
             assert_eq!((p.width, p.height, p.frames), (160, 90, 24), "{codec:?}");
             assert_eq!(p.codec, codec.name());
             assert_eq!(p.pixel_format, "yuv420p");

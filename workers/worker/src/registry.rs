@@ -13,7 +13,7 @@ use crate::vision::models::VisionModels;
 use crate::{notify, photo, render, testing, vision};
 
 /// Every kind this worker binary has a handler for.
-pub const KINDS: [JobKind; 10] = [
+pub const KINDS: [JobKind; 11] = [
     JobKind::PhotoIngest,
     JobKind::VisionPose,
     JobKind::VisionSegment,
@@ -22,12 +22,16 @@ pub const KINDS: [JobKind; 10] = [
     JobKind::VisionSkinTone,
     JobKind::RenderStills,
     JobKind::RenderTurntable,
+    JobKind::Export,
     JobKind::NotifyEmail,
     JobKind::TestStaged,
 ];
 
 fn is_render(kind: &JobKind) -> bool {
-    matches!(kind, JobKind::RenderStills | JobKind::RenderTurntable)
+    matches!(
+        kind,
+        JobKind::RenderStills | JobKind::RenderTurntable | JobKind::Export
+    )
 }
 
 /// The handlers of `kinds` (kinds without one are left out).
@@ -67,6 +71,7 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             JobKind::VisionSkinTone => Arc::new(vision::skin_tone::SkinTone(models())),
             JobKind::RenderStills => Arc::new(render::stills::Stills(renderer())),
             JobKind::RenderTurntable => Arc::new(render::turntable::Turntable(renderer())),
+            JobKind::Export => Arc::new(render::export::Export(renderer())),
             JobKind::NotifyEmail => Arc::new(notify::email::Email::new(&config.email)?),
             JobKind::TestStaged => Arc::new(testing::staged::Staged),
             _ => continue,

@@ -105,8 +105,14 @@ pub(super) async fn submit(
         }
     }
     // Ids the job will write under are fixed now, so every run writes the same keys.
-    if let JobSpec::PhotoIngest(input) = &mut spec {
-        input.avatar_id.get_or_insert_with(Uuid::new_v4);
+    match &mut spec {
+        JobSpec::PhotoIngest(input) => {
+            input.avatar_id.get_or_insert_with(Uuid::new_v4);
+        }
+        JobSpec::Export(input) => {
+            input.export_id.get_or_insert_with(Uuid::new_v4);
+        }
+        _ => {}
     }
 
     let queue = state

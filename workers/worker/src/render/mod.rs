@@ -2,6 +2,7 @@
 //! Vulkan device) per worker process, built only when the worker serves a
 //! render kind; designs are hydrated from the owner's uploads in `design.rs`.
 pub mod design;
+pub mod export;
 pub mod stills;
 pub mod turntable;
 

@@ -147,125 +147,27 @@ impl Turntable {
             .await?;
         timings.since("load", start);
 
+        let specs = specs_of(input);
+        let video = VideoJob {
+            frames: input.frames,
+            design: &input.design,
+            quality: input.quality,
+            specs: specs.clone(),
+            watermark: None,
+        };
+        let encoded = encode_turntable(ctx, &self.0, gpu, video).await?;
+        timings.0.insert("render".into(), encoded.render_ms);
+        timings.0.insert("encode".into(), encoded.encode_ms);
+
         let (width, height) = input.resolution.size();
         let frames = input.frames;
-        // Videos have no alpha: a transparent design turns on white.
-        let background = match background(&input.design) {
-            Background::Transparent => Background::Solid([255, 255, 255]),
-            solid => solid,
-        };
-        let base = FrameSpec {
-            width,
-            height,
-            camera: Camera::framed(gpu.bounds(), 0.0, 1.0, true),
-            background,
-            lighting: lighting(&input.design),
-            quality: render_quality(input.quality),
-        };
-        let specs = specs_of(input);
-        let dir = tempfile::Builder::new()
-            .prefix(WORK_DIR_PREFIX)
-            .tempdir()
-            .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("temp dir: {e}")))?;
-        let paths: Vec<PathBuf> = specs
-            .iter()
-            .map(|s| {
-                dir.path()
-                    .join(format!("turntable.{}", s.codec.extension()))
-            })
-            .collect();
-
-        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_render = stop.clone();
-        let shared = self.0.clone();
-        let ffmpeg = self.0.config.ffmpeg.clone();
-        let encode_paths = paths.clone();
-        let encode_specs = specs.clone();
-        let work = ctx.blocking(move || {
-            let renderer = &shared.renderer;
-            let target = renderer
-                .target(width, height, base.quality)
-                .map_err(failure)?;
-            let encoders = encode_specs
-                .iter()
-                .zip(&encode_paths)
-                .map(|(spec, path)| Encoder::start(&ffmpeg, *spec, path))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(encode_failure)?;
-            // Frames stream to the encoders from a feeder thread, so the next
-            // frame is drawn while ffmpeg encodes this one.
-            let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-            let feeder = std::thread::spawn(move || {
-                let mut encoders = encoders;
-                for frame in frame_rx {
-                    for encoder in &mut encoders {
-                        encoder.push(&frame)?;
-                    }
-                }
-                Ok::<_, VideoError>(encoders)
-            });
-            let render_start = Instant::now();
-            let aspect = width as f32 / height as f32;
-            for i in 0..frames {
-                if stop_render.load(Ordering::Relaxed) {
-                    // Cancelled or the lease lost: the encoders are killed
-                    // when the feeder drops them.
-                    return Err(JobFailure::Stale);
-                }
-                let spec = FrameSpec {
-                    camera: Camera::framed(gpu.bounds(), azimuth_deg(i, frames), aspect, true),
-                    ..base
-                };
-                let frame = renderer.render(&gpu, &target, &spec).map_err(failure)?;
-                if frame_tx.send(frame.rgba).is_err() {
-                    break; // the feeder stopped: its error is below
-                }
-                let _ = done_tx.send(i + 1);
-            }
-            drop(frame_tx);
-            let render_ms = render_start.elapsed().as_millis() as u64;
-            let wait = Instant::now();
-            let encoders = feeder
-                .join()
-                .map_err(|_| JobFailure::retry(ErrorCode::Internal, "encoder feeder panicked"))?
-                .map_err(encode_failure)?;
-            let sizes = encoders
-                .into_iter()
-                .map(|e| e.finish().map(|(_, bytes)| bytes))
-                .collect::<Result<Vec<u64>, _>>()
-                .map_err(encode_failure)?;
-            Ok((sizes, render_ms, wait.elapsed().as_millis() as u64))
-        });
-        let progress = async {
-            while let Some(done) = done_rx.recv().await {
-                if done % 6 != 0 && done != frames {
-                    continue;
-                }
-                let percent = (5 + 85 * done / frames) as i16;
-                let data = json!({"frames_done": done, "frames": frames});
-                if let Err(e) = ctx.report_with(percent, "render", data).await {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-            }
-            Ok(())
-        };
-        let turn = self.0.slot().await;
-        let (work, progress) = tokio::join!(work, progress);
-        drop(turn);
-        progress?;
-        let (sizes, render_ms, encode_ms) = work?;
-        timings.0.insert("render".into(), render_ms);
-        timings.0.insert("encode".into(), encode_ms);
-
         let mut videos = Vec::new();
-        for (((format, spec), path), (key, bytes)) in input
+        for (((format, spec), (path, bytes)), key) in input
             .formats
             .iter()
             .zip(&specs)
-            .zip(&paths)
-            .zip(stage_keys.iter().zip(sizes))
+            .zip(&encoded.files)
+            .zip(stage_keys)
         {
             let data = tokio::fs::read(path)
                 .await
@@ -273,7 +175,7 @@ impl Turntable {
             ctx.put(key, Bytes::from(data), spec.codec.content_type())
                 .await?;
             let (out_frames, out_fps, out_width, out_height) = match spec.codec {
-                Codec::WebpPreview => {
+                Codec::WebpPreview | Codec::Gif => {
                     let fps = (input.fps / 2).max(1);
                     let w = width.min(480);
                     let h = (u64::from(height) * u64::from(w) / u64::from(width)) as u32 & !1;
@@ -290,10 +192,9 @@ impl Turntable {
                 frames: out_frames,
                 fps: out_fps,
                 duration_s: f64::from(frames) / f64::from(input.fps),
-                bytes,
+                bytes: *bytes,
             });
         }
-        drop(dir);
         Ok(Rendered {
             videos,
             triangles,
@@ -301,6 +202,165 @@ impl Turntable {
             timings_ms: timings.0,
         })
     }
+}
+
+/// A logo laid over every frame: the scaled logo, where, how opaque.
+pub type FrameWatermark = (atelier_media::Logo, atelier_media::Corner, f32);
+
+/// What to turn and encode.
+pub struct VideoJob<'a> {
+    pub frames: u32,
+    pub design: &'a atelier_jobs::Design,
+    pub quality: Quality,
+    /// One `ffmpeg` per spec; all share the first spec's size and rate.
+    pub specs: Vec<EncodeSpec>,
+    pub watermark: Option<FrameWatermark>,
+}
+
+/// Encoded outputs in a work directory removed when this is dropped.
+pub struct Encoded {
+    /// Removes the outputs when the run is done with them.
+    pub _dir: tempfile::TempDir,
+    /// Path and size of each spec's output, in order.
+    pub files: Vec<(PathBuf, u64)>,
+    pub render_ms: u64,
+    /// Waiting on the encoders after the last frame was drawn.
+    pub encode_ms: u64,
+}
+
+/// Turn `gpu` a full circle in `job.frames` frames and stream every frame
+/// into one `ffmpeg` per spec, reporting frames done (every 6) as progress
+/// and stopping within a frame when the job is cancelled or its lease lost.
+pub async fn encode_turntable(
+    ctx: &JobContext<'_>,
+    shared: &Arc<RenderShared>,
+    gpu: atelier_render::GpuScene,
+    job: VideoJob<'_>,
+) -> Result<Encoded, JobFailure> {
+    let first = job
+        .specs
+        .first()
+        .copied()
+        .ok_or_else(|| JobFailure::abort(ErrorCode::RequestInvalid, "no output format"))?;
+    let (width, height) = (first.width, first.height);
+    let frames = job.frames;
+    // Videos have no alpha: a transparent design turns on white.
+    let background = match background(job.design) {
+        Background::Transparent => Background::Solid([255, 255, 255]),
+        solid => solid,
+    };
+    let base = FrameSpec {
+        width,
+        height,
+        camera: Camera::framed(gpu.bounds(), 0.0, 1.0, true),
+        background,
+        lighting: lighting(job.design),
+        quality: render_quality(job.quality),
+    };
+    let dir = tempfile::Builder::new()
+        .prefix(WORK_DIR_PREFIX)
+        .tempdir()
+        .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("temp dir: {e}")))?;
+    let paths: Vec<PathBuf> = job
+        .specs
+        .iter()
+        .map(|s| {
+            dir.path()
+                .join(format!("turntable.{}", s.codec.extension()))
+        })
+        .collect();
+
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_render = stop.clone();
+    let renderer_shared = shared.clone();
+    let ffmpeg = shared.config.ffmpeg.clone();
+    let encode_paths = paths.clone();
+    let specs = job.specs.clone();
+    let watermark = job.watermark;
+    let work = ctx.blocking(move || {
+        let renderer = &renderer_shared.renderer;
+        let target = renderer
+            .target(width, height, base.quality)
+            .map_err(failure)?;
+        let encoders = specs
+            .iter()
+            .zip(&encode_paths)
+            .map(|(spec, path)| Encoder::start(&ffmpeg, *spec, path))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(encode_failure)?;
+        // Frames stream to the encoders from a feeder thread, so the next
+        // frame is drawn while ffmpeg encodes this one.
+        let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let feeder = std::thread::spawn(move || {
+            let mut encoders = encoders;
+            for frame in frame_rx {
+                for encoder in &mut encoders {
+                    encoder.push(&frame)?;
+                }
+            }
+            Ok::<_, VideoError>(encoders)
+        });
+        let render_start = Instant::now();
+        let aspect = width as f32 / height as f32;
+        for i in 0..frames {
+            if stop_render.load(Ordering::Relaxed) {
+                // Cancelled or the lease lost: the encoders are killed
+                // when the feeder drops them.
+                return Err(JobFailure::Stale);
+            }
+            let spec = FrameSpec {
+                camera: Camera::framed(gpu.bounds(), azimuth_deg(i, frames), aspect, true),
+                ..base
+            };
+            let mut frame = renderer.render(&gpu, &target, &spec).map_err(failure)?;
+            if let Some((logo, corner, opacity)) = &watermark {
+                logo.overlay(&mut frame.rgba, width, height, *corner, *opacity);
+            }
+            if frame_tx.send(frame.rgba).is_err() {
+                break; // the feeder stopped: its error is below
+            }
+            let _ = done_tx.send(i + 1);
+        }
+        drop(frame_tx);
+        let render_ms = render_start.elapsed().as_millis() as u64;
+        let wait = Instant::now();
+        let encoders = feeder
+            .join()
+            .map_err(|_| JobFailure::retry(ErrorCode::Internal, "encoder feeder panicked"))?
+            .map_err(encode_failure)?;
+        let sizes = encoders
+            .into_iter()
+            .map(|e| e.finish().map(|(_, bytes)| bytes))
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(encode_failure)?;
+        Ok((sizes, render_ms, wait.elapsed().as_millis() as u64))
+    });
+    let progress = async {
+        while let Some(done) = done_rx.recv().await {
+            if done % 6 != 0 && done != frames {
+                continue;
+            }
+            let percent = (5 + 85 * done / frames) as i16;
+            let data = json!({"frames_done": done, "frames": frames});
+            if let Err(e) = ctx.report_with(percent, "render", data).await {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    let turn = shared.slot().await;
+    let (work, progress) = tokio::join!(work, progress);
+    drop(turn);
+    progress?;
+    let (sizes, render_ms, encode_ms) = work?;
+    Ok(Encoded {
+        _dir: dir,
+        files: paths.into_iter().zip(sizes).collect(),
+        render_ms,
+        encode_ms,
+    })
 }
 
 fn specs_of(input: &TurntableInput) -> Vec<EncodeSpec> {

@@ -1,0 +1,169 @@
+//! `export` v1: a design exported as an image, a video, a model or a PDF
+//! sheet, at a quality, optionally watermarked with an uploaded logo.
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ValidationError;
+use crate::design::{CameraSpec, Design, Quality};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportType {
+    Image,
+    Video,
+    Model,
+    Pdf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Png,
+    Jpeg,
+    Webp,
+    Mp4,
+    Webm,
+    Gif,
+    Glb,
+    Pdf,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Png => "png",
+            ExportFormat::Jpeg => "jpg",
+            ExportFormat::Webp => "webp",
+            ExportFormat::Mp4 => "mp4",
+            ExportFormat::Webm => "webm",
+            ExportFormat::Gif => "gif",
+            ExportFormat::Glb => "glb",
+            ExportFormat::Pdf => "pdf",
+        }
+    }
+
+    /// The type a format belongs to.
+    pub fn export_type(self) -> ExportType {
+        match self {
+            ExportFormat::Png | ExportFormat::Jpeg | ExportFormat::Webp => ExportType::Image,
+            ExportFormat::Mp4 | ExportFormat::Webm | ExportFormat::Gif => ExportType::Video,
+            ExportFormat::Glb => ExportType::Model,
+            ExportFormat::Pdf => ExportType::Pdf,
+        }
+    }
+}
+
+impl ExportType {
+    pub fn default_format(self) -> ExportFormat {
+        match self {
+            ExportType::Image => ExportFormat::Png,
+            ExportType::Video => ExportFormat::Mp4,
+            ExportType::Model => ExportFormat::Glb,
+            ExportType::Pdf => ExportFormat::Pdf,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatermarkPosition {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    #[default]
+    BottomRight,
+    Centre,
+}
+
+fn default_opacity() -> f32 {
+    0.5
+}
+
+fn default_logo_width() -> f32 {
+    0.2
+}
+
+/// An uploaded PNG logo laid over images and every video frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watermark {
+    /// Upload id of a PNG (its alpha is kept).
+    pub logo: Uuid,
+    #[serde(default)]
+    pub position: WatermarkPosition,
+    /// 0 (invisible) to 1.
+    #[serde(default = "default_opacity")]
+    pub opacity: f32,
+    /// The logo's width as a fraction of the frame's, 0.05 to 0.5.
+    #[serde(default = "default_logo_width")]
+    pub width: f32,
+}
+
+/// `export` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    pub design: Design,
+    #[serde(rename = "type")]
+    pub export_type: ExportType,
+    /// Default per type: png, mp4, glb, pdf.
+    #[serde(default)]
+    pub format: Option<ExportFormat>,
+    #[serde(default)]
+    pub quality: Quality,
+    /// Images: the camera (default `front`).
+    #[serde(default)]
+    pub camera: Option<CameraSpec>,
+    #[serde(default)]
+    pub watermark: Option<Watermark>,
+    /// Fixed by the intake when absent, so every run writes the same key.
+    #[serde(default)]
+    pub export_id: Option<Uuid>,
+}
+
+impl ExportInput {
+    pub fn format(&self) -> ExportFormat {
+        self.format
+            .unwrap_or_else(|| self.export_type.default_format())
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        self.design.validate("input.design")?;
+        if self.format().export_type() != self.export_type {
+            return Err(ValidationError::new(format!(
+                "input.format: {:?} is not a format of type {:?}",
+                self.format(),
+                self.export_type
+            )));
+        }
+        if self.camera.is_some() && self.export_type != ExportType::Image {
+            return Err(ValidationError::new(
+                "input.camera: only image exports take a camera",
+            ));
+        }
+        if let Some(w) = &self.watermark {
+            if !matches!(self.export_type, ExportType::Image | ExportType::Video) {
+                return Err(ValidationError::new(
+                    "input.watermark: only images and videos are watermarked",
+                ));
+            }
+            if !(0.0..=1.0).contains(&w.opacity) {
+                return Err(ValidationError::new(
+                    "input.watermark.opacity: must be between 0 and 1",
+                ));
+            }
+            if !(0.05..=0.5).contains(&w.width) {
+                return Err(ValidationError::new(
+                    "input.watermark.width: must be between 0.05 and 0.5",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn upload_ids(&self) -> Vec<Uuid> {
+        let mut ids = self.design.upload_ids();
+        ids.extend(self.watermark.as_ref().map(|w| w.logo));
+        ids
+    }
+}

@@ -1,0 +1,322 @@
+//! `export`: a design as an image (PNG, JPEG, WebP from a camera), a video
+//! (a turntable as MP4, WebM or GIF), a model (the placed, recoloured design
+//! as one GLB) or a PDF sheet (front and back stills, the design's name, its
+//! items and their colour swatches); images and videos optionally carry an
+//! uploaded logo as a watermark. Stored at
+//! `designs/exports/{userId}/{designId}/{exportId}.{ext}`.
+use std::sync::Arc;
+use std::time::Instant;
+
+use atelier_jobs::design::{CameraPreset, CameraSpec, Quality, Resolution};
+use atelier_jobs::export::{ExportFormat, ExportInput, ExportType, WatermarkPosition};
+use atelier_jobs::{ErrorCode, JobKind};
+use atelier_media::{Corner, Logo, Sheet, SheetImage};
+use atelier_render::{Background, FrameSpec};
+use atelier_runtime::{Handler, JobContext, JobFailure};
+use atelier_video::{Codec, EncodeSpec, Level};
+use bytes::Bytes;
+use serde_json::json;
+
+use super::stills::camera;
+use super::turntable::{VideoJob, encode_turntable};
+use super::{
+    RenderShared, Timings, background, design::hydrate, failure, lighting, render_quality,
+};
+
+pub struct Export(pub Arc<RenderShared>);
+
+fn corner(p: WatermarkPosition) -> Corner {
+    match p {
+        WatermarkPosition::TopLeft => Corner::TopLeft,
+        WatermarkPosition::TopRight => Corner::TopRight,
+        WatermarkPosition::BottomLeft => Corner::BottomLeft,
+        WatermarkPosition::BottomRight => Corner::BottomRight,
+        WatermarkPosition::Centre => Corner::Centre,
+    }
+}
+
+fn video_size(quality: Quality) -> (u32, u32) {
+    match quality {
+        Quality::Draft => Resolution::P480.size(),
+        Quality::Standard => Resolution::P720.size(),
+        Quality::High | Quality::Ultra => Resolution::P1080.size(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Export {
+    fn kind(&self) -> JobKind {
+        JobKind::Export
+    }
+
+    async fn run(&self, ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
+        let input: ExportInput = ctx.input()?;
+        let format = input.format();
+        let export_id = input.export_id.unwrap_or_else(|| ctx.id());
+        let key = format!(
+            "designs/exports/{}/{}/{export_id}.{}",
+            ctx.job().user_id,
+            input.design.design_id,
+            format.extension()
+        );
+        let mut timings = Timings::default();
+        ctx.report(5, "load").await?;
+        let start = Instant::now();
+        let logo = match &input.watermark {
+            Some(w) => {
+                let (_, bytes) = ctx.owned_upload(w.logo).await?;
+                let max = self.0.config.max_texture_dimension;
+                let logo = ctx
+                    .blocking(move || {
+                        Logo::decode(&bytes, max).map_err(|e| {
+                            JobFailure::abort(e.code(), format!("input.watermark.logo: {e}"))
+                        })
+                    })
+                    .await?;
+                Some((logo, corner(w.position), w.opacity, w.width))
+            }
+            None => None,
+        };
+        let scene = hydrate(ctx, &self.0, &input.design).await?;
+        timings.since("load", start);
+        let bg = background(&input.design);
+
+        let (bytes, width, height, content_type) = match input.export_type {
+            ExportType::Model => {
+                let glb = ctx
+                    .blocking(move || Ok(atelier_render::glb::write_glb(&scene)))
+                    .await?;
+                (glb, 0, 0, "model/gltf-binary")
+            }
+            ExportType::Image => {
+                let spec = input
+                    .camera
+                    .clone()
+                    .unwrap_or(CameraSpec::Preset(CameraPreset::Front));
+                let cam = camera(&spec, &scene.bounds, 1.0)?;
+                let size = input.quality.still_size();
+                let frame_spec = FrameSpec {
+                    width: size,
+                    height: size,
+                    camera: cam,
+                    background: bg,
+                    lighting: lighting(&input.design),
+                    quality: render_quality(input.quality),
+                };
+                ctx.report(30, "render").await?;
+                let shared = self.0.clone();
+                let turn = self.0.slot().await;
+                let bytes = ctx
+                    .blocking(move || {
+                        let gpu = shared.renderer.upload(&scene);
+                        let mut frame = shared
+                            .renderer
+                            .render_once(&gpu, &frame_spec)
+                            .map_err(failure)?;
+                        if let Some((logo, corner, opacity, frac)) = &logo {
+                            let scaled = logo.scaled((size as f32 * frac) as u32);
+                            scaled.overlay(&mut frame.rgba, size, size, *corner, *opacity);
+                        }
+                        let (w, h, px) = (frame.width, frame.height, &frame.rgba);
+                        Ok(match format {
+                            ExportFormat::Png => atelier_media::encode_png(w, h, px, 4),
+                            ExportFormat::Webp => atelier_media::encode_webp_rgba(w, h, px, 90),
+                            _ => {
+                                let on = match bg {
+                                    Background::Solid(c) => c,
+                                    Background::Transparent => [255, 255, 255],
+                                };
+                                atelier_media::encode_jpeg_on(w, h, px, on, 90)
+                            }
+                        })
+                    })
+                    .await?;
+                drop(turn);
+                let content_type = match format {
+                    ExportFormat::Png => "image/png",
+                    ExportFormat::Webp => "image/webp",
+                    _ => "image/jpeg",
+                };
+                (bytes, size, size, content_type)
+            }
+            ExportType::Video => {
+                let (w, h) = video_size(input.quality);
+                let codec = match format {
+                    ExportFormat::Webm => Codec::Vp9,
+                    ExportFormat::Gif => Codec::Gif,
+                    _ => Codec::H264,
+                };
+                let level = match input.quality {
+                    Quality::Draft => Level::Draft,
+                    Quality::Standard => Level::Standard,
+                    Quality::High => Level::High,
+                    Quality::Ultra => Level::Ultra,
+                };
+                let shared = self.0.clone();
+                let gpu = ctx
+                    .blocking(move || Ok(shared.renderer.upload(&scene)))
+                    .await?;
+                let watermark = logo.map(|(logo, corner, opacity, frac)| {
+                    (logo.scaled((w as f32 * frac) as u32), corner, opacity)
+                });
+                let job = VideoJob {
+                    frames: 72,
+                    design: &input.design,
+                    quality: input.quality,
+                    specs: vec![EncodeSpec {
+                        codec,
+                        width: w,
+                        height: h,
+                        fps: 24,
+                        level,
+                    }],
+                    watermark,
+                };
+                let encoded = encode_turntable(ctx, &self.0, gpu, job).await?;
+                timings.0.insert("render".into(), encoded.render_ms);
+                timings.0.insert("encode".into(), encoded.encode_ms);
+                let path = &encoded.files[0].0;
+                let data = tokio::fs::read(path).await.map_err(|e| {
+                    JobFailure::retry(ErrorCode::Internal, format!("read output: {e}"))
+                })?;
+                let (ow, oh) = if codec == Codec::Gif {
+                    let ow = w.min(480);
+                    (
+                        ow,
+                        (u64::from(h) * u64::from(ow) / u64::from(w)) as u32 & !1,
+                    )
+                } else {
+                    (w, h)
+                };
+                (data, ow, oh, codec.content_type())
+            }
+            ExportType::Pdf => {
+                ctx.report(30, "render").await?;
+                let size = input.quality.still_size().min(2048);
+                let shared = self.0.clone();
+                let design = input.design.clone();
+                let quality = input.quality;
+                let turn = self.0.slot().await;
+                let pdf = ctx
+                    .blocking(move || sheet(&shared, &design, scene, size, quality))
+                    .await?;
+                drop(turn);
+                (pdf, 0, 0, "application/pdf")
+            }
+        };
+        let start = Instant::now();
+        let stored = ctx.put(&key, Bytes::from(bytes), content_type).await?;
+        timings.since("store", start);
+        let mut file = json!({"key": key, "format": format.extension(), "bytes": stored});
+        if width > 0 {
+            file["width"] = json!(width);
+            file["height"] = json!(height);
+        }
+        let result = json!({
+            "export_id": export_id,
+            "design_id": input.design.design_id,
+            "type": input.export_type,
+            "format": format,
+            "quality": input.quality,
+            "status": "complete",
+            "file": file,
+            "size": stored,
+            "renderer": self.0.info(),
+            "timings_ms": timings.0,
+        });
+        atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
+        Ok(result)
+    }
+}
+
+/// The PDF sheet: front and back stills, the name, the items, swatches.
+fn sheet(
+    shared: &RenderShared,
+    design: &atelier_jobs::Design,
+    scene: atelier_render::Scene,
+    size: u32,
+    quality: Quality,
+) -> Result<Vec<u8>, JobFailure> {
+    let gpu = shared.renderer.upload(&scene);
+    let on = match background(design) {
+        Background::Solid(c) => c,
+        Background::Transparent => [255, 255, 255],
+    };
+    let mut images = Vec::new();
+    for preset in [CameraPreset::Front, CameraPreset::Back] {
+        let cam = camera(&CameraSpec::Preset(preset), &scene.bounds, 0.75)?;
+        let (w, h) = (size * 3 / 4, size);
+        let frame = shared
+            .renderer
+            .render_once(
+                &gpu,
+                &FrameSpec {
+                    width: w,
+                    height: h,
+                    camera: cam,
+                    background: background(design),
+                    lighting: lighting(design),
+                    quality: render_quality(quality),
+                },
+            )
+            .map_err(failure)?;
+        images.push(SheetImage {
+            label: preset.as_str().replace('_', " "),
+            width: w,
+            height: h,
+            jpeg: atelier_media::encode_jpeg_on(w, h, &frame.rgba, on, 88),
+        });
+    }
+    let mut lines = Vec::new();
+    let mut swatches = Vec::new();
+    for (i, item) in design.items.iter().enumerate() {
+        let colour = item.material.base_colour.map(|c| c.rgb());
+        lines.push(format!(
+            "Item {}: model upload {}{}",
+            i + 1,
+            item.source.upload_id,
+            colour
+                .map(|c| format!(", colour #{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
+                .unwrap_or_default()
+        ));
+        if let Some(c) = colour {
+            swatches.push((
+                format!("Item {} #{:02x}{:02x}{:02x}", i + 1, c[0], c[1], c[2]),
+                c,
+            ));
+        }
+    }
+    // The scene's own material colours (the models' base colours), as
+    // swatches too, deduplicated.
+    for mesh in &scene.meshes {
+        let c = mesh.material.base_colour;
+        let rgb = [0, 1, 2].map(|i| (linear_to_srgb(c[i]) * 255.0).round() as u8);
+        let label = format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+        if mesh.material.base_colour_texture.is_none()
+            && !swatches.iter().any(|(l, _)| l.ends_with(&label))
+        {
+            swatches.push((format!("Material {label}"), rgb));
+        }
+    }
+    Ok(atelier_media::sheet_pdf(&Sheet {
+        title: design.name.clone(),
+        subtitle: format!(
+            "Design {} - {} item(s), {} triangles",
+            design.design_id,
+            design.items.len(),
+            scene.triangles()
+        ),
+        images,
+        lines,
+        swatches,
+    }))
+}
+
+fn linear_to_srgb(c: f32) -> f32 {
+    let c = c.clamp(0.0, 1.0);
+    if c <= 0.0031308 {
+        c * 12.92
+    } else {
+        1.055 * c.powf(1.0 / 2.4) - 0.055
+    }
+}
