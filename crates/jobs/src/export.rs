@@ -83,18 +83,30 @@ fn default_logo_width() -> f32 {
     0.2
 }
 
-/// An uploaded PNG logo laid over images and every video frame.
+fn white() -> crate::design::Colour {
+    crate::design::Colour([255, 255, 255, 255])
+}
+
+/// A logo (an uploaded PNG) or a line of text laid over images and every
+/// video frame; exactly one of `logo` and `text`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Watermark {
     /// Upload id of a PNG (its alpha is kept).
-    pub logo: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Uuid>,
+    /// 1 to 100 characters, drawn in DejaVu Sans Bold with a soft shadow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The text's colour (`#rrggbb`), white by default.
+    #[serde(default = "white")]
+    pub colour: crate::design::Colour,
     #[serde(default)]
     pub position: WatermarkPosition,
     /// 0 (invisible) to 1.
     #[serde(default = "default_opacity")]
     pub opacity: f32,
-    /// The logo's width as a fraction of the frame's, 0.05 to 0.5.
+    /// The logo's (or text's) width as a fraction of the frame's, 0.05 to 0.5.
     #[serde(default = "default_logo_width")]
     pub width: f32,
 }
@@ -147,6 +159,20 @@ impl ExportInput {
                     "input.watermark: only images and videos are watermarked",
                 ));
             }
+            match (&w.logo, &w.text) {
+                (Some(_), None) => {}
+                (None, Some(t)) if !t.trim().is_empty() && t.chars().count() <= 100 => {}
+                (None, Some(_)) => {
+                    return Err(ValidationError::new(
+                        "input.watermark.text: 1 to 100 characters",
+                    ));
+                }
+                _ => {
+                    return Err(ValidationError::new(
+                        "input.watermark: exactly one of logo and text",
+                    ));
+                }
+            }
             if !(0.0..=1.0).contains(&w.opacity) {
                 return Err(ValidationError::new(
                     "input.watermark.opacity: must be between 0 and 1",
@@ -163,7 +189,7 @@ impl ExportInput {
 
     pub fn upload_ids(&self) -> Vec<Uuid> {
         let mut ids = self.design.upload_ids();
-        ids.extend(self.watermark.as_ref().map(|w| w.logo));
+        ids.extend(self.watermark.as_ref().and_then(|w| w.logo));
         ids
     }
 }

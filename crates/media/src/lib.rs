@@ -9,6 +9,7 @@ mod exif;
 mod format;
 mod render;
 mod sheet;
+mod text;
 
 pub use format::{PhotoFormat, sniff};
 pub use render::{
@@ -16,6 +17,7 @@ pub use render::{
     ingest,
 };
 pub use sheet::{Corner, Logo, Sheet, SheetImage, encode_jpeg_on, sheet_pdf};
+pub use text::text_logo;
 
 use atelier_jobs::ErrorCode;
 

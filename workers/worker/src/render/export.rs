@@ -25,6 +25,22 @@ use super::{
 
 pub struct Export(pub Arc<RenderShared>);
 
+/// A watermark before it is sized to a frame.
+enum Mark {
+    Logo(Logo),
+    Text(String, [u8; 3]),
+}
+
+impl Mark {
+    /// The mark as an RGBA image `width` pixels wide.
+    fn sized(&self, width: u32) -> Logo {
+        match self {
+            Mark::Logo(logo) => logo.scaled(width),
+            Mark::Text(text, colour) => atelier_media::text_logo(text, width, *colour),
+        }
+    }
+}
+
 fn corner(p: WatermarkPosition) -> Corner {
     match p {
         WatermarkPosition::TopLeft => Corner::TopLeft,
@@ -64,16 +80,31 @@ impl Handler for Export {
         let start = Instant::now();
         let logo = match &input.watermark {
             Some(w) => {
-                let (_, bytes) = ctx.owned_upload(w.logo).await?;
-                let max = self.0.config.max_texture_dimension;
-                let logo = ctx
-                    .blocking(move || {
-                        Logo::decode(&bytes, max).map_err(|e| {
-                            JobFailure::abort(e.code(), format!("input.watermark.logo: {e}"))
-                        })
-                    })
-                    .await?;
-                Some((logo, corner(w.position), w.opacity, w.width))
+                let mark = match (&w.logo, &w.text) {
+                    (Some(upload), _) => {
+                        let (_, bytes) = ctx.owned_upload(*upload).await?;
+                        let max = self.0.config.max_texture_dimension;
+                        Mark::Logo(
+                            ctx.blocking(move || {
+                                Logo::decode(&bytes, max).map_err(|e| {
+                                    JobFailure::abort(
+                                        e.code(),
+                                        format!("input.watermark.logo: {e}"),
+                                    )
+                                })
+                            })
+                            .await?,
+                        )
+                    }
+                    (None, Some(text)) => Mark::Text(text.clone(), w.colour.rgb()),
+                    (None, None) => {
+                        return Err(JobFailure::abort(
+                            ErrorCode::RequestInvalid,
+                            "input.watermark: exactly one of logo and text",
+                        ));
+                    }
+                };
+                Some((mark, corner(w.position), w.opacity, w.width))
             }
             None => None,
         };
@@ -113,9 +144,9 @@ impl Handler for Export {
                             .renderer
                             .render_once(&gpu, &frame_spec)
                             .map_err(failure)?;
-                        if let Some((logo, corner, opacity, frac)) = &logo {
-                            let scaled = logo.scaled((size as f32 * frac) as u32);
-                            scaled.overlay(&mut frame.rgba, size, size, *corner, *opacity);
+                        if let Some((mark, corner, opacity, frac)) = &logo {
+                            let sized = mark.sized((size as f32 * frac) as u32);
+                            sized.overlay(&mut frame.rgba, size, size, *corner, *opacity);
                         }
                         let (w, h, px) = (frame.width, frame.height, &frame.rgba);
                         Ok(match format {
@@ -156,8 +187,8 @@ impl Handler for Export {
                 let gpu = ctx
                     .blocking(move || Ok(shared.renderer.upload(&scene)))
                     .await?;
-                let watermark = logo.map(|(logo, corner, opacity, frac)| {
-                    (logo.scaled((w as f32 * frac) as u32), corner, opacity)
+                let watermark = logo.map(|(mark, corner, opacity, frac)| {
+                    (mark.sized((w as f32 * frac) as u32), corner, opacity)
                 });
                 let job = VideoJob {
                     frames: 72,
