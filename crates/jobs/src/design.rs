@@ -24,7 +24,15 @@ pub struct Colour(pub [u8; 4]);
 impl Colour {
     pub fn parse(s: &str) -> Option<Colour> {
         let hex = s.strip_prefix('#')?;
-        if !(hex.len() == 6 || hex.len() == 8) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        // `#rgb` and `#rgba` as CSS writes them.
+        if hex.len() == 3 || hex.len() == 4 {
+            let long: String = hex.chars().flat_map(|c| [c, c]).collect();
+            return Colour::parse(&format!("#{long}"));
+        }
+        if !(hex.len() == 6 || hex.len() == 8) {
             return None;
         }
         let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
@@ -112,13 +120,42 @@ pub enum Lighting {
 
 /// Where an item's model comes from: an upload of the same end user (a
 /// `.glb`, or a `.gltf` whose external buffers and images are uploads too,
-/// named in `resources` by the URI the file uses).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// named in `resources` by the URI the file uses). A bare upload id string
+/// is accepted for `{"upload_id": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelSource {
     pub upload_id: Uuid,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Uuid>,
+}
+
+impl<'de> Deserialize<'de> for ModelSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            upload_id: Uuid,
+            #[serde(default)]
+            resources: BTreeMap<String, Uuid>,
+        }
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(id) => Ok(ModelSource {
+                upload_id: id
+                    .parse()
+                    .map_err(|_| D::Error::custom(format!("source: {id:?} is not an upload id")))?,
+                resources: BTreeMap::new(),
+            }),
+            other => {
+                let full: Full = serde_json::from_value(other)
+                    .map_err(|e| D::Error::custom(format!("source: {e}")))?;
+                Ok(ModelSource {
+                    upload_id: full.upload_id,
+                    resources: full.resources,
+                })
+            }
+        }
+    }
 }
 
 /// Placement in metres: translation, rotation as a unit quaternion
@@ -175,7 +212,7 @@ pub struct DesignItem {
     pub source: ModelSource,
     #[serde(default)]
     pub transform: Transform,
-    #[serde(default)]
+    #[serde(default, alias = "material_overrides", alias = "overrides")]
     pub material: MaterialOverrides,
 }
 
@@ -314,6 +351,7 @@ pub enum CameraPreset {
     Back,
     Left,
     Right,
+    #[serde(alias = "three-quarter", alias = "threequarter")]
     ThreeQuarter,
 }
 
@@ -475,11 +513,14 @@ pub enum VideoFormat {
     Webm,
     /// A short, small animated WebP preview.
     Webp,
+    /// An animated GIF, like the WebP preview (for places WebP does not play).
+    Gif,
 }
 
 impl VideoFormat {
     pub fn extension(self) -> &'static str {
         match self {
+            VideoFormat::Gif => "gif",
             VideoFormat::Mp4 => "mp4",
             VideoFormat::Webm => "webm",
             VideoFormat::Webp => "webp",
@@ -556,7 +597,7 @@ impl TurntableInput {
         if self.formats.is_empty() || distinct.len() != self.formats.len() {
             return Err(invalid(
                 "input.formats",
-                "one or more distinct formats of mp4, webm and webp",
+                "one or more distinct formats of mp4, webm, webp and gif",
             ));
         }
         Ok(())
@@ -602,6 +643,26 @@ mod tests {
             serde_json::to_value(d.items[1].material.base_colour).unwrap(),
             json!("#1f2a5a")
         );
+    }
+
+    #[test]
+    fn friendly_spellings_are_accepted() {
+        let mut v = design();
+        v["items"][0]["source"] = json!(Uuid::from_u128(7).to_string());
+        v["items"][1]["overrides"] = v["items"][1]["material"].take();
+        v["items"][1].as_object_mut().unwrap().remove("material");
+        v["background"] = json!("#fff");
+        let d: Design = serde_json::from_value(v).unwrap();
+        assert_eq!(d.items[0].source.upload_id, Uuid::from_u128(7));
+        assert_eq!(d.items[1].material.roughness, Some(0.4));
+        assert_eq!(
+            d.background,
+            Background::Colour(Colour([255, 255, 255, 255]))
+        );
+        let p: CameraPreset = serde_json::from_value(json!("three-quarter")).unwrap();
+        assert_eq!(p, CameraPreset::ThreeQuarter);
+        assert_eq!(Colour::parse("#1f2"), Some(Colour([0x11, 0xff, 0x22, 255])));
+        assert_eq!(Colour::parse("#12"), None);
     }
 
     #[test]

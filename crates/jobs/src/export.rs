@@ -19,6 +19,7 @@ pub enum ExportType {
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Png,
+    #[serde(alias = "jpg")]
     Jpeg,
     Webp,
     Mp4,
@@ -67,11 +68,16 @@ impl ExportType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WatermarkPosition {
+    #[serde(alias = "top-left")]
     TopLeft,
+    #[serde(alias = "top-right")]
     TopRight,
+    #[serde(alias = "bottom-left")]
     BottomLeft,
     #[default]
+    #[serde(alias = "bottom-right")]
     BottomRight,
+    #[serde(alias = "center")]
     Centre,
 }
 

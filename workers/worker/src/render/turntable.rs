@@ -46,6 +46,7 @@ fn codec(format: VideoFormat) -> Codec {
         VideoFormat::Mp4 => Codec::H264,
         VideoFormat::Webm => Codec::Vp9,
         VideoFormat::Webp => Codec::WebpPreview,
+        VideoFormat::Gif => Codec::Gif,
     }
 }
 
