@@ -28,18 +28,7 @@ pub async fn begin(
     recipient: &str,
     message_id: &str,
 ) -> Result<Delivery, DbError> {
-    let mut tx = pool.begin().await?;
-    let held = sqlx::query_scalar!(
-        "SELECT id FROM jobs WHERE id = $1 AND status = 'processing' AND lease_token = $2
-         FOR UPDATE",
-        fence.job,
-        fence.token
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if held.is_none() {
-        return Err(DbError::Stale);
-    }
+    let mut tx = Fence::hold(pool, fence).await?;
     let row = sqlx::query!(
         "INSERT INTO email_deliveries (job_id, about_job_id, recipient, message_id, state)
          VALUES ($1, $2, $3, $4, 'sending')

@@ -67,6 +67,30 @@ pub struct Fence<'a> {
     pub token: &'a str,
 }
 
+impl Fence<'_> {
+    /// A transaction holding the job's row locked while this run still owns
+    /// it (`processing` under this lease), so whatever else the transaction
+    /// writes commits only under the fence; [`DbError::Stale`] otherwise.
+    pub async fn hold(
+        pool: &PgPool,
+        fence: Fence<'_>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, DbError> {
+        let mut tx = pool.begin().await?;
+        let held = sqlx::query_scalar!(
+            "SELECT id FROM jobs WHERE id = $1 AND status = 'processing' AND lease_token = $2
+         FOR UPDATE",
+            fence.job,
+            fence.token
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            return Err(DbError::Stale);
+        }
+        Ok(tx)
+    }
+}
+
 fn fenced(rows: u64) -> Result<(), DbError> {
     if rows == 0 {
         Err(DbError::Stale)

@@ -36,19 +36,7 @@ pub async fn record(
     version: i32,
     state: &serde_json::Value,
 ) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
-    // Lock the job row so the fence holds until commit.
-    let held = sqlx::query_scalar!(
-        "SELECT id FROM jobs WHERE id = $1 AND status = 'processing' AND lease_token = $2
-         FOR UPDATE",
-        fence.job,
-        fence.token
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if held.is_none() {
-        return Err(DbError::Stale);
-    }
+    let mut tx = Fence::hold(pool, fence).await?;
     sqlx::query!(
         "DELETE FROM job_stages WHERE job_id = $1 AND position > $2",
         fence.job,

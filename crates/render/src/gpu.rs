@@ -305,13 +305,7 @@ impl Renderer {
                     cull_mode: (!double_sided).then_some(wgpu::Face::Back),
                     ..Default::default()
                 },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(!blend),
-                    depth_compare: Some(wgpu::CompareFunction::LessEqual),
-                    stencil: Default::default(),
-                    bias: Default::default(),
-                }),
+                depth_stencil: Some(depth_test(!blend, Default::default())),
                 multisample,
                 fragment: Some(wgpu::FragmentState {
                     module: &shader,
@@ -341,17 +335,15 @@ impl Renderer {
                 buffers: &[Some(vertex_layout.clone())],
             },
             primitive: Default::default(),
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(wgpu::CompareFunction::LessEqual),
-                stencil: Default::default(),
-                bias: wgpu::DepthBiasState {
+            // Slope-scaled bias keeps surfaces from shadowing themselves.
+            depth_stencil: Some(depth_test(
+                true,
+                wgpu::DepthBiasState {
                     constant: 2,
                     slope_scale: 2.0,
                     clamp: 0.0,
                 },
-            }),
+            )),
             multisample: Default::default(),
             fragment: None,
             multiview_mask: None,
@@ -367,13 +359,7 @@ impl Renderer {
                 buffers: &[],
             },
             primitive: Default::default(),
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(false),
-                depth_compare: Some(wgpu::CompareFunction::LessEqual),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
+            depth_stencil: Some(depth_test(false, Default::default())),
             multisample,
             fragment: Some(wgpu::FragmentState {
                 module: &shader,
@@ -818,6 +804,17 @@ impl Renderer {
     pub fn render_once(&self, scene: &GpuScene, spec: &FrameSpec) -> Result<Frame> {
         let target = self.target(spec.width, spec.height, spec.quality)?;
         self.render(scene, &target, spec)
+    }
+}
+
+/// Depth-tested (nearer or equal passes), written or not.
+fn depth_test(write: bool, bias: wgpu::DepthBiasState) -> wgpu::DepthStencilState {
+    wgpu::DepthStencilState {
+        format: DEPTH_FORMAT,
+        depth_write_enabled: Some(write),
+        depth_compare: Some(wgpu::CompareFunction::LessEqual),
+        stencil: Default::default(),
+        bias,
     }
 }
 

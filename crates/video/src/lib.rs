@@ -96,6 +96,35 @@ pub struct EncodeSpec {
 }
 
 impl EncodeSpec {
+    /// Previews (animated WebP, GIF) run at half the rate, at most 480 px wide.
+    fn is_preview(&self) -> bool {
+        matches!(self.codec, Codec::WebpPreview | Codec::Gif)
+    }
+
+    /// Frames per second of the output.
+    pub fn output_fps(&self) -> u32 {
+        if self.is_preview() {
+            (self.fps / 2).max(1)
+        } else {
+            self.fps
+        }
+    }
+
+    /// Width and height of the output (previews scale to 480 px wide, even
+    /// height, as the `scale` filter below does).
+    pub fn output_size(&self) -> (u32, u32) {
+        if !self.is_preview() || self.width <= 480 {
+            return (self.width, self.height);
+        }
+        let h = (u64::from(self.height) * 480 / u64::from(self.width)) as u32;
+        (480, h & !1)
+    }
+
+    /// Frames in the output for `frames` frames in.
+    pub fn output_frames(&self, frames: u32) -> u32 {
+        frames * self.output_fps() / self.fps.max(1)
+    }
+
     /// The `ffmpeg` arguments after the raw-video input.
     pub fn output_args(&self) -> Vec<String> {
         let s = |v: &str| v.to_owned();
@@ -156,7 +185,7 @@ impl EncodeSpec {
                     Level::High => 80,
                     Level::Ultra => 88,
                 };
-                let fps = (self.fps / 2).max(1);
+                let fps = self.output_fps();
                 vec![
                     s("-vf"),
                     format!("fps={fps},scale='min(480,iw)':-2:flags=lanczos"),
@@ -173,7 +202,7 @@ impl EncodeSpec {
                 ]
             }
             Codec::Gif => {
-                let fps = (self.fps / 2).max(1);
+                let fps = self.output_fps();
                 vec![
                     s("-vf"),
                     format!(
@@ -416,7 +445,9 @@ mod tests {
             }
             let p = probe(Path::new("ffprobe"), &path).unwrap();
             if codec == Codec::Gif {
-                assert_eq!((p.codec.as_str(), p.width, p.frames), ("gif", 160, 12));
+                assert_eq!(p.codec, "gif");
+                assert_eq!((p.width, p.height), spec.output_size());
+                assert_eq!(p.frames, spec.output_frames(24));
                 continue;
             }
             assert_eq!((p.width, p.height, p.frames), (160, 90, 24), "{codec:?}");

@@ -11,16 +11,17 @@ use atelier_jobs::design::{CameraPreset, CameraSpec, Quality, Resolution};
 use atelier_jobs::export::{ExportFormat, ExportInput, ExportType, WatermarkPosition};
 use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::{Corner, Logo, Sheet, SheetImage};
-use atelier_render::{Background, FrameSpec};
+use atelier_render::FrameSpec;
 use atelier_runtime::{Handler, JobContext, JobFailure};
-use atelier_video::{Codec, EncodeSpec, Level};
+use atelier_video::{Codec, EncodeSpec};
 use bytes::Bytes;
 use serde_json::json;
 
 use super::stills::camera;
-use super::turntable::{VideoJob, encode_turntable};
+use super::turntable::{VideoJob, encode_turntable, level};
 use super::{
-    RenderShared, Timings, background, design::hydrate, failure, lighting, render_quality,
+    RenderShared, Timings, background, design::hydrate, encode_still, failure, flatten_on,
+    lighting, render_quality,
 };
 
 pub struct Export(pub Arc<RenderShared>);
@@ -111,6 +112,7 @@ impl Handler for Export {
         let scene = hydrate(ctx, &self.0, &input.design).await?;
         timings.since("load", start);
         let bg = background(&input.design);
+        let under = flatten_on(&input.design);
 
         let (bytes, width, height, content_type) = match input.export_type {
             ExportType::Model => {
@@ -148,25 +150,13 @@ impl Handler for Export {
                             let sized = mark.sized((size as f32 * frac) as u32);
                             sized.overlay(&mut frame.rgba, size, size, *corner, *opacity);
                         }
-                        let (w, h, px) = (frame.width, frame.height, &frame.rgba);
-                        Ok(match format {
-                            ExportFormat::Png => atelier_media::encode_png(w, h, px, 4),
-                            ExportFormat::Webp => atelier_media::encode_webp_rgba(w, h, px, 90),
-                            _ => {
-                                let on = match bg {
-                                    Background::Solid(c) => c,
-                                    Background::Transparent => [255, 255, 255],
-                                };
-                                atelier_media::encode_jpeg_on(w, h, px, on, 90)
-                            }
-                        })
+                        Ok(encode_still(&frame, format.extension(), under))
                     })
                     .await?;
                 drop(turn);
                 let content_type = match format {
-                    ExportFormat::Png => "image/png",
-                    ExportFormat::Webp => "image/webp",
-                    _ => "image/jpeg",
+                    ExportFormat::Jpeg => "image/jpeg",
+                    other => atelier_storage::content_type(other.extension()),
                 };
                 (bytes, size, size, content_type)
             }
@@ -177,11 +167,13 @@ impl Handler for Export {
                     ExportFormat::Gif => Codec::Gif,
                     _ => Codec::H264,
                 };
-                let level = match input.quality {
-                    Quality::Draft => Level::Draft,
-                    Quality::Standard => Level::Standard,
-                    Quality::High => Level::High,
-                    Quality::Ultra => Level::Ultra,
+                let level = level(input.quality);
+                let spec = EncodeSpec {
+                    codec,
+                    width: w,
+                    height: h,
+                    fps: 24,
+                    level,
                 };
                 let shared = self.0.clone();
                 let gpu = ctx
@@ -194,13 +186,7 @@ impl Handler for Export {
                     frames: 72,
                     design: &input.design,
                     quality: input.quality,
-                    specs: vec![EncodeSpec {
-                        codec,
-                        width: w,
-                        height: h,
-                        fps: 24,
-                        level,
-                    }],
+                    specs: vec![spec],
                     watermark,
                 };
                 let encoded = encode_turntable(ctx, &self.0, gpu, job).await?;
@@ -210,15 +196,7 @@ impl Handler for Export {
                 let data = tokio::fs::read(path).await.map_err(|e| {
                     JobFailure::retry(ErrorCode::Internal, format!("read output: {e}"))
                 })?;
-                let (ow, oh) = if codec == Codec::Gif {
-                    let ow = w.min(480);
-                    (
-                        ow,
-                        (u64::from(h) * u64::from(ow) / u64::from(w)) as u32 & !1,
-                    )
-                } else {
-                    (w, h)
-                };
+                let (ow, oh) = spec.output_size();
                 (data, ow, oh, codec.content_type())
             }
             ExportType::Pdf => {
@@ -269,10 +247,7 @@ fn sheet(
     quality: Quality,
 ) -> Result<Vec<u8>, JobFailure> {
     let gpu = shared.renderer.upload(&scene);
-    let on = match background(design) {
-        Background::Solid(c) => c,
-        Background::Transparent => [255, 255, 255],
-    };
+    let on = flatten_on(design);
     let mut images = Vec::new();
     for preset in [CameraPreset::Front, CameraPreset::Back] {
         let cam = camera(&CameraSpec::Preset(preset), &scene.bounds, 0.75)?;

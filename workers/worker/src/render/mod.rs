@@ -136,6 +136,25 @@ pub fn lighting(design: &atelier_jobs::Design) -> atelier_render::Lighting {
     }
 }
 
+/// A still frame as `ext`: `png`, `webp` (both keep alpha) or `jpg`
+/// (flattened on `under`, sRGB).
+pub fn encode_still(frame: &atelier_render::Frame, ext: &str, under: [u8; 3]) -> Vec<u8> {
+    let (w, h, px) = (frame.width, frame.height, &frame.rgba);
+    match ext {
+        "webp" => atelier_media::encode_webp_rgba(w, h, px, 90),
+        "jpg" => atelier_media::encode_jpeg_on(w, h, px, under, 90),
+        _ => atelier_media::encode_png(w, h, px, 4),
+    }
+}
+
+/// What a transparent design is flattened on where a format has no alpha.
+pub fn flatten_on(design: &atelier_jobs::Design) -> [u8; 3] {
+    match design.background {
+        atelier_jobs::design::Background::Colour(c) => c.rgb(),
+        atelier_jobs::design::Background::Transparent => [255, 255, 255],
+    }
+}
+
 /// Milliseconds per named step, for results.
 #[derive(Default)]
 pub struct Timings(pub BTreeMap<String, u64>);

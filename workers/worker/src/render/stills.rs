@@ -12,7 +12,8 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::{
-    RenderShared, Timings, background, design::hydrate, failure, lighting, render_quality,
+    RenderShared, Timings, background, design::hydrate, encode_still, failure, lighting,
+    render_quality,
 };
 
 pub struct Stills(pub Arc<RenderShared>);
@@ -99,44 +100,30 @@ impl Handler for Stills {
             };
             let (shared, gpu, formats) = (self.0.clone(), gpu.clone(), input.formats.clone());
             let turn = self.0.slot().await;
-            let start = Instant::now();
-            let (encoded, render_ms) = ctx
+            let (encoded, render_ms, encode_ms) = ctx
                 .blocking(move || {
+                    let start = Instant::now();
                     let frame = shared.renderer.render_once(&gpu, &spec).map_err(failure)?;
                     let render_ms = start.elapsed().as_millis() as u64;
-                    let encoded: Vec<(StillFormat, Vec<u8>)> = formats
+                    let start = Instant::now();
+                    let encoded: Vec<(&str, Vec<u8>)> = formats
                         .iter()
                         .map(|f| {
-                            let bytes = match f {
-                                StillFormat::Png => atelier_media::encode_png(
-                                    frame.width,
-                                    frame.height,
-                                    &frame.rgba,
-                                    4,
-                                ),
-                                StillFormat::Webp => atelier_media::encode_webp_rgba(
-                                    frame.width,
-                                    frame.height,
-                                    &frame.rgba,
-                                    90,
-                                ),
+                            let ext = match f {
+                                StillFormat::Png => "png",
+                                StillFormat::Webp => "webp",
                             };
-                            (*f, bytes)
+                            (ext, encode_still(&frame, ext, [255; 3]))
                         })
                         .collect();
-                    Ok((encoded, render_ms))
+                    Ok((encoded, render_ms, start.elapsed().as_millis() as u64))
                 })
                 .await?;
             drop(turn);
             *timings.0.entry("render".into()).or_default() += render_ms;
-            timings.since("encode", start);
-            *timings.0.get_mut("encode").expect("just set") -= render_ms;
+            *timings.0.entry("encode".into()).or_default() += encode_ms;
             let start = Instant::now();
-            for (format, bytes) in encoded {
-                let ext = match format {
-                    StillFormat::Png => "png",
-                    StillFormat::Webp => "webp",
-                };
+            for (ext, bytes) in encoded {
                 let key = format!("{prefix}/{name}.{ext}");
                 let stored = ctx
                     .put(&key, Bytes::from(bytes), atelier_storage::content_type(ext))

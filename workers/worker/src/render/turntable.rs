@@ -50,7 +50,7 @@ fn codec(format: VideoFormat) -> Codec {
     }
 }
 
-fn level(quality: Quality) -> Level {
+pub fn level(quality: Quality) -> Level {
     match quality {
         Quality::Draft => Level::Draft,
         Quality::Standard => Level::Standard,
@@ -160,7 +160,6 @@ impl Turntable {
         timings.0.insert("render".into(), encoded.render_ms);
         timings.0.insert("encode".into(), encoded.encode_ms);
 
-        let (width, height) = input.resolution.size();
         let frames = input.frames;
         let mut videos = Vec::new();
         for (((format, spec), (path, bytes)), key) in input
@@ -175,23 +174,15 @@ impl Turntable {
                 .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("read output: {e}")))?;
             ctx.put(key, Bytes::from(data), spec.codec.content_type())
                 .await?;
-            let (out_frames, out_fps, out_width, out_height) = match spec.codec {
-                Codec::WebpPreview | Codec::Gif => {
-                    let fps = (input.fps / 2).max(1);
-                    let w = width.min(480);
-                    let h = (u64::from(height) * u64::from(w) / u64::from(width)) as u32 & !1;
-                    (frames * fps / input.fps, fps, w, h)
-                }
-                _ => (frames, input.fps, width, height),
-            };
+            let (out_width, out_height) = spec.output_size();
             videos.push(StoredVideo {
                 key: key.clone(),
                 format: format.extension().to_owned(),
                 codec: spec.codec.name().to_owned(),
                 width: out_width,
                 height: out_height,
-                frames: out_frames,
-                fps: out_fps,
+                frames: spec.output_frames(frames),
+                fps: spec.output_fps(),
                 duration_s: f64::from(frames) / f64::from(input.fps),
                 bytes: *bytes,
             });
