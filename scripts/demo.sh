@@ -46,7 +46,7 @@ wait_job() { # job_id -> prints the final job view
   echo "$view"
 }
 
-for photo in samples/*.jpg samples/*.png; do
+for photo in samples/*.jpg samples/*.png tests/data/eval/photos/pair-kafka-hopper.jpg; do
   upload=$(curl -fs -H "Authorization: Bearer $KEY" -H "X-User-Id: $USER_ID" \
     -H "Content-Type: application/octet-stream" --data-binary "@$photo" "$API/v1/uploads")
   upload_id=$(jq -r .upload_id <<<"$upload")
@@ -72,7 +72,7 @@ for photo in samples/*.jpg samples/*.png; do
   }
   view=$(wait_job "$(submit vision.pose)")
   if [ "$(jq -r .status <<<"$view")" = complete ]; then
-    jq -r '.result | "  pose: score \(.score * 100 | round)%, " +
+    jq -r '.result | "  pose: \(.person_count) person(s), primary score \(.score * 100 | round)%, " +
       ([.keypoints[] | select(.name == "nose" or .name == "left_shoulder" or .name == "right_shoulder")
         | "\(.name) (\(.x | round), \(.y | round))"] | join(", "))' <<<"$view"
   else
@@ -86,7 +86,7 @@ for photo in samples/*.jpg samples/*.png; do
   fi
   view=$(wait_job "$(submit vision.skin_tone)")
   if [ "$(jq -r .status <<<"$view")" = complete ]; then
-    jq -r '.result | "  skin tone: Monk \(.monk.scale) (\(.monk.hex)), measured \(.hex), ITA \(.ita | round)° \(.ita_category), \(.undertone), \(.palette.sub_season), confidence \(.confidence * 100 | round)%"' <<<"$view"
+    jq -r '.result | "  skin tone: Monk \(.monk.scale) (\(.monk.hex)), measured \(.hex), ITA \(.ita | round)° \(.ita_category), \(.undertone), \(.palette.sub_season), confidence \(.confidence * 100 | round)% (face found by \(.face.located_by))"' <<<"$view"
   else
     jq -r '"  skin tone: \(.error.code)"' <<<"$view"
   fi

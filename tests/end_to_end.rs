@@ -248,15 +248,7 @@ async fn gps_never_reaches_a_derivative_and_the_original_is_kept_as_uploaded() {
         .iter()
         .chain([&result["thumbnail"]]);
     for d in derivatives {
-        let bytes = env
-            .http
-            .get(d["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = env.object_bytes(d).await;
         let exif = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&bytes[..]));
         assert!(exif.is_err(), "{} carries EXIF", d["key"]);
         assert!(

@@ -31,21 +31,11 @@ fn design(dress: &str, hat: &str) -> Value {
 }
 
 async fn submit(env: &TestEnv, kind: &str, user: &str, input: Value) -> String {
-    let (status, body) = env
-        .post_json(
-            "/v1/jobs",
-            &json!({"kind": kind, "user_id": user, "input": input}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["job_id"].as_str().unwrap().to_owned()
+    env.submit(kind, user, input).await
 }
 
 async fn download(env: &TestEnv, object: &Value) -> Vec<u8> {
-    let url = object["url"].as_str().expect("a signed url");
-    let resp = env.http.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{url}");
-    let bytes = resp.bytes().await.unwrap().to_vec();
+    let bytes = env.object_bytes(object).await;
     assert_eq!(bytes.len() as u64, object["bytes"].as_u64().unwrap());
     bytes
 }

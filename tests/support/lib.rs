@@ -380,6 +380,31 @@ impl TestEnv {
     }
 
     /// `POST /v1/uploads`; returns the upload id.
+    /// Submit a job (`202 Accepted` asserted) and return its id.
+    pub async fn submit(&self, kind: &str, user: &str, input: Value) -> String {
+        let (status, body) = self
+            .post_json(
+                "/v1/jobs",
+                &json!({"kind": kind, "user_id": user, "input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["job_id"].as_str().unwrap().to_owned()
+    }
+
+    /// A stored object's bytes, read through the signed `url` a result
+    /// gives for it.
+    pub async fn object_bytes(&self, object: &Value) -> Vec<u8> {
+        let url = object["url"].as_str().expect("a signed url");
+        let response = self.http.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn upload(&self, user: &str, bytes: Vec<u8>, content_type: &str) -> String {
         let resp = self
             .http

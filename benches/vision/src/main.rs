@@ -35,6 +35,18 @@ enum Mode {
         #[arg(long, default_value = "models")]
         manifests: PathBuf,
     },
+    /// The person-finding models and the mask's guided filter on a photo
+    /// with people in it.
+    People {
+        #[arg(long, default_value = "tests/data/eval/photos/pair-kafka-hopper.jpg")]
+        photo: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value = "models")]
+        manifests: PathBuf,
+    },
     /// Build an index of N random unit vectors and time queries.
     Search {
         #[arg(long, default_value_t = 100_000)]
@@ -162,14 +174,9 @@ fn models(photo: &Path, iterations: usize, threads: usize, manifests: &Path) -> 
         &lb,
     )
     .context("a face in the benchmark photo")?;
-    let (m, _) = letterbox_tensor(
-        &decoded.data,
-        decoded.width,
-        decoded.height,
-        Some(face.mesh_region()),
-        MESH_SIZE,
-        (1.0, 0.0),
-    );
+    let m = face
+        .mesh_crop()
+        .tensor(&decoded.data, decoded.width, decoded.height, (1.0, 0.0));
     let bare = time(iterations, || {
         run(&detect, "input", DETECT_SIZE, &t).unwrap();
         run(&mesh, "input_1", MESH_SIZE, &m).unwrap();
@@ -192,17 +199,11 @@ fn models(photo: &Path, iterations: usize, threads: usize, manifests: &Path) -> 
             &lb,
         )
         .expect("a face in the benchmark photo");
-        let (t, lb) = letterbox_tensor(
-            &photo.data,
-            photo.width,
-            photo.height,
-            Some(face.mesh_region()),
-            192,
-            (1.0, 0.0),
-        );
+        let crop = face.mesh_crop();
+        let t = crop.tensor(&photo.data, photo.width, photo.height, (1.0, 0.0));
         let view = ndarray::ArrayViewD::from_shape(vec![1, 3, 192, 192], &t).unwrap();
         let out = mesh.run_f32("input_1", view).unwrap();
-        let points = mesh_points(out["conv2d_20"].as_slice().unwrap(), &lb);
+        let points = mesh_points(out["conv2d_20"].as_slice().unwrap(), &crop);
         atelier_vision::skin::sample_skin(&photo.data, photo.width, photo.height, &points)
     });
     report("face_detect + face_mesh", bare, full, decode);
@@ -254,6 +255,65 @@ fn models(photo: &Path, iterations: usize, threads: usize, manifests: &Path) -> 
     Ok(())
 }
 
+/// What finding people costs on top of the landmark model: NanoDet on the
+/// whole photo, the BlazePose detector per candidate, and the guided filter
+/// that refines the mask at the photo's resolution (and at 12 megapixels).
+fn people(photo: &Path, iterations: usize, threads: usize, manifests: &Path) -> anyhow::Result<()> {
+    use atelier_vision::person::{DETECTOR_SIZE, NANODET_SIZE, nanodet_normalise};
+    let bytes = std::fs::read(photo).with_context(|| format!("{}", photo.display()))?;
+    let decoded = decode_rgb(&bytes, &IngestOptions::default())?;
+    let nanodet = load(manifests, "nanodet.toml", threads)?;
+    let detector = load(manifests, "pose-detect.toml", threads)?;
+    let mut t = tensor(&decoded, NANODET_SIZE, (255.0, 0.0));
+    nanodet_normalise(&mut t);
+    let ms = time(iterations, || {
+        run(&nanodet, "input_1:0", NANODET_SIZE, &t).unwrap()
+    });
+    println!(
+        "{}",
+        json!({"impl": "atelier", "model": "nanodet_coco", "bare_ms": ms})
+    );
+    let t = tensor(&decoded, DETECTOR_SIZE, (2.0, -1.0));
+    let ms = time(iterations, || {
+        run(&detector, "input", DETECTOR_SIZE, &t).unwrap()
+    });
+    println!(
+        "{}",
+        json!({"impl": "atelier", "model": "mediapipe_pose_detection", "bare_ms": ms})
+    );
+    // The filter's cost depends on the photo's size, not its content.
+    let alpha: Vec<u8> = (0..decoded.width * decoded.height)
+        .map(|i| {
+            if (i % decoded.width) < decoded.width / 2 {
+                255
+            } else {
+                0
+            }
+        })
+        .collect();
+    let ms = time(iterations, || {
+        atelier_vision::refine_mask(&decoded.data, decoded.width, decoded.height, &alpha)
+    });
+    println!(
+        "{}",
+        json!({"impl": "atelier", "step": "guided_filter", "width": decoded.width,
+               "height": decoded.height, "ms": ms})
+    );
+    let (w, h) = (4000u32, 3000u32);
+    let big: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+    let alpha: Vec<u8> = (0..w * h)
+        .map(|i| if i % w < w / 2 { 255 } else { 0 })
+        .collect();
+    let ms = time(iterations.min(5), || {
+        atelier_vision::refine_mask(&big, w, h, &alpha)
+    });
+    println!(
+        "{}",
+        json!({"impl": "atelier", "step": "guided_filter", "width": w, "height": h, "ms": ms})
+    );
+    Ok(())
+}
+
 fn search(items: usize, dim: usize, queries: usize) -> anyhow::Result<()> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut unit = || {
@@ -300,6 +360,12 @@ fn main() -> anyhow::Result<()> {
             threads,
             manifests,
         } => models(&photo, iterations, threads, &manifests),
+        Mode::People {
+            photo,
+            iterations,
+            threads,
+            manifests,
+        } => people(&photo, iterations, threads, &manifests),
         Mode::Search {
             items,
             dim,

@@ -147,7 +147,9 @@ mod tests {
                 "face-detect-short.toml",
                 "face-mesh.toml",
                 "minilm.toml",
+                "nanodet.toml",
                 "optional/isnet.toml",
+                "pose-detect.toml",
                 "pose-full.toml",
                 "pose-lite.toml",
             ]

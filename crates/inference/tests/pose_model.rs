@@ -46,8 +46,9 @@ fn presence(model: &Model, photo: &str) -> f32 {
 
 /// The landmark model's own presence output, without the person detector
 /// MediaPipe runs first: people score far above objects, but a cup still
-/// scores 0.57, so the pose job will combine it with the mask and landmark
-/// visibility before answering `vision.no_person`.
+/// scores 0.57, so the vision jobs decide who is a person with the person
+/// detectors first (`workers/worker/src/vision/people.rs`), as MediaPipe's
+/// own pipeline does.
 #[test]
 fn people_score_far_above_objects_on_the_raw_presence_output() {
     let model = pose_model();

@@ -42,18 +42,49 @@ pub struct BodyKeypoint {
     pub visibility: f32,
 }
 
-/// `vision.pose` result v1.
+/// `vision.pose` result v1. The single-person fields describe the primary
+/// person (the largest, most central); `persons` lists everyone, primary
+/// first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoseResult {
     pub person_present: bool,
+    pub person_count: usize,
+    /// The landmark model's pose-present probability for the primary person.
     pub score: f32,
+    /// Share of the primary person's crop the landmark model's mask covers.
     pub mask_coverage: f32,
-    /// 1 (whole photo) or 2 (refined on a crop around the person).
+    /// Landmark-model passes per person (1: on the detector's crop).
     pub passes: u8,
     pub image: ImageSize,
     pub keypoints: Vec<BodyKeypoint>,
+    pub persons: Vec<PersonPose>,
     pub model: ModelRef,
+    /// The person detector and the detector that confirms each person.
+    pub detectors: Vec<ModelRef>,
     pub cache: CacheInfo,
+}
+
+/// Where a person is and how sure each model was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundPerson {
+    #[serde(rename = "box")]
+    pub bounds: PixelBox,
+    /// The person detector's score (NanoDet).
+    pub score: f32,
+    /// The BlazePose detector's score on the person's crop; null for a
+    /// person accepted without it (seen from behind).
+    pub detector_score: Option<f32>,
+    pub primary: bool,
+}
+
+/// One person of a `vision.pose` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonPose {
+    #[serde(flatten)]
+    pub person: FoundPerson,
+    /// The landmark model's pose-present probability.
+    pub presence: f32,
+    pub keypoints: Vec<BodyKeypoint>,
 }
 
 /// A box in photo pixels.
@@ -76,9 +107,15 @@ pub struct SegmentResult {
     pub coverage: f32,
     pub bbox: Option<PixelBox>,
     pub image: ImageSize,
+    pub person_count: usize,
+    /// Everyone the mask covers, primary first.
+    pub persons: Vec<FoundPerson>,
+    /// How the mask's edges were placed: `guided_filter` (the landmark
+    /// model's masks refined along the photo's edges) or `isnet`.
+    pub edges: String,
     /// The model that drew the mask.
     pub model: ModelRef,
-    /// The model that decided a person is there.
+    /// The model that decided a person is there (the person detector).
     pub person_check: ModelRef,
     pub cache: CacheInfo,
 }
@@ -158,10 +195,16 @@ pub struct FaceBox {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoundFace {
+    /// The face detector's score; 0 for a face placed from the body pose.
     pub score: f32,
     pub mesh_presence: f32,
     #[serde(rename = "box")]
     pub bounds: FaceBox,
+    /// `detector` (short range, on the person's head), `full_range` (the
+    /// whole photo) or `pose` (the body landmarks' eyes, nose and ears).
+    pub located_by: String,
+    /// Degrees the face was turned to level the eyes before the mesh.
+    pub roll: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,7 +232,25 @@ pub struct SkinEvidence {
     pub photo_colour_cast: f32,
 }
 
-/// `vision.skin_tone` result v1.
+/// One person's skin reading in a `vision.skin_tone` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonSkin {
+    /// The person's box; null for a face found with no person detected
+    /// around it (a close-up).
+    #[serde(rename = "box")]
+    pub bounds: Option<PixelBox>,
+    pub primary: bool,
+    pub face: FoundFace,
+    pub monk: MonkTone,
+    pub hex: String,
+    pub undertone: String,
+    pub season: String,
+    pub confidence: f32,
+}
+
+/// `vision.skin_tone` result v1. The single-person fields are the primary
+/// person's reading (the largest, most central person whose face could be
+/// read); `persons` has everyone's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkinToneResult {
     pub face: FoundFace,
@@ -202,6 +263,7 @@ pub struct SkinToneResult {
     pub palette: Palette,
     pub confidence: f32,
     pub evidence: SkinEvidence,
+    pub persons: Vec<PersonSkin>,
     pub models: Vec<ModelRef>,
     pub cache: CacheInfo,
 }
@@ -239,9 +301,35 @@ mod tests {
                 width: 3.0,
                 height: 4.0,
             },
+            located_by: "pose".into(),
+            roll: 0.0,
         };
         let v = serde_json::to_value(&face).unwrap();
         assert_eq!(v["box"]["width"], 3.0);
+    }
+
+    #[test]
+    fn a_person_pose_flattens_where_the_person_is() {
+        let person = PersonPose {
+            person: FoundPerson {
+                bounds: PixelBox {
+                    x: 1,
+                    y: 2,
+                    width: 3,
+                    height: 4,
+                },
+                score: 0.8,
+                detector_score: None,
+                primary: true,
+            },
+            presence: 0.9,
+            keypoints: vec![],
+        };
+        let v = serde_json::to_value(&person).unwrap();
+        assert_eq!(v["box"]["height"], 4);
+        assert_eq!(v["detector_score"], serde_json::Value::Null);
+        assert_eq!(v["primary"], true);
+        assert_eq!(serde_json::from_value::<PersonPose>(v).unwrap(), person);
     }
 }
 

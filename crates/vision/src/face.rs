@@ -1,9 +1,13 @@
-//! Face detection (MediaPipe BlazeFace short range) decoded from its SSD
-//! anchors, and the square crop the 468-point face mesh wants.
-use crate::{Letterbox, Rect};
+//! Face detection (MediaPipe BlazeFace, short and full range) decoded from
+//! its SSD anchors, a face placed from body landmarks when no detector sees
+//! it, and the crop the 468-point face mesh wants: square, turned so the
+//! eyes are level.
+use crate::{Keypoint, Letterbox, Rect};
 
-/// The detector's input side.
+/// The short-range detector's input side.
 pub const DETECT_SIZE: u32 = 128;
+/// The full-range detector's input side.
+pub const FULL_RANGE_SIZE: u32 = 192;
 /// The mesh model's input side.
 pub const MESH_SIZE: u32 = 192;
 /// A detection below this probability is not a face (MediaPipe's default).
@@ -11,12 +15,12 @@ pub const MIN_FACE_SCORE: f32 = 0.5;
 /// The mesh's own face-presence probability must reach this.
 pub const MIN_MESH_PRESENCE: f32 = 0.5;
 
-/// The 896 anchor centres of the short-range model, in 0..1: a 16×16 grid
-/// (stride 8) with 2 anchors per cell, then an 8×8 grid (strides 16, three
-/// layers merged) with 6 per cell. Anchor sizes are fixed at 1.
-pub fn short_range_anchors() -> Vec<(f32, f32)> {
-    let mut anchors = Vec::with_capacity(896);
-    for (grid, per_cell) in [(16u32, 2usize), (8, 6)] {
+/// SSD anchor centres in 0..1 (MediaPipe's fixed-size anchors): for each
+/// `(grid, per_cell)` layer, a `grid`×`grid` raster, row-major, each cell's
+/// centre repeated `per_cell` times.
+pub fn ssd_anchors(layers: &[(u32, usize)]) -> Vec<(f32, f32)> {
+    let mut anchors = Vec::new();
+    for &(grid, per_cell) in layers {
         for y in 0..grid {
             for x in 0..grid {
                 let centre = (
@@ -28,6 +32,45 @@ pub fn short_range_anchors() -> Vec<(f32, f32)> {
         }
     }
     anchors
+}
+
+/// The 896 anchor centres of the short-range model: a 16×16 grid (stride
+/// 8) with 2 anchors per cell, then an 8×8 grid (strides 16, three layers
+/// merged) with 6 per cell. Anchor sizes are fixed at 1.
+pub fn short_range_anchors() -> Vec<(f32, f32)> {
+    ssd_anchors(&[(16, 2), (8, 6)])
+}
+
+/// The 2304 anchor centres of the full-range model: a 48×48 grid (stride
+/// 4), one anchor per cell.
+pub fn full_range_anchors() -> Vec<(f32, f32)> {
+    ssd_anchors(&[(48, 1)])
+}
+
+/// Which of the two BlazeFace models produced an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceModel {
+    /// 128 px input, faces filling a good part of the image (a crop around
+    /// a head).
+    ShortRange,
+    /// 192 px input, small faces anywhere in a photo.
+    FullRange,
+}
+
+impl FaceModel {
+    pub fn size(self) -> u32 {
+        match self {
+            FaceModel::ShortRange => DETECT_SIZE,
+            FaceModel::FullRange => FULL_RANGE_SIZE,
+        }
+    }
+
+    fn anchors(self) -> Vec<(f32, f32)> {
+        match self {
+            FaceModel::ShortRange => short_range_anchors(),
+            FaceModel::FullRange => full_range_anchors(),
+        }
+    }
 }
 
 /// A detected face in photo pixels.
@@ -63,47 +106,192 @@ fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v.clamp(-100.0, 100.0)).exp())
 }
 
-/// The best face of one detector run (`regressors` `[896×16]`,
-/// `classificators` `[896]` logits), through `letterbox` back to photo
-/// pixels; `None` when no anchor reaches [`MIN_FACE_SCORE`].
+/// The faces of one detector run (`regressors` `[anchors×16]`,
+/// `classificators` `[anchors]` logits) of `model`, through `letterbox`
+/// back to photo pixels: every anchor at least [`MIN_FACE_SCORE`], overlaps
+/// suppressed, best first.
+pub fn faces(
+    model: FaceModel,
+    regressors: &[f32],
+    logits: &[f32],
+    letterbox: &Letterbox,
+) -> Vec<Face> {
+    let anchors = model.anchors();
+    let size = model.size() as f32;
+    if regressors.len() < anchors.len() * 16 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..anchors.len().min(logits.len()))
+        .filter(|&i| sigmoid(logits[i]) >= MIN_FACE_SCORE)
+        .collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let mut found: Vec<Face> = Vec::new();
+    for i in order {
+        let r = &regressors[i * 16..i * 16 + 16];
+        let (ax, ay) = anchors[i];
+        // Model units are input pixels relative to the anchor centre.
+        let point = |dx: f32, dy: f32| letterbox.to_photo(ax * size + dx, ay * size + dy);
+        let (cx, cy) = point(r[0], r[1]);
+        let (w, h) = (r[2] / letterbox.scale, r[3] / letterbox.scale);
+        let mut keypoints = [(0f32, 0f32); 6];
+        for (k, slot) in keypoints.iter_mut().enumerate() {
+            *slot = point(r[4 + 2 * k], r[5 + 2 * k]);
+        }
+        let face = Face {
+            score: sigmoid(logits[i]),
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            width: w,
+            height: h,
+            keypoints,
+        };
+        if found.iter().all(|f| f.overlap(&face) < 0.3) {
+            found.push(face);
+        }
+    }
+    found
+}
+
+/// The best face of one short-range detector run, or `None` when no anchor
+/// reaches [`MIN_FACE_SCORE`].
 pub fn best_face(regressors: &[f32], logits: &[f32], letterbox: &Letterbox) -> Option<Face> {
-    let anchors = short_range_anchors();
-    let size = DETECT_SIZE as f32;
-    let (best, logit) = logits
-        .iter()
-        .take(anchors.len())
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))?;
-    let score = sigmoid(*logit);
-    if score < MIN_FACE_SCORE || regressors.len() < anchors.len() * 16 {
-        return None;
+    faces(FaceModel::ShortRange, regressors, logits, letterbox)
+        .into_iter()
+        .next()
+}
+
+/// A face placed from a body pose's head points when no detector found
+/// one: centred between the eyes and the nose, as wide as the ears are apart
+/// (or 2.5 × the eyes' distance when an ear is hidden). `None` unless both
+/// eyes and the nose are visible.
+pub fn face_from_pose(keypoints: &[Keypoint]) -> Option<Face> {
+    let sure = |name: &str| {
+        keypoints
+            .iter()
+            .find(|k| k.name == name && k.visibility >= 0.5)
+            .map(|k| (k.x, k.y))
+    };
+    let (nose, left_eye, right_eye) = (sure("nose")?, sure("left_eye")?, sure("right_eye")?);
+    let dist = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    let eyes = dist(left_eye, right_eye);
+    let side = match (sure("left_ear"), sure("right_ear")) {
+        (Some(l), Some(r)) => dist(l, r).max(2.5 * eyes),
+        _ => 2.5 * eyes,
     }
-    let r = &regressors[best * 16..best * 16 + 16];
-    let (ax, ay) = anchors[best];
-    // Model units are input pixels relative to the anchor centre.
-    let point =
-        |dx: f32, dy: f32| letterbox.to_photo((ax + dx / size) * size, (ay + dy / size) * size);
-    let (cx, cy) = point(r[0], r[1]);
-    let (w, h) = (r[2] / letterbox.scale, r[3] / letterbox.scale);
-    let mut keypoints = [(0f32, 0f32); 6];
-    for (k, slot) in keypoints.iter_mut().enumerate() {
-        *slot = point(r[4 + 2 * k], r[5 + 2 * k]);
-    }
+    .max(4.0);
+    let eye_mid = (
+        (left_eye.0 + right_eye.0) / 2.0,
+        (left_eye.1 + right_eye.1) / 2.0,
+    );
+    let centre = ((eye_mid.0 + nose.0) / 2.0, (eye_mid.1 + nose.1) / 2.0);
+    let mouth = sure("mouth_left")
+        .zip(sure("mouth_right"))
+        .map(|(l, r)| ((l.0 + r.0) / 2.0, (l.1 + r.1) / 2.0))
+        .unwrap_or(nose);
     Some(Face {
-        score,
-        x: cx - w / 2.0,
-        y: cy - h / 2.0,
-        width: w,
-        height: h,
-        keypoints,
+        score: 0.0,
+        x: centre.0 - side / 2.0,
+        y: centre.1 - side / 2.0,
+        width: side,
+        height: side,
+        keypoints: [
+            right_eye,
+            left_eye,
+            nose,
+            mouth,
+            sure("right_ear").unwrap_or(right_eye),
+            sure("left_ear").unwrap_or(left_eye),
+        ],
     })
 }
 
+impl Face {
+    /// Intersection over the smaller box.
+    fn overlap(&self, other: &Face) -> f32 {
+        let w = ((self.x + self.width).min(other.x + other.width) - self.x.max(other.x)).max(0.0);
+        let h = ((self.y + self.height).min(other.y + other.height) - self.y.max(other.y)).max(0.0);
+        let smaller = (self.width * self.height).min(other.width * other.height);
+        if smaller > 0.0 { w * h / smaller } else { 0.0 }
+    }
+
+    pub fn centre(&self) -> (f32, f32) {
+        (self.x + self.width / 2.0, self.y + self.height / 2.0)
+    }
+
+    /// The crop the mesh model wants: [`Face::mesh_region`]'s square,
+    /// turned so the eyes lie level.
+    pub fn mesh_crop(&self) -> RotatedCrop {
+        let (right, left) = (self.keypoints[0], self.keypoints[1]);
+        let angle = (left.1 - right.1).atan2(left.0 - right.0);
+        let (cx, cy) = self.centre();
+        RotatedCrop {
+            cx,
+            cy,
+            side: 1.5 * self.width.max(self.height),
+            angle: if angle.is_finite() { angle } else { 0.0 },
+            size: MESH_SIZE,
+        }
+    }
+}
+
+/// A square of the photo centred at (`cx`, `cy`), `side` pixels wide,
+/// turned by `angle` radians (its x axis along that direction in the
+/// photo), sampled into a `size`×`size` model input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RotatedCrop {
+    pub cx: f32,
+    pub cy: f32,
+    pub side: f32,
+    pub angle: f32,
+    pub size: u32,
+}
+
+impl RotatedCrop {
+    /// A model-input point in photo pixels.
+    pub fn to_photo(&self, x: f32, y: f32) -> (f32, f32) {
+        let s = self.side / self.size as f32;
+        let half = self.size as f32 / 2.0;
+        let (u, v) = ((x - half) * s, (y - half) * s);
+        let (sin, cos) = self.angle.sin_cos();
+        (self.cx + u * cos - v * sin, self.cy + u * sin + v * cos)
+    }
+
+    /// The crop as an NCHW tensor (RGB / 255, then `a·v + b`), bilinear;
+    /// outside the photo is black.
+    pub fn tensor(&self, rgb: &[u8], w: u32, h: u32, (a, b): (f32, f32)) -> Vec<f32> {
+        let size = self.size as usize;
+        let plane = size * size;
+        let mut tensor = vec![b; 3 * plane];
+        let at = |x: i64, y: i64, c: usize| -> f32 {
+            if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
+                0.0
+            } else {
+                f32::from(rgb[((y as usize) * w as usize + x as usize) * 3 + c])
+            }
+        };
+        for y in 0..size {
+            for x in 0..size {
+                let (px, py) = self.to_photo(x as f32 + 0.5, y as f32 + 0.5);
+                let (fx, fy) = (px - 0.5, py - 0.5);
+                let (x0, y0) = (fx.floor(), fy.floor());
+                let (tx, ty) = (fx - x0, fy - y0);
+                let (x0, y0) = (x0 as i64, y0 as i64);
+                for c in 0..3 {
+                    let v = (at(x0, y0, c) * (1.0 - tx) + at(x0 + 1, y0, c) * tx) * (1.0 - ty)
+                        + (at(x0, y0 + 1, c) * (1.0 - tx) + at(x0 + 1, y0 + 1, c) * tx) * ty;
+                    tensor[c * plane + y * size + x] = a * v / 255.0 + b;
+                }
+            }
+        }
+        tensor
+    }
+}
+
 /// 468 mesh points (`[1404]`: x, y, z in mesh-input pixels) in photo pixels.
-pub fn mesh_points(raw: &[f32], letterbox: &Letterbox) -> Vec<(f32, f32)> {
+pub fn mesh_points(raw: &[f32], crop: &RotatedCrop) -> Vec<(f32, f32)> {
     raw.chunks_exact(3)
         .take(468)
-        .map(|p| letterbox.to_photo(p[0], p[1]))
+        .map(|p| crop.to_photo(p[0], p[1]))
         .collect()
 }
 
@@ -141,8 +329,99 @@ mod tests {
         assert_eq!(face.keypoints[0], (16.0, 16.0));
         let region = face.mesh_region();
         assert!((region.w - 90.0).abs() < 1e-3 && (region.x - (24.0 - 45.0)).abs() < 1e-3);
+        // The full-range grid: anchor (row 10, col 20) of 48.
+        let full = full_range_anchors();
+        assert_eq!(full.len(), 2304);
+        assert_eq!(full[10 * 48 + 20], (20.5 / 48.0, 10.5 / 48.0));
         // Nothing above the threshold: no face.
         logits[512] = -1.0;
         assert_eq!(best_face(&regressors, &logits, &lb), None);
+    }
+
+    #[test]
+    fn overlapping_detections_are_one_face_and_distinct_ones_stay() {
+        let (_, lb) = letterbox_tensor(&vec![0u8; 128 * 128 * 3], 128, 128, None, 128, (2.0, -1.0));
+        let mut regressors = vec![0f32; 896 * 16];
+        let mut logits = vec![-10f32; 896];
+        for (anchor, logit) in [(512usize, 3.0f32), (513, 2.0), (30, 1.0)] {
+            logits[anchor] = logit;
+            regressors[anchor * 16 + 2] = 20.0;
+            regressors[anchor * 16 + 3] = 20.0;
+        }
+        let found = faces(FaceModel::ShortRange, &regressors, &logits, &lb);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].score > found[1].score);
+        assert_eq!(found[1].centre(), (124.0, 4.0));
+    }
+
+    #[test]
+    fn a_tilted_face_is_levelled_and_maps_back() {
+        // Eyes 40 px apart on a 30° line.
+        let a = 30f32.to_radians();
+        let right = (100.0, 100.0);
+        let left = (100.0 + 40.0 * a.cos(), 100.0 + 40.0 * a.sin());
+        let face = Face {
+            score: 0.9,
+            x: 80.0,
+            y: 80.0,
+            width: 80.0,
+            height: 80.0,
+            keypoints: [right, left, (120.0, 130.0), (120.0, 150.0), right, left],
+        };
+        let crop = face.mesh_crop();
+        assert!((crop.angle - a).abs() < 1e-5);
+        assert_eq!((crop.cx, crop.cy, crop.side), (120.0, 120.0, 120.0));
+        // The input's centre is the face's centre; its x axis runs along
+        // the eyes.
+        let (cx, cy) = crop.to_photo(96.0, 96.0);
+        assert!((cx - 120.0).abs() < 1e-4 && (cy - 120.0).abs() < 1e-4);
+        let (x, y) = crop.to_photo(96.0 + 64.0, 96.0);
+        let step = 64.0 * 120.0 / 192.0;
+        assert!((x - (120.0 + step * a.cos())).abs() < 1e-3, "{x}");
+        assert!((y - (120.0 + step * a.sin())).abs() < 1e-3, "{y}");
+
+        // Sampling: a photo white right of x = 120 and black left of it,
+        // seen unturned, is white on the input's right half.
+        let (w, h) = (240u32, 240u32);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| if i % w >= 120 { [255u8; 3] } else { [0u8; 3] })
+            .collect();
+        let level = RotatedCrop { angle: 0.0, ..crop };
+        let t = level.tensor(&rgb, w, h, (1.0, 0.0));
+        assert!(t[96 * 192 + 150] > 0.99 && t[96 * 192 + 40] < 0.01);
+        // Outside the photo is black.
+        let far = RotatedCrop {
+            cx: -500.0,
+            ..level
+        };
+        assert!(far.tensor(&rgb, w, h, (1.0, 0.0)).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn a_face_is_placed_from_the_pose_when_eyes_and_nose_are_seen() {
+        let kp = |name: &str, x: f32, y: f32, visibility: f32| Keypoint {
+            name: name.into(),
+            x,
+            y,
+            z: 0.0,
+            visibility,
+        };
+        let mut points = vec![
+            kp("nose", 100.0, 110.0, 0.9),
+            kp("left_eye", 110.0, 100.0, 0.9),
+            kp("right_eye", 90.0, 100.0, 0.9),
+            kp("left_ear", 120.0, 102.0, 0.8),
+            kp("right_ear", 80.0, 102.0, 0.8),
+        ];
+        let face = face_from_pose(&points).unwrap();
+        assert_eq!(face.centre(), (100.0, 105.0));
+        assert_eq!(face.width, 50.0, "2.5 × the eyes' 20 px beat the ears' 40");
+        assert_eq!(
+            face.keypoints[0],
+            (90.0, 100.0),
+            "the subject's right eye first"
+        );
+        points[0].visibility = 0.1;
+        assert_eq!(face_from_pose(&points), None);
     }
 }

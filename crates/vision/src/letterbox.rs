@@ -41,8 +41,12 @@ impl Letterbox {
 }
 
 /// `region` of an RGB8 photo (`w`×`h`), fitted into a `size`×`size` square
-/// without distortion, padded with black, as an NCHW f32 tensor scaled by
-/// `1/255` then mapped by `a·v + b` (0..1: a=1, b=0; −1..1: a=2, b=−1).
+/// without distortion and centred, as an NCHW f32 tensor scaled by `1/255`
+/// then mapped by `a·v + b` (0..1: a=1, b=0; −1..1: a=2, b=−1). Parts of
+/// the square the photo does not fill (the region's aspect, or a region
+/// reaching past the photo's edge: a crop around a person's hips below the
+/// frame) are black padding, so the model sees the region where it asked
+/// for it. `None` is the whole photo.
 pub fn letterbox_tensor(
     rgb: &[u8],
     w: u32,
@@ -51,36 +55,54 @@ pub fn letterbox_tensor(
     size: u32,
     (a, b): (f32, f32),
 ) -> (Vec<f32>, Letterbox) {
-    let region = region.map(|r| clamp(r, w, h)).unwrap_or(Rect {
+    let wanted = region.unwrap_or(Rect {
         x: 0.0,
         y: 0.0,
         w: w as f32,
         h: h as f32,
     });
-    let scale = size as f32 / region.w.max(region.h);
-    let rw = ((region.w * scale).round() as u32).clamp(1, size);
-    let rh = ((region.h * scale).round() as u32).clamp(1, size);
+    let wanted = Rect {
+        w: wanted.w.max(1.0),
+        h: wanted.h.max(1.0),
+        ..wanted
+    };
+    let scale = size as f32 / wanted.w.max(wanted.h);
+    // Where the wanted region's corner lands: centred in the square.
+    let (ox, oy) = (
+        (size as f32 - wanted.w * scale) / 2.0,
+        (size as f32 - wanted.h * scale) / 2.0,
+    );
+    let visible = clamp(wanted, w, h);
+    let pad_x = (ox + (visible.x - wanted.x) * scale)
+        .round()
+        .clamp(0.0, (size - 1) as f32);
+    let pad_y = (oy + (visible.y - wanted.y) * scale)
+        .round()
+        .clamp(0.0, (size - 1) as f32);
+    let rw = ((visible.w * scale).round() as u32).clamp(1, size - pad_x as u32);
+    let rh = ((visible.h * scale).round() as u32).clamp(1, size - pad_y as u32);
     let src = ImageRef::new(w, h, rgb, PixelType::U8x3).expect("buffer matches its size");
     let mut dst = Image::new(rw, rh, PixelType::U8x3);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
         .crop(
-            region.x as f64,
-            region.y as f64,
-            region.w as f64,
-            region.h as f64,
+            f64::from(visible.x),
+            f64::from(visible.y),
+            // In f64 the corner plus the size may round past the edge.
+            f64::from(visible.w).min(f64::from(w) - f64::from(visible.x)),
+            f64::from(visible.h).min(f64::from(h) - f64::from(visible.y)),
         );
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .expect("same pixel type");
-    let (pad_x, pad_y) = ((size - rw) / 2, (size - rh) / 2);
+    let (px, py) = (pad_x as u32, pad_y as u32);
     let plane = (size * size) as usize;
     let mut tensor = vec![b; 3 * plane];
     let pixels = dst.buffer();
     for y in 0..rh {
         for x in 0..rw {
             let i = ((y * rw + x) * 3) as usize;
-            let o = ((y + pad_y) * size + (x + pad_x)) as usize;
+            let o = ((y + py) * size + (x + px)) as usize;
             for c in 0..3 {
                 tensor[c * plane + o] = a * f32::from(pixels[i + c]) / 255.0 + b;
             }
@@ -88,9 +110,9 @@ pub fn letterbox_tensor(
     }
     let letterbox = Letterbox {
         scale,
-        pad_x: pad_x as f32,
-        pad_y: pad_y as f32,
-        region,
+        pad_x,
+        pad_y,
+        region: visible,
         size,
     };
     (tensor, letterbox)
@@ -170,12 +192,59 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_region_past_the_edge_keeps_its_place_with_padding() {
+        // A 100×100 square whose top-left quarter is the photo's bottom
+        // right corner: that quarter fills the input's top-left quarter.
+        let rgb = vec![200u8; 100 * 100 * 3];
+        let region = Rect {
+            x: 50.0,
+            y: 50.0,
+            w: 100.0,
+            h: 100.0,
+        };
+        let (t, lb) = letterbox_tensor(&rgb, 100, 100, Some(region), 64, (1.0, 0.0));
+        assert_eq!((lb.pad_x, lb.pad_y), (0.0, 0.0));
+        assert_eq!(lb.content(), (0, 0, 32, 32));
+        assert!((t[10 * 64 + 10] - 200.0 / 255.0).abs() < 1e-3, "photo");
+        assert_eq!(t[40 * 64 + 40], 0.0, "padding past the photo");
+        // Input corners map to the wanted region's corners.
+        assert_eq!(lb.to_photo(0.0, 0.0), (50.0, 50.0));
+        assert_eq!(lb.to_photo(64.0, 64.0), (150.0, 150.0));
+        // The same region starting above-left of the photo pads first.
+        let region = Rect {
+            x: -50.0,
+            y: -50.0,
+            w: 100.0,
+            h: 100.0,
+        };
+        let (_, lb) = letterbox_tensor(&rgb, 100, 100, Some(region), 64, (1.0, 0.0));
+        assert_eq!((lb.pad_x, lb.pad_y), (32.0, 32.0));
+        assert_eq!(lb.to_photo(0.0, 0.0), (-50.0, -50.0));
+    }
+
     mod properties {
         use super::super::*;
         use proptest::prelude::*;
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Any region, however it sits on the photo (fractional corners
+            /// at the edge, partly or wholly outside), gives a tensor: a
+            /// crop never panics (a person's crop at the photo's edge used
+            /// to round past it).
+            #[test]
+            fn any_region_crops(w in 1u32..300, h in 1u32..300, x in -400f32..400.0, y in -400f32..400.0,
+                                rw in 0f32..600.0, rh in 0f32..600.0, frac in 0f32..1.0) {
+                let rgb = vec![9u8; (w * h * 3) as usize];
+                let region = Rect { x: x + frac, y: y - frac, w: rw, h: rh };
+                let (tensor, lb) = letterbox_tensor(&rgb, w, h, Some(region), 64, (1.0, 0.0));
+                prop_assert_eq!(tensor.len(), 3 * 64 * 64);
+                let (cx, cy, cw, ch) = lb.content();
+                prop_assert!(cx + cw <= 64 && cy + ch <= 64, "{:?}", lb);
+                prop_assert!(lb.region.x >= 0.0 && lb.region.x + lb.region.w <= w as f32 + 1e-3);
+            }
 
             /// The letterbox keeps the photo's aspect, stays inside the
             /// square, and its corners map back to the photo's corners.

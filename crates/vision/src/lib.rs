@@ -7,13 +7,13 @@ pub mod colour;
 pub mod face;
 pub mod garments;
 mod letterbox;
+pub mod person;
 mod pose;
+mod refine;
 mod segment;
 pub mod skin;
 
 pub use letterbox::{Letterbox, Rect, letterbox_tensor};
-pub use pose::{
-    BLAZEPOSE_KEYPOINTS, Keypoint, MIN_MASK_COVERAGE, MIN_PRESENCE, PoseOutput, crop_around,
-    decode_pose,
-};
+pub use pose::{BLAZEPOSE_KEYPOINTS, Keypoint, PoseOutput, decode_pose};
+pub use refine::refine_mask;
 pub use segment::{PersonMask, PixelBox, mask_from_probabilities, stretch_tensor, upsample_mask};

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Letterbox, Rect};
+use crate::Letterbox;
 
 /// BlazePose's 33 body points, in output order.
 pub const BLAZEPOSE_KEYPOINTS: [&str; 33] = [
@@ -39,14 +39,6 @@ pub const BLAZEPOSE_KEYPOINTS: [&str; 33] = [
     "right_foot_index",
 ];
 
-/// The landmark model's presence output alone scores a coffee cup above 0.5
-/// (measured on the fixtures), so a person also needs this share of the
-/// photo (the letterbox content, padding excluded) covered by the model's own
-/// person mask. Measured on the whole-photo pass: portraits 0.28 and 0.43, a
-/// cat 0.15, a cup 0.08.
-pub const MIN_PRESENCE: f32 = 0.5;
-pub const MIN_MASK_COVERAGE: f32 = 0.2;
-
 /// One body point in photo pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Keypoint {
@@ -67,12 +59,6 @@ pub struct PoseOutput {
     pub presence: f32,
     /// Share of the photo content the person mask covers.
     pub mask_coverage: f32,
-}
-
-impl PoseOutput {
-    pub fn has_person(&self) -> bool {
-        self.presence >= MIN_PRESENCE && self.mask_coverage >= MIN_MASK_COVERAGE
-    }
 }
 
 fn sigmoid(v: f32) -> f32 {
@@ -120,33 +106,10 @@ pub fn decode_pose(
     }
 }
 
-/// The square around a first pass's confident points, with a margin, for a
-/// second, closer pass.
-pub fn crop_around(keypoints: &[Keypoint]) -> Option<Rect> {
-    let sure: Vec<&Keypoint> = keypoints.iter().filter(|k| k.visibility > 0.5).collect();
-    if sure.len() < 4 {
-        return None;
-    }
-    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for k in sure {
-        x0 = x0.min(k.x);
-        y0 = y0.min(k.y);
-        x1 = x1.max(k.x);
-        y1 = y1.max(k.y);
-    }
-    let side = (x1 - x0).max(y1 - y0) * 1.5;
-    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-    Some(Rect {
-        x: cx - side / 2.0,
-        y: cy - side / 2.0,
-        w: side,
-        h: side,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rect;
 
     fn identity(size: u32) -> Letterbox {
         Letterbox {
@@ -178,31 +141,5 @@ mod tests {
         );
         assert!(nose.visibility > 0.99);
         assert!((out.mask_coverage - 0.25).abs() < 1e-6);
-        assert!(out.has_person());
-        let faint = PoseOutput {
-            mask_coverage: 0.05,
-            ..out
-        };
-        assert!(!faint.has_person());
-    }
-
-    #[test]
-    fn the_second_pass_square_contains_every_sure_point() {
-        let pts: Vec<Keypoint> = [(10.0, 10.0), (50.0, 30.0), (30.0, 90.0), (20.0, 40.0)]
-            .iter()
-            .map(|&(x, y)| Keypoint {
-                name: "p".into(),
-                x,
-                y,
-                z: 0.0,
-                visibility: 0.9,
-            })
-            .collect();
-        let r = crop_around(&pts).unwrap();
-        assert!((r.w - r.h).abs() < 1e-6 && r.w >= 80.0 * 1.5 - 1e-3);
-        for p in &pts {
-            assert!(p.x >= r.x && p.x <= r.x + r.w && p.y >= r.y && p.y <= r.y + r.h);
-        }
-        assert!(crop_around(&pts[..3]).is_none());
     }
 }

@@ -6,6 +6,7 @@ use atelier_inference::{InferenceError, Model, ModelManifest};
 use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::RgbPhoto;
 use atelier_runtime::{JobContext, JobFailure};
+use atelier_vision::person::BoxF;
 use atelier_vision::{Letterbox, PoseOutput, Rect, decode_pose, letterbox_tensor};
 
 pub(crate) const POSE_SIZE: u32 = 256;
@@ -34,6 +35,7 @@ macro_rules! vision_handler {
 
 pub mod embed;
 pub mod models;
+pub(crate) mod people;
 pub mod pose;
 pub mod segment;
 pub mod skin_tone;
@@ -126,16 +128,33 @@ pub(crate) fn pose_pass(
     })
 }
 
-/// The failure for a photo in which the first pass saw nobody.
-pub(crate) fn no_person(first: &PoseOutput) -> JobFailure {
-    JobFailure::abort(
-        ErrorCode::VisionNoPerson,
-        format!(
-            "no person found (presence {:.2}, person mask covers {:.0}% of the photo)",
-            first.presence,
-            first.mask_coverage * 100.0
-        ),
-    )
+/// A box in photo pixels as results carry it.
+pub(crate) fn pixel_box(b: &BoxF) -> atelier_jobs::PixelBox {
+    let (x0, y0) = (b.x0.max(0.0).round(), b.y0.max(0.0).round());
+    atelier_jobs::PixelBox {
+        x: x0 as u32,
+        y: y0 as u32,
+        width: (b.x1.round() - x0).max(0.0) as u32,
+        height: (b.y1.round() - y0).max(0.0) as u32,
+    }
+}
+
+/// Where a person is and how sure each detector was, as results carry it.
+pub(crate) fn found_person(p: &people::Person, primary: bool) -> atelier_jobs::FoundPerson {
+    atelier_jobs::FoundPerson {
+        bounds: pixel_box(&p.bbox),
+        score: p.score,
+        detector_score: p.detection.map(|d| d.score),
+        primary,
+    }
+}
+
+/// The detectors every person-finding job names.
+pub(crate) fn detector_refs(models: &models::VisionModels) -> Vec<atelier_jobs::ModelRef> {
+    vec![
+        model_ref(&models.person_boxes.manifest),
+        model_ref(&models.pose_detect.manifest),
+    ]
 }
 
 /// Results are keyed by what went in and what computed it: the job kind, the

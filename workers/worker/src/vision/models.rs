@@ -8,14 +8,21 @@ use atelier_inference::{BatchedModel, InferenceError, Model, ModelManifest, Runt
 pub const ISNET_SIZE: u32 = 1024;
 
 pub struct VisionModels {
+    /// NanoDet (COCO): person candidates over the whole photo.
+    pub person_boxes: Model,
+    /// MediaPipe's BlazePose person detector: confirms each candidate and
+    /// places the landmark model's crop.
+    pub pose_detect: Model,
     /// BlazePose full: keypoints, presence and the person mask.
     pub pose: Model,
     /// EfficientNet-Lite0: ImageNet logits and a 1280-d embedding. Its graph
     /// takes a batch, so jobs share runs (cross-job micro-batching); the
     /// MediaPipe graphs are fixed at batch 1 and run per job.
     pub classifier: BatchedModel,
-    /// BlazeFace short range: face boxes and six keypoints.
+    /// BlazeFace short range: the face on a crop around a person's head.
     pub face_detect: Model,
+    /// BlazeFace full range: small faces anywhere in the photo.
+    pub face_detect_full: Model,
     /// The 468-point face mesh.
     pub face_mesh: Model,
     /// all-MiniLM-L6-v2: 384-d sentence embeddings.
@@ -64,6 +71,18 @@ impl VisionModels {
         };
         Ok(VisionModels {
             isnet,
+            person_boxes: load(
+                "nanodet.toml",
+                "input_1:0",
+                [1, 3, 416, 416],
+                config.sessions,
+            )?,
+            pose_detect: load(
+                "pose-detect.toml",
+                "input",
+                [1, 3, 224, 224],
+                config.sessions,
+            )?,
             pose: load(
                 "pose-full.toml",
                 "input_1",
@@ -82,6 +101,12 @@ impl VisionModels {
                 "face-detect-short.toml",
                 "input",
                 [1, 3, 128, 128],
+                config.sessions,
+            )?,
+            face_detect_full: load(
+                "face-detect-full.toml",
+                "input",
+                [1, 3, 192, 192],
                 config.sessions,
             )?,
             face_mesh: load(

@@ -1,16 +1,33 @@
-//! `vision.pose`: BlazePose-33 keypoints in the photo's pixels. Two passes:
-//! the whole photo letterboxed, then a square crop around the first pass's
-//! confident points. A photo without a person ends `vision.no_person`.
-use atelier_jobs::{BodyKeypoint, CacheInfo, ImageSize, JobKind, PoseResult, VisionInput};
-use atelier_vision::crop_around;
+//! `vision.pose`: BlazePose-33 keypoints in the photo's pixels for every
+//! person the detectors find (`people.rs`), each from the landmark model
+//! on the crop the BlazePose detector places. The primary person fills the
+//! single-person fields. A photo without a person ends `vision.no_person`.
+use atelier_jobs::{
+    BodyKeypoint, CacheInfo, ImageSize, JobKind, PersonPose, PoseResult, VisionInput,
+};
+use atelier_vision::Keypoint;
 
 use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
-use super::{PhotoJob, model_ref, no_person, pose_pass, start_photo_job, to_json};
+use super::people::find_people;
+use super::{PhotoJob, detector_refs, found_person, model_ref, start_photo_job, to_json};
 
 vision_handler!(Pose, VisionPose);
+
+fn body_keypoints(points: &[Keypoint]) -> Vec<BodyKeypoint> {
+    points
+        .iter()
+        .map(|k| BodyKeypoint {
+            name: k.name.clone(),
+            x: k.x,
+            y: k.y,
+            z: k.z,
+            visibility: k.visibility,
+        })
+        .collect()
+}
 
 async fn run(
     ctx: &JobContext<'_>,
@@ -21,7 +38,11 @@ async fn run(
         ctx,
         JobKind::VisionPose,
         input.upload_id,
-        &[&models.pose.manifest],
+        &[
+            &models.person_boxes.manifest,
+            &models.pose_detect.manifest,
+            &models.pose.manifest,
+        ],
     )
     .await?
     {
@@ -30,47 +51,43 @@ async fn run(
     };
 
     let options = crate::photo::ingest::options(ctx.config());
-    let pose_models = models.clone();
-    let (photo, first, second) = ctx
+    let m = models.clone();
+    let (image, people) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
-            let first = pose_pass(&pose_models.pose, &photo, None)?.output;
-            if !first.has_person() {
-                return Err(no_person(&first));
+            let people = find_people(&m, &photo)?;
+            if people.persons.is_empty() {
+                return Err(people.none_found());
             }
-            let second = match crop_around(&first.keypoints) {
-                Some(region) => Some(pose_pass(&pose_models.pose, &photo, Some(region))?.output),
-                None => None,
+            let image = ImageSize {
+                width: photo.width,
+                height: photo.height,
             };
-            Ok((photo, first, second))
+            Ok((image, people))
         })
         .await?;
     ctx.report(80, "inferred").await?;
-    // The closer pass refines the points when it still sees a person.
-    let best = second
-        .filter(|s| s.presence >= first.presence * 0.9)
-        .unwrap_or(first.clone());
+    let primary = people.primary().expect("at least one person");
     let result = to_json(&PoseResult {
         person_present: true,
-        score: best.presence,
-        mask_coverage: first.mask_coverage,
-        passes: if best == first { 1 } else { 2 },
-        image: ImageSize {
-            width: photo.width,
-            height: photo.height,
-        },
-        keypoints: best
-            .keypoints
-            .into_iter()
-            .map(|k| BodyKeypoint {
-                name: k.name,
-                x: k.x,
-                y: k.y,
-                z: k.z,
-                visibility: k.visibility,
+        person_count: people.persons.len(),
+        score: primary.pass.output.presence,
+        mask_coverage: primary.pass.output.mask_coverage,
+        passes: 1,
+        image,
+        keypoints: body_keypoints(&primary.pass.output.keypoints),
+        persons: people
+            .persons
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PersonPose {
+                person: found_person(p, i == 0),
+                presence: p.pass.output.presence,
+                keypoints: body_keypoints(&p.pass.output.keypoints),
             })
             .collect(),
         model: model_ref(&models.pose.manifest),
+        detectors: detector_refs(models),
         cache: CacheInfo::default(),
     });
     atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;

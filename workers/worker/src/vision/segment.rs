@@ -1,14 +1,16 @@
-//! `vision.segment`: the person cut out. The pose model decides whether a
-//! person is there (`vision.no_person` otherwise) and, by default, gives the
-//! mask, brought to the photo's resolution with smooth edges; with
-//! `models.segmentation = "isnet"` the operator-installed ISNet model gives a
-//! finer mask instead. Stored as a grey mask PNG and an RGBA cut-out PNG,
-//! with coverage and bounding box.
+//! `vision.segment`: the people cut out. The detectors decide whether
+//! anyone is there (`vision.no_person` otherwise; `people.rs`); by default
+//! the landmark model's mask of each person, from the crop around that
+//! person, is brought to the photo's resolution and its edges refined along
+//! the photo's own edges (a guided filter); with `models.segmentation =
+//! "isnet"` the operator-installed ISNet model gives the mask instead.
+//! Stored as a grey mask PNG and an RGBA cut-out PNG, with coverage,
+//! bounding box and the people found.
 use atelier_jobs::{
     CacheInfo, ImageSize, JobKind, PixelBox, SegmentResult, StoredObject, VisionInput,
 };
 use atelier_storage::content_type;
-use atelier_vision::{mask_from_probabilities, stretch_tensor, upsample_mask};
+use atelier_vision::{mask_from_probabilities, refine_mask, stretch_tensor};
 use bytes::Bytes;
 
 use super::models::ISNET_SIZE;
@@ -16,7 +18,8 @@ use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
-use super::{PhotoJob, model_ref, no_person, pose_pass, run_image, start_photo_job, to_json};
+use super::people::find_people;
+use super::{PhotoJob, found_person, model_ref, run_image, start_photo_job, to_json};
 
 vision_handler!(Segment, VisionSegment);
 
@@ -27,7 +30,11 @@ async fn run(
     let job = ctx.job();
     let input: VisionInput = ctx.input()?;
     // The mask's model is part of the key: switching to ISNet recomputes.
-    let mut used = vec![&models.pose.manifest];
+    let mut used = vec![
+        &models.person_boxes.manifest,
+        &models.pose_detect.manifest,
+        &models.pose.manifest,
+    ];
     used.extend(models.isnet.as_ref().map(|m| &m.manifest));
     let (bytes, key) =
         match start_photo_job(ctx, JobKind::VisionSegment, input.upload_id, &used).await? {
@@ -37,20 +44,30 @@ async fn run(
 
     let options = crate::photo::ingest::options(ctx.config());
     let pose_models = models.clone();
-    let (width, height, mask_png, cutout_png, coverage, bbox) = ctx
+    let (width, height, mask_png, cutout_png, coverage, bbox, persons) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
-            let pass = pose_pass(&pose_models.pose, &photo, None)?;
-            if !pass.output.has_person() {
-                return Err(no_person(&pass.output));
+            let people = find_people(&pose_models, &photo)?;
+            if people.persons.is_empty() {
+                return Err(people.none_found());
             }
+            let persons: Vec<_> = people
+                .persons
+                .iter()
+                .enumerate()
+                .map(|(i, p)| found_person(p, i == 0))
+                .collect();
             let mask = match &pose_models.isnet {
                 Some(isnet) => {
                     let tensor = stretch_tensor(&photo.data, photo.width, photo.height, ISNET_SIZE);
                     let probs = run_image(isnet, "input", ISNET_SIZE, &tensor)?.take("output")?;
                     mask_from_probabilities(&probs, ISNET_SIZE, photo.width, photo.height)
                 }
-                None => upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height),
+                None => {
+                    let coarse = people.mask(&photo);
+                    let alpha = refine_mask(&photo.data, photo.width, photo.height, &coarse.alpha);
+                    atelier_vision::PersonMask { alpha, ..coarse }
+                }
             };
             let (w, h) = (photo.width, photo.height);
             let mask_png = atelier_media::encode_png(w, h, &mask.alpha, 1);
@@ -62,6 +79,7 @@ async fn run(
                 cutout_png,
                 mask.coverage(),
                 mask.bounding_box(),
+                persons,
             ))
         })
         .await?;
@@ -72,9 +90,15 @@ async fn run(
         .isnet
         .as_ref()
         .map_or(&models.pose.manifest, |m| &m.manifest);
-    // Keyed by input and model version: a re-run writes the same objects.
+    let edges = if models.isnet.is_some() {
+        "isnet"
+    } else {
+        "guided_filter"
+    };
+    // Keyed by input, model version and edge method: a re-run writes the
+    // same objects, another method others.
     let prefix = format!(
-        "vision/segment/{}/{}/{}-{}",
+        "vision/segment/{}/{}/{}-{}-{edges}",
         job.user_id, input.upload_id, manifest.name, manifest.version
     );
     let mut stored = Vec::with_capacity(2);
@@ -102,8 +126,11 @@ async fn run(
             height: b.height,
         }),
         image: ImageSize { width, height },
+        person_count: persons.len(),
+        persons,
+        edges: edges.into(),
         model: model_ref(manifest),
-        person_check: model_ref(&models.pose.manifest),
+        person_check: model_ref(&models.person_boxes.manifest),
         cache: CacheInfo::default(),
     });
     atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;

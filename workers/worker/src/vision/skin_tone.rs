@@ -1,17 +1,26 @@
-//! `vision.skin_tone`: face detection (BlazeFace short range) → 468-point
-//! face mesh on a square crop around the face → forehead and cheek skin
-//! pixels → robust CIELAB colour → Monk Skin Tone, ITA, undertone, seasonal
-//! palette and confidence (`atelier_vision::skin`). No face →
-//! `vision.no_face`. Publishes `skin_tone.analyzed`.
+//! `vision.skin_tone`: skin colour per person. The detectors find the
+//! people (`people.rs`); each person's face is located at any distance:
+//! the short-range BlazeFace on a crop around the head the BlazePose
+//! detector (or the pose's eyes, nose and ears) placed; else the
+//! full-range BlazeFace over the whole photo; else the face placed from
+//! the pose itself. The face crop is turned to level the eyes before the
+//! 468-point face mesh; forehead and cheek skin pixels → robust CIELAB
+//! colour → Monk Skin Tone, ITA, undertone, seasonal palette and
+//! confidence (`atelier_vision::skin`). A photo with no person but a face
+//! (a close-up) is read from the full-range detector. No face →
+//! `vision.no_face`. Publishes `skin_tone.analyzed` with the primary
+//! person's reading.
 use atelier_jobs::{
-    CacheInfo, ErrorCode, EventType, FaceBox, FoundFace as FaceFound, JobKind, MonkTone, Palette,
-    SkinEvidence, SkinToneResult, VisionInput,
+    CacheInfo, ErrorCode, EventType, FaceBox, FoundFace, JobKind, MonkTone, Palette, PersonSkin,
+    PixelBox, SkinEvidence, SkinToneResult, VisionInput,
 };
+use atelier_media::RgbPhoto;
 use atelier_vision::colour::{Lab, delta_e2000};
 use atelier_vision::face::{
-    DETECT_SIZE, Face, MESH_SIZE, MIN_MESH_PRESENCE, best_face, mesh_points,
+    Face, FaceModel, MESH_SIZE, MIN_MESH_PRESENCE, face_from_pose, faces, mesh_points,
 };
 use atelier_vision::letterbox_tensor;
+use atelier_vision::person::BoxF;
 use atelier_vision::skin::{
     colour_cast, confidence, ita, ita_category, nearest_monk, robust_colour, sample_skin,
     season_palette, undertone,
@@ -19,70 +28,207 @@ use atelier_vision::skin::{
 use serde_json::json;
 
 use super::models::VisionModels;
-use super::{PhotoJob, model_ref, run_image, start_photo_job, to_json};
+use super::people::{People, find_people};
+use super::{PhotoJob, model_ref, pixel_box, run_image, start_photo_job, to_json};
 use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
+
+/// The crop the short-range detector looks for a face in: the head's
+/// square × this (the model was trained on faces filling a good part of
+/// its input).
+const HEAD_CROP: f32 = 2.5;
 
 fn no_face(why: String) -> JobFailure {
     JobFailure::abort(ErrorCode::VisionNoFace, why)
 }
 
-/// A detected face, its 468 mesh points in photo pixels, and the mesh's own
-/// face-presence probability.
-struct FoundFace {
+/// One face read: where it is, how it was found, and its skin.
+struct Reading {
+    person: Option<PixelBox>,
     face: Face,
-    points: Vec<(f32, f32)>,
+    located_by: &'static str,
+    roll: f32,
     presence: f32,
+    colour: Lab,
+    kept: usize,
+    per_region: Vec<(&'static str, Lab)>,
+    spread: f32,
 }
 
-fn find_face(
+/// Faces of one detector run over `region` of the photo (`None`: all of
+/// it).
+fn detect(
     models: &VisionModels,
-    photo: &atelier_media::RgbPhoto,
-) -> Result<FoundFace, JobFailure> {
+    photo: &RgbPhoto,
+    model: FaceModel,
+    region: Option<atelier_vision::Rect>,
+) -> Result<Vec<Face>, JobFailure> {
+    let size = model.size();
     let (tensor, lb) = letterbox_tensor(
         &photo.data,
         photo.width,
         photo.height,
-        None,
-        DETECT_SIZE,
+        region,
+        size,
         (2.0, -1.0),
     );
-    let mut out = run_image(&models.face_detect, "input", DETECT_SIZE, &tensor)?;
-    let regressors = out.take("regressors")?;
-    let logits = out.take("classificators")?;
-    let face = best_face(&regressors, &logits, &lb).ok_or_else(|| {
-        let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        no_face(format!(
-            "no face found (best detector score {:.2})",
-            1.0 / (1.0 + (-best).exp())
-        ))
-    })?;
-    let (tensor, lb) = letterbox_tensor(
-        &photo.data,
-        photo.width,
-        photo.height,
-        Some(face.mesh_region()),
-        MESH_SIZE,
-        (1.0, 0.0),
-    );
+    let (detector, boxes, scores) = match model {
+        FaceModel::ShortRange => (&models.face_detect, "regressors", "classificators"),
+        FaceModel::FullRange => (
+            &models.face_detect_full,
+            "reshaped_regressor_face_4",
+            "reshaped_classifier_face_4",
+        ),
+    };
+    let mut out = run_image(detector, "input", size, &tensor)?;
+    let regressors = out.take(boxes)?;
+    let logits = out.take(scores)?;
+    Ok(faces(model, &regressors, &logits, &lb))
+}
+
+/// A face located for a person (`None`: no person detected around it),
+/// and how it was found.
+struct Located {
+    person: Option<BoxF>,
+    face: Face,
+    how: &'static str,
+}
+
+/// Each person's face (primary first), located as the module says; a
+/// photo without people gets the full-range detector's faces.
+fn locate(
+    models: &VisionModels,
+    photo: &RgbPhoto,
+    people: &People,
+) -> Result<Vec<Located>, JobFailure> {
+    let mut full_range: Option<Vec<Face>> = None;
+    let mut whole_photo = |models: &VisionModels| -> Result<Vec<Face>, JobFailure> {
+        if full_range.is_none() {
+            full_range = Some(detect(models, photo, FaceModel::FullRange, None)?);
+        }
+        Ok(full_range.clone().unwrap_or_default())
+    };
+    let mut located = Vec::new();
+    for person in &people.persons {
+        let inside = |f: &Face| person.bbox.contains(f.centre());
+        let from_pose = face_from_pose(&person.pass.output.keypoints);
+        let head = person.detection.map(|d| d.head).or_else(|| {
+            from_pose.as_ref().map(|f| BoxF {
+                x0: f.x,
+                y0: f.y,
+                x1: f.x + f.width,
+                y1: f.y + f.height,
+            })
+        });
+        if let Some(head) = head {
+            let near = detect(
+                models,
+                photo,
+                FaceModel::ShortRange,
+                Some(head.square(HEAD_CROP)),
+            )?;
+            if let Some(face) = near.into_iter().find(|f| inside(f)) {
+                located.push(Located {
+                    person: Some(person.bbox),
+                    face,
+                    how: "detector",
+                });
+                continue;
+            }
+        }
+        if let Some(face) = whole_photo(models)?.into_iter().find(|f| inside(f)) {
+            located.push(Located {
+                person: Some(person.bbox),
+                face,
+                how: "full_range",
+            });
+            continue;
+        }
+        if let Some(face) = from_pose {
+            located.push(Located {
+                person: Some(person.bbox),
+                face,
+                how: "pose",
+            });
+        }
+    }
+    if people.persons.is_empty() {
+        for face in whole_photo(models)? {
+            located.push(Located {
+                person: None,
+                face,
+                how: "full_range",
+            });
+        }
+    }
+    Ok(located)
+}
+
+/// The mesh on the levelled face crop and the skin it outlines; `None`
+/// when the mesh does not see a face there.
+fn read(
+    models: &VisionModels,
+    photo: &RgbPhoto,
+    Located { person, face, how }: Located,
+) -> Result<Option<Reading>, JobFailure> {
+    let crop = face.mesh_crop();
+    let tensor = crop.tensor(&photo.data, photo.width, photo.height, (1.0, 0.0));
     let mut out = run_image(&models.face_mesh, "input_1", MESH_SIZE, &tensor)?;
     let raw = out.take("conv2d_20")?;
-    let presence_logit = out
+    let logit = out
         .take("conv2d_30")?
         .first()
         .copied()
         .unwrap_or(f32::NEG_INFINITY);
-    let presence = 1.0 / (1.0 + (-presence_logit).exp());
+    let presence = 1.0 / (1.0 + (-logit).exp());
     if presence < MIN_MESH_PRESENCE {
-        return Err(no_face(format!(
-            "the face mesh does not confirm the face (presence {presence:.2})"
-        )));
+        return Ok(None);
     }
-    Ok(FoundFace {
+    let points = mesh_points(&raw, &crop);
+    let regions = sample_skin(&photo.data, photo.width, photo.height, &points);
+    let all: Vec<[u8; 3]> = regions
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    let Some((colour, kept)) = robust_colour(&all) else {
+        return Ok(None);
+    };
+    let per_region: Vec<(&'static str, Lab)> = regions
+        .iter()
+        .filter_map(|(name, pixels)| robust_colour(pixels).map(|(c, _)| (*name, c)))
+        .collect();
+    let mut spread = 0f32;
+    for (i, (_, a)) in per_region.iter().enumerate() {
+        for (_, b) in &per_region[i + 1..] {
+            spread = spread.max(delta_e2000(*a, *b));
+        }
+    }
+    Ok(Some(Reading {
+        person: person.map(|b| pixel_box(&b)),
         face,
-        points: mesh_points(&raw, &lb),
+        located_by: how,
+        roll: crop.angle.to_degrees(),
         presence,
-    })
+        colour,
+        kept,
+        per_region,
+        spread,
+    }))
+}
+
+fn found_face(r: &Reading) -> FoundFace {
+    FoundFace {
+        score: r.face.score,
+        mesh_presence: r.presence,
+        bounds: FaceBox {
+            x: r.face.x,
+            y: r.face.y,
+            width: r.face.width,
+            height: r.face.height,
+        },
+        located_by: r.located_by.into(),
+        roll: r.roll,
+    }
 }
 
 vision_handler!(SkinTone, VisionSkinTone);
@@ -96,7 +242,14 @@ async fn run(
         ctx,
         JobKind::VisionSkinTone,
         input.upload_id,
-        &[&models.face_detect.manifest, &models.face_mesh.manifest],
+        &[
+            &models.person_boxes.manifest,
+            &models.pose_detect.manifest,
+            &models.pose.manifest,
+            &models.face_detect.manifest,
+            &models.face_detect_full.manifest,
+            &models.face_mesh.manifest,
+        ],
     )
     .await?
     {
@@ -106,53 +259,61 @@ async fn run(
 
     let options = crate::photo::ingest::options(ctx.config());
     let m = models.clone();
-    let reading = ctx
+    let (readings, cast) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
-            let FoundFace {
-                face,
-                points,
-                presence,
-            } = find_face(&m, &photo)?;
-            let regions = sample_skin(&photo.data, photo.width, photo.height, &points);
-            let all: Vec<[u8; 3]> = regions
-                .iter()
-                .flat_map(|(_, p)| p.iter().copied())
-                .collect();
-            let (colour, kept) = robust_colour(&all)
-                .ok_or_else(|| no_face("no skin pixels inside the photo".into()))?;
-            let per_region: Vec<(&str, Lab)> = regions
-                .iter()
-                .filter_map(|(name, pixels)| robust_colour(pixels).map(|(c, _)| (*name, c)))
-                .collect();
-            let mut spread = 0f32;
-            for (i, (_, a)) in per_region.iter().enumerate() {
-                for (_, b) in &per_region[i + 1..] {
-                    spread = spread.max(delta_e2000(*a, *b));
-                }
+            let people = find_people(&m, &photo)?;
+            let located = locate(&m, &photo, &people)?;
+            let tried = located.len();
+            let mut readings = Vec::new();
+            for face in located {
+                readings.extend(read(&m, &photo, face)?);
             }
-            let cast = colour_cast(&photo.data);
-            Ok((face, presence, colour, kept, per_region, spread, cast))
+            if readings.is_empty() {
+                return Err(no_face(match (people.persons.len(), tried) {
+                    (0, 0) => "no face found (no person and no face detected)".into(),
+                    (n, 0) => format!("no face found on the {n} people detected"),
+                    (_, t) => format!(
+                        "no face found: the face mesh confirmed none of the {t} face{} located",
+                        if t == 1 { "" } else { "s" }
+                    ),
+                }));
+            }
+            Ok((readings, colour_cast(&photo.data)))
         })
         .await?;
-    let (face, presence, colour, kept, per_region, spread, cast) = reading;
     ctx.report(80, "measured").await?;
 
+    let primary = &readings[0];
+    let persons: Vec<PersonSkin> = readings
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let monk = nearest_monk(r.colour);
+            let tone = undertone(r.colour);
+            PersonSkin {
+                bounds: r.person,
+                primary: i == 0,
+                face: found_face(r),
+                monk: MonkTone {
+                    scale: monk.scale,
+                    hex: monk.hex,
+                    delta_e: monk.delta_e,
+                },
+                hex: r.colour.hex(),
+                undertone: tone.into(),
+                season: season_palette(r.colour, tone).season.into(),
+                confidence: confidence(r.kept, cast, r.spread),
+            }
+        })
+        .collect();
+    let colour = primary.colour;
     let monk = nearest_monk(colour);
     let angle = ita(colour);
     let tone = undertone(colour);
     let palette = season_palette(colour, tone);
     let result = SkinToneResult {
-        face: FaceFound {
-            score: face.score,
-            mesh_presence: presence,
-            bounds: FaceBox {
-                x: face.x,
-                y: face.y,
-                width: face.width,
-                height: face.height,
-            },
-        },
+        face: found_face(primary),
         monk: MonkTone {
             scale: monk.scale,
             hex: monk.hex,
@@ -169,24 +330,31 @@ async fn run(
             recommended: palette.recommended.iter().map(|c| (*c).into()).collect(),
             avoid: palette.avoid.iter().map(|c| (*c).into()).collect(),
         },
-        confidence: confidence(kept, cast, spread),
+        confidence: confidence(primary.kept, cast, primary.spread),
         evidence: SkinEvidence {
-            skin_pixels: kept,
-            regions: per_region
+            skin_pixels: primary.kept,
+            regions: primary
+                .per_region
                 .iter()
                 .map(|(name, c)| ((*name).to_owned(), c.hex()))
                 .collect(),
-            region_spread_delta_e: spread,
+            region_spread_delta_e: primary.spread,
             photo_colour_cast: cast,
         },
+        persons,
         models: vec![
+            model_ref(&models.person_boxes.manifest),
+            model_ref(&models.pose_detect.manifest),
+            model_ref(&models.pose.manifest),
             model_ref(&models.face_detect.manifest),
+            model_ref(&models.face_detect_full.manifest),
             model_ref(&models.face_mesh.manifest),
         ],
         cache: CacheInfo::default(),
     };
     let event = json!({"monk": result.monk, "hex": result.hex, "undertone": result.undertone,
-                       "season": result.palette.season, "confidence": result.confidence});
+                       "season": result.palette.season, "confidence": result.confidence,
+                       "faces": result.persons.len()});
     let result = to_json(&result);
     atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;
     ctx.announce(EventType::SkinToneAnalyzed, event).await;

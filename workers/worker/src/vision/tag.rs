@@ -1,7 +1,7 @@
-//! `vision.tag`: garments and colours. The pose model looks for a person
-//! first; when one is there, the classifier sees the person's box and the
-//! colours come from the person's mask, otherwise (a product shot) the whole
-//! photo. EfficientNet-Lite0's ImageNet classes are mapped to six categories
+//! `vision.tag`: garments and colours. The detectors look for people
+//! first (`people.rs`); when someone is there, the classifier sees the
+//! primary person's box and the colours come from that person's mask,
+//! otherwise (a product shot) the whole photo. EfficientNet-Lite0's ImageNet classes are mapped to six categories
 //! (`atelier_vision::garments`), colours are k-means in CIELAB, and a season
 //! is suggested with its reason.
 use atelier_jobs::{
@@ -16,7 +16,8 @@ use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
-use super::{PhotoJob, model_failure, model_ref, pose_pass, start_photo_job, to_json};
+use super::people::find_people;
+use super::{PhotoJob, model_failure, model_ref, start_photo_job, to_json};
 
 const CLASSIFIER_SIZE: u32 = 224;
 const COLOURS: usize = 5;
@@ -32,7 +33,12 @@ async fn run(
         ctx,
         JobKind::VisionTag,
         input.upload_id,
-        &[&models.pose.manifest, &models.classifier.manifest],
+        &[
+            &models.person_boxes.manifest,
+            &models.pose_detect.manifest,
+            &models.pose.manifest,
+            &models.classifier.manifest,
+        ],
     )
     .await?
     {
@@ -45,19 +51,21 @@ async fn run(
     let (probs, colours, person) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
-            let pass = pose_pass(&m.pose, &photo, None)?;
-            let mask = pass
-                .output
-                .has_person()
-                .then(|| upsample_mask(&pass.mask, &pass.letterbox, photo.width, photo.height));
-            let region = mask.as_ref().and_then(|m| m.bounding_box()).map(|b| {
+            let people = find_people(&m, &photo)?;
+            let primary = people.primary();
+            let mask = primary
+                .map(|p| upsample_mask(&p.pass.mask, &p.pass.letterbox, photo.width, photo.height));
+            let region = primary.map(|p| {
                 // A little context around the person helps the classifier.
-                let margin = 0.05 * b.width.max(b.height) as f32;
+                let margin = 0.05 * p.bbox.width().max(p.bbox.height());
+                let (w, h) = (photo.width as f32, photo.height as f32);
+                let (x0, y0) = ((p.bbox.x0 - margin).max(0.0), (p.bbox.y0 - margin).max(0.0));
+                let (x1, y1) = ((p.bbox.x1 + margin).min(w), (p.bbox.y1 + margin).min(h));
                 Rect {
-                    x: b.x as f32 - margin,
-                    y: b.y as f32 - margin,
-                    w: b.width as f32 + 2.0 * margin,
-                    h: b.height as f32 + 2.0 * margin,
+                    x: x0,
+                    y: y0,
+                    w: (x1 - x0).max(1.0),
+                    h: (y1 - y0).max(1.0),
                 }
             });
             let (tensor, _) = letterbox_tensor(

@@ -1,0 +1,532 @@
+//! Finding the people in a photo before anything looks at one, the way
+//! MediaPipe's own pipeline does: a detector first, then the landmark model
+//! on a crop around each person.
+//!
+//! 1. **Candidates**: NanoDet (COCO, 80 classes) over the whole photo,
+//!    letterboxed to 416 px; boxes of class *person* scoring at least
+//!    [`MIN_CANDIDATE`], after non-maximum suppression.
+//! 2. **Confirmation**: MediaPipe's BlazePose person detector on a square
+//!    crop around each candidate. It finds a person by the head and
+//!    shoulders and answers with alignment points (hips and the body's
+//!    extent) that place the landmark model's crop. A candidate is a person
+//!    when a detection scoring at least [`MIN_CONFIRMATION`] has its head
+//!    inside the candidate's box.
+//! 3. **Seen from behind**: the BlazePose detector needs a head it can see;
+//!    a candidate it does not confirm still counts when NanoDet is sure
+//!    ([`MIN_UNCONFIRMED`]) and the landmark model, run on the candidate's
+//!    crop, finds a pose ([`MIN_BACK_PRESENCE`]).
+//!
+//! Measured on `tests/data/eval` (see `benches/README.md`): every person
+//! scored ≥ 0.40 by NanoDet and ≥ 0.6 by the detector on its crop; the
+//! negatives (animals, vehicles, signs with pictograms, buildings) gave no
+//! candidate, or one the detector did not confirm (a castle sign's walking
+//! pictogram: NanoDet 0.47, detector 0.0).
+use crate::{Letterbox, Rect};
+
+/// NanoDet's input side; it is letterboxed, so wide group photos keep
+/// their people's shapes.
+pub const NANODET_SIZE: u32 = 416;
+/// NanoDet's strides; one output pair (class scores, box distributions)
+/// per stride, cells row-major.
+pub const NANODET_STRIDES: [u32; 3] = [8, 16, 32];
+const NANODET_CLASSES: usize = 80;
+const NANODET_BINS: usize = 11;
+/// COCO class indices NanoDet scores.
+pub const COCO_PERSON: usize = 0;
+/// NanoDet's per-channel normalisation (BGR order), as trained.
+pub const NANODET_MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
+pub const NANODET_STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
+
+/// A person candidate needs this NanoDet score.
+pub const MIN_CANDIDATE: f32 = 0.4;
+/// Candidates overlapping more than this (IoU) are one.
+pub const CANDIDATE_NMS_IOU: f32 = 0.6;
+/// The BlazePose detector's input side.
+pub const DETECTOR_SIZE: u32 = 224;
+/// MediaPipe's own threshold for a pose detection.
+pub const MIN_CONFIRMATION: f32 = 0.5;
+const DETECTOR_NMS_IOU: f32 = 0.3;
+/// The crop the detector confirms a candidate on: the candidate's box, its
+/// longer side × this, centred.
+pub const CONFIRM_MARGIN: f32 = 1.2;
+/// An unconfirmed candidate (a back view) needs this NanoDet score …
+pub const MIN_UNCONFIRMED: f32 = 0.75;
+/// … and this landmark-model presence on its crop.
+pub const MIN_BACK_PRESENCE: f32 = 0.5;
+/// MediaPipe's landmark crop: twice the hips-to-extent distance, × 1.25.
+const LANDMARK_SCALE: f32 = 2.5;
+
+/// An axis-aligned box in photo pixels, corners.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxF {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl BoxF {
+    pub fn width(&self) -> f32 {
+        (self.x1 - self.x0).max(0.0)
+    }
+
+    pub fn height(&self) -> f32 {
+        (self.y1 - self.y0).max(0.0)
+    }
+
+    pub fn area(&self) -> f32 {
+        self.width() * self.height()
+    }
+
+    pub fn centre(&self) -> (f32, f32) {
+        ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
+    }
+
+    pub fn contains(&self, (x, y): (f32, f32)) -> bool {
+        x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
+    }
+
+    pub fn iou(&self, other: &BoxF) -> f32 {
+        let w = (self.x1.min(other.x1) - self.x0.max(other.x0)).max(0.0);
+        let h = (self.y1.min(other.y1) - self.y0.max(other.y0)).max(0.0);
+        let inter = w * h;
+        let union = self.area() + other.area() - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+
+    /// The square centred on the box, its longer side × `margin`.
+    pub fn square(&self, margin: f32) -> Rect {
+        let side = self.width().max(self.height()) * margin;
+        let (cx, cy) = self.centre();
+        Rect {
+            x: cx - side / 2.0,
+            y: cy - side / 2.0,
+            w: side,
+            h: side,
+        }
+    }
+
+    /// Clipped to a `width`×`height` photo.
+    pub fn clip(&self, width: u32, height: u32) -> BoxF {
+        let (w, h) = (width as f32, height as f32);
+        BoxF {
+            x0: self.x0.clamp(0.0, w),
+            y0: self.y0.clamp(0.0, h),
+            x1: self.x1.clamp(0.0, w),
+            y1: self.y1.clamp(0.0, h),
+        }
+    }
+}
+
+/// A NanoDet person box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub score: f32,
+    pub bbox: BoxF,
+}
+
+/// NanoDet's input: the photo letterboxed (black padding), BGR, normalised
+/// per channel. `rgb255` is `letterbox_tensor`'s output with `(255, 0)`:
+/// RGB planes in 0..255.
+pub fn nanodet_normalise(rgb255: &mut [f32]) {
+    let plane = rgb255.len() / 3;
+    // RGB planes → BGR planes.
+    let (r, rest) = rgb255.split_at_mut(plane);
+    let b = &mut rest[plane..];
+    r.swap_with_slice(b);
+    for (c, values) in rgb255.chunks_exact_mut(plane).enumerate() {
+        for v in values {
+            *v = (*v - NANODET_MEAN_BGR[c]) / NANODET_STD_BGR[c];
+        }
+    }
+}
+
+/// Person candidates from NanoDet's outputs: per stride, `scores`
+/// (`[cells × 80]`, already sigmoid) and `dists` (`[cells × 44]`: 4 sides ×
+/// 11 bins, softmax → expected distance in strides from the cell centre),
+/// through `letterbox` into photo pixels, highest first, suppressed at
+/// [`CANDIDATE_NMS_IOU`].
+pub fn nanodet_persons(levels: &[(&[f32], &[f32]); 3], letterbox: &Letterbox) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    for (&stride, (scores, dists)) in NANODET_STRIDES.iter().zip(levels) {
+        let grid = (NANODET_SIZE / stride) as usize;
+        let cells = (grid * grid)
+            .min(scores.len() / NANODET_CLASSES)
+            .min(dists.len() / (4 * NANODET_BINS));
+        for cell in 0..cells {
+            let score = scores[cell * NANODET_CLASSES + COCO_PERSON];
+            if score < MIN_CANDIDATE {
+                continue;
+            }
+            let d = &dists[cell * 4 * NANODET_BINS..(cell + 1) * 4 * NANODET_BINS];
+            let side: Vec<f32> = d
+                .chunks_exact(NANODET_BINS)
+                .map(|bins| expected_bin(bins) * stride as f32)
+                .collect();
+            let gx = ((cell % grid) as f32 + 0.5) * stride as f32;
+            let gy = ((cell / grid) as f32 + 0.5) * stride as f32;
+            let (x0, y0) = letterbox.to_photo(gx - side[0], gy - side[1]);
+            let (x1, y1) = letterbox.to_photo(gx + side[2], gy + side[3]);
+            found.push(Candidate {
+                score,
+                bbox: BoxF { x0, y0, x1, y1 },
+            });
+        }
+    }
+    suppress(found, |c| c.score, |c| c.bbox, CANDIDATE_NMS_IOU)
+}
+
+/// The expectation of a softmax over bins 0..n.
+fn expected_bin(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let (mut sum, mut weighted) = (0f32, 0f32);
+    for (i, &l) in logits.iter().enumerate() {
+        let e = (l - max).exp();
+        sum += e;
+        weighted += e * i as f32;
+    }
+    weighted / sum
+}
+
+/// Greedy non-maximum suppression, highest score first.
+fn suppress<T>(
+    mut items: Vec<T>,
+    score: impl Fn(&T) -> f32,
+    bbox: impl Fn(&T) -> BoxF,
+    max_iou: f32,
+) -> Vec<T> {
+    items.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    let mut kept: Vec<T> = Vec::new();
+    for item in items {
+        if kept.iter().all(|k| bbox(k).iou(&bbox(&item)) <= max_iou) {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
+/// The 2254 anchor centres of the BlazePose detector (0..1): 28×28 cells ×
+/// 2 (stride 8), 14×14 × 2 (stride 16), 7×7 × 6 (stride 32, three layers).
+pub fn detector_anchors() -> Vec<(f32, f32)> {
+    crate::face::ssd_anchors(&[(28, 2), (14, 2), (7, 6)])
+}
+
+/// One BlazePose detection, in photo pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoseDetection {
+    pub score: f32,
+    /// The head the detection is anchored on.
+    pub head: BoxF,
+    /// Mid-hip centre.
+    pub hips: (f32, f32),
+    /// A point at the body's full extent from the hips (sets size and
+    /// rotation).
+    pub extent: (f32, f32),
+}
+
+impl PoseDetection {
+    /// The square the landmark model should see (MediaPipe's rule): centred
+    /// on the hips, 2.5 × the hips-to-extent distance. Parts outside the
+    /// photo are padding.
+    pub fn landmark_region(&self) -> Rect {
+        let d = ((self.extent.0 - self.hips.0).powi(2) + (self.extent.1 - self.hips.1).powi(2))
+            .sqrt()
+            .max(1.0);
+        let side = LANDMARK_SCALE * d;
+        Rect {
+            x: self.hips.0 - side / 2.0,
+            y: self.hips.1 - side / 2.0,
+            w: side,
+            h: side,
+        }
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v.clamp(-100.0, 100.0)).exp())
+}
+
+/// Detections of one BlazePose detector run (`raw`: `[2254 × 13]` = score
+/// logit, box cx, cy, w, h, then 4 keypoints × x, y, in input pixels
+/// relative to the anchor) through `letterbox`, at least
+/// [`MIN_CONFIRMATION`], suppressed, best first.
+pub fn pose_detections(raw: &[f32], letterbox: &Letterbox) -> Vec<PoseDetection> {
+    let size = DETECTOR_SIZE as f32;
+    let anchors = detector_anchors();
+    let mut found = Vec::new();
+    for (i, &(ax, ay)) in anchors.iter().enumerate() {
+        let Some(r) = raw.get(i * 13..i * 13 + 13) else {
+            break;
+        };
+        let score = sigmoid(r[0]);
+        if score < MIN_CONFIRMATION {
+            continue;
+        }
+        let point = |dx: f32, dy: f32| letterbox.to_photo(ax * size + dx, ay * size + dy);
+        let (x0, y0) = point(r[1] - r[3] / 2.0, r[2] - r[4] / 2.0);
+        let (x1, y1) = point(r[1] + r[3] / 2.0, r[2] + r[4] / 2.0);
+        found.push(PoseDetection {
+            score,
+            head: BoxF { x0, y0, x1, y1 },
+            hips: point(r[5], r[6]),
+            extent: point(r[7], r[8]),
+        });
+    }
+    suppress(found, |d| d.score, |d| d.head, DETECTOR_NMS_IOU)
+}
+
+/// The detection confirming `candidate`: of the heads inside the
+/// candidate's box, the one nearest where its own head should be (centred,
+/// near the top: people overlapping in a photo put another person's head
+/// inside one's box too).
+pub fn confirming(candidate: &Candidate, detections: &[PoseDetection]) -> Option<PoseDetection> {
+    let b = candidate.bbox;
+    let expected = ((b.x0 + b.x1) / 2.0, b.y0 + 0.15 * b.height());
+    let distance = |d: &PoseDetection| {
+        let (x, y) = d.head.centre();
+        (x - expected.0).powi(2) + (y - expected.1).powi(2)
+    };
+    detections
+        .iter()
+        .filter(|d| b.contains(d.head.centre()))
+        .min_by(|a, c| distance(a).total_cmp(&distance(c)))
+        .copied()
+}
+
+/// The primary person among `boxes` in a `width`×`height` photo: the
+/// largest, discounted by distance from the centre (a person at a corner
+/// weighs half as much as the same person centred).
+pub fn primary(boxes: &[BoxF], width: u32, height: u32) -> Option<usize> {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let half_diagonal = (cx * cx + cy * cy).sqrt().max(1.0);
+    boxes
+        .iter()
+        .map(|b| {
+            let clipped = b.clip(width, height);
+            let (bx, by) = clipped.centre();
+            let off = ((bx - cx).powi(2) + (by - cy).powi(2)).sqrt() / half_diagonal;
+            clipped.area() * (1.0 - 0.5 * off)
+        })
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::letterbox_tensor;
+
+    fn identity(size: u32) -> Letterbox {
+        letterbox_tensor(
+            &vec![0u8; (size * size * 3) as usize],
+            size,
+            size,
+            None,
+            size,
+            (1.0, 0.0),
+        )
+        .1
+    }
+
+    #[test]
+    fn detector_anchors_cover_three_grids() {
+        let a = detector_anchors();
+        assert_eq!(a.len(), 2254);
+        assert_eq!(a[0], (0.5 / 28.0, 0.5 / 28.0));
+        assert_eq!(a[1], a[0]);
+        assert_eq!(a[1568], (0.5 / 14.0, 0.5 / 14.0));
+        assert_eq!(a[2253], (6.5 / 7.0, 6.5 / 7.0));
+    }
+
+    #[test]
+    fn a_nanodet_cell_decodes_into_a_box_around_its_centre() {
+        let lb = identity(NANODET_SIZE);
+        let cells = [52 * 52, 26 * 26, 13 * 13];
+        let mut scores: Vec<Vec<f32>> = cells.iter().map(|&n| vec![0.0; n * 80]).collect();
+        let mut dists: Vec<Vec<f32>> = cells.iter().map(|&n| vec![0.0; n * 44]).collect();
+        // Stride 16, cell (row 5, col 10): centre (168, 88). Distances all
+        // certain: left 2, top 3, right 1, bottom 4 strides.
+        let cell = 5 * 26 + 10;
+        scores[1][cell * 80] = 0.9;
+        scores[1][cell * 80 + 15] = 0.95; // a cat score does not matter here
+        for (side, bin) in [2usize, 3, 1, 4].into_iter().enumerate() {
+            dists[1][cell * 44 + side * 11 + bin] = 50.0;
+        }
+        // A weaker, overlapping twin at the neighbouring cell is suppressed.
+        scores[1][(cell + 1) * 80] = 0.5;
+        for (side, bin) in [3usize, 3, 0, 4].into_iter().enumerate() {
+            dists[1][(cell + 1) * 44 + side * 11 + bin] = 50.0;
+        }
+        let levels = [
+            (&scores[0][..], &dists[0][..]),
+            (&scores[1][..], &dists[1][..]),
+            (&scores[2][..], &dists[2][..]),
+        ];
+        let found = nanodet_persons(&levels, &lb);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let b = found[0].bbox;
+        assert!((found[0].score - 0.9).abs() < 1e-6);
+        for (got, want) in [(b.x0, 136.0), (b.y0, 40.0), (b.x1, 184.0), (b.y1, 152.0)] {
+            assert!((got - want).abs() < 1e-2, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn nanodet_input_is_bgr_and_normalised() {
+        let mut t = vec![0f32; 3 * 4];
+        t[0..4].fill(255.0); // red plane
+        nanodet_normalise(&mut t);
+        // Blue plane first: zero blue.
+        assert!((t[0] - (0.0 - 103.53) / 57.375).abs() < 1e-4);
+        // Red plane last: full red.
+        assert!((t[8] - (255.0 - 123.675) / 58.395).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_detection_decodes_and_places_the_landmark_crop_on_the_hips() {
+        let lb = identity(DETECTOR_SIZE);
+        let mut raw = vec![0f32; 2254 * 13];
+        for i in 0..2254 {
+            raw[i * 13] = -10.0;
+        }
+        // Anchor 0 sits at (4, 4) input pixels.
+        raw[..13].copy_from_slice(&[
+            3.0, 10.0, 6.0, 20.0, 20.0, // score, head cx, cy, w, h
+            4.0, 96.0, // hips (8, 100)
+            4.0, 16.0, // extent (8, 20): 80 px above the hips
+            0.0, 0.0, 0.0, 0.0,
+        ]);
+        let found = pose_detections(&raw, &lb);
+        assert_eq!(found.len(), 1);
+        let d = found[0];
+        assert!((d.score - sigmoid(3.0)).abs() < 1e-6);
+        assert_eq!(
+            d.head,
+            BoxF {
+                x0: 4.0,
+                y0: 0.0,
+                x1: 24.0,
+                y1: 20.0
+            }
+        );
+        assert_eq!((d.hips, d.extent), ((8.0, 100.0), (8.0, 20.0)));
+        let r = d.landmark_region();
+        assert_eq!((r.w, r.h), (200.0, 200.0));
+        assert_eq!((r.x + r.w / 2.0, r.y + r.h / 2.0), (8.0, 100.0));
+
+        let inside = Candidate {
+            score: 0.8,
+            bbox: BoxF {
+                x0: 0.0,
+                y0: 0.0,
+                x1: 50.0,
+                y1: 120.0,
+            },
+        };
+        assert_eq!(confirming(&inside, &found), Some(d));
+        // A candidate beside the head is not confirmed by it.
+        let beside = Candidate {
+            score: 0.8,
+            bbox: BoxF {
+                x0: 30.0,
+                y0: 0.0,
+                x1: 90.0,
+                y1: 120.0,
+            },
+        };
+        assert_eq!(confirming(&beside, &found), None);
+
+        // Two heads inside one box (people overlapping): the one where the
+        // box's own head belongs wins over a more confident neighbour's.
+        let head = |x0: f32, score: f32| PoseDetection {
+            score,
+            head: BoxF {
+                x0,
+                y0: 10.0,
+                x1: x0 + 20.0,
+                y1: 30.0,
+            },
+            hips: (0.0, 0.0),
+            extent: (0.0, 0.0),
+        };
+        let wide = Candidate {
+            score: 0.8,
+            bbox: BoxF {
+                x0: 0.0,
+                y0: 0.0,
+                x1: 100.0,
+                y1: 200.0,
+            },
+        };
+        let own = head(40.0, 0.6);
+        let neighbour = head(75.0, 0.95);
+        assert_eq!(confirming(&wide, &[neighbour, own]), Some(own));
+    }
+
+    #[test]
+    fn the_primary_person_is_large_and_central() {
+        let centre = BoxF {
+            x0: 400.0,
+            y0: 200.0,
+            x1: 600.0,
+            y1: 600.0,
+        };
+        let corner_bigger = BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 220.0,
+            y1: 420.0,
+        };
+        let small = BoxF {
+            x0: 480.0,
+            y0: 380.0,
+            x1: 520.0,
+            y1: 420.0,
+        };
+        assert_eq!(primary(&[corner_bigger, centre, small], 1000, 800), Some(1));
+        assert_eq!(primary(&[small], 1000, 800), Some(0));
+        assert_eq!(primary(&[], 1000, 800), None);
+        // A box mostly outside the photo counts only its inside.
+        let outside = BoxF {
+            x0: -2000.0,
+            y0: 0.0,
+            x1: 100.0,
+            y1: 800.0,
+        };
+        assert_eq!(primary(&[outside, centre], 1000, 800), Some(1));
+    }
+
+    #[test]
+    fn boxes_overlap_and_square_up() {
+        let a = BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 10.0,
+            y1: 10.0,
+        };
+        let b = BoxF {
+            x0: 5.0,
+            y0: 0.0,
+            x1: 15.0,
+            y1: 10.0,
+        };
+        assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-6);
+        let s = BoxF {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 10.0,
+            y1: 40.0,
+        }
+        .square(1.5);
+        assert_eq!(
+            s,
+            Rect {
+                x: -25.0,
+                y: -10.0,
+                w: 60.0,
+                h: 60.0
+            }
+        );
+    }
+}
