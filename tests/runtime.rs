@@ -359,9 +359,12 @@ async fn jobs_whose_queue_redis_lost_are_pushed_again_and_complete_once_each() {
     .unwrap();
     env.spawn_worker_with(&[STAGED_ONLY, ("ATELIER__WORKER__CONCURRENCY", "3")])
         .unwrap();
+    // Long enough to still be running after 1,000 submissions on a loaded
+    // 2-core machine (4 s was not: quick jobs started and settled before
+    // the queue was lost).
     let mut running = Vec::new();
     for _ in 0..3 {
-        running.push(submit(&env, "vic", &[("long", 4000)]).await);
+        running.push(submit(&env, "vic", &[("long", 15000)]).await);
     }
     for id in &running {
         env.wait_job(id, WAIT, |j| j["status"] == "processing")
