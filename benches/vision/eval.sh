@@ -2,7 +2,8 @@
 # The vision evaluation (tests/data/eval) through the public API: starts an
 # intake and a worker from BIN_DIR (default: this checkout's debug build) on
 # their own database, Redis prefix and object folder, runs eval.py and prints
-# its summary. Usage: bash benches/vision/eval.sh [BIN_DIR] [OUT_JSON]
+# its summary. Usage: bash benches/vision/eval.sh [BIN_DIR] [OUT_JSON]; set
+# EVAL_SET to a folder with photos/ and labels.json to score another set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN="${1:-${CARGO_TARGET_DIR:-target}/debug}"
@@ -21,4 +22,4 @@ INTAKE=$!
 WORKER=$!
 trap 'kill -TERM $INTAKE $WORKER 2>/dev/null; wait $INTAKE $WORKER 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
-python3 benches/vision/eval.py --api "http://127.0.0.1:$PORT" --objects .eval/objects --out "$OUT"
+python3 benches/vision/eval.py --api "http://127.0.0.1:$PORT" --objects .eval/objects --out "$OUT" ${EVAL_SET:+--set "$EVAL_SET"}
