@@ -63,4 +63,5 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-cli ping >/dev/null
 fi
 bash "$(dirname "$0")/fetch-models.sh"
-log "ready: PostgreSQL and Redis on 127.0.0.1, models verified"
+bash "$(dirname "$0")/fetch-body.sh"
+log "ready: PostgreSQL and Redis on 127.0.0.1, models verified, body model extracted"

@@ -1,0 +1,176 @@
+//! Tape measurements on a shaped body: height as the vertical extent, and
+//! girths as the length a tape laid horizontally around one part takes —
+//! the convex hull of that part's cross-section (a tape bridges hollows).
+//! The mesh's y axis points up.
+use std::collections::HashMap;
+
+/// The vertical extent of `vertices`, in mesh units.
+pub fn height(positions: &[[f32; 3]], vertices: &[u32]) -> f32 {
+    let (lo, hi) = vertices.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &i| {
+        let y = positions[i as usize][1];
+        (lo.min(y), hi.max(y))
+    });
+    (hi - lo).max(0.0)
+}
+
+/// The horizontal cross-section of `triangles` at height `y`, split into its
+/// closed loops (a torso, two arms…), each as points in (x, z).
+pub fn section(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32) -> Vec<Vec<[f32; 2]>> {
+    // Each crossing lies on a mesh edge; a triangle crossing the plane joins
+    // two edges. Loops are the connected edge chains.
+    let mut point: HashMap<(u32, u32), [f32; 2]> = HashMap::new();
+    let mut links: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
+    for t in triangles {
+        let mut crossed = Vec::with_capacity(2);
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            let (pa, pb) = (positions[a as usize], positions[b as usize]);
+            if (pa[1] < y) != (pb[1] < y) {
+                let s = (y - pa[1]) / (pb[1] - pa[1]);
+                let key = (a.min(b), a.max(b));
+                point.insert(
+                    key,
+                    [pa[0] + s * (pb[0] - pa[0]), pa[2] + s * (pb[2] - pa[2])],
+                );
+                crossed.push(key);
+            }
+        }
+        if let [e, f] = crossed[..] {
+            links.entry(e).or_default().push(f);
+            links.entry(f).or_default().push(e);
+        }
+    }
+    let mut seen: HashMap<(u32, u32), ()> = HashMap::new();
+    let mut loops = Vec::new();
+    for &start in links.keys() {
+        if seen.contains_key(&start) {
+            continue;
+        }
+        let mut stack = vec![start];
+        let mut pts = Vec::new();
+        seen.insert(start, ());
+        while let Some(e) = stack.pop() {
+            pts.push(point[&e]);
+            for &n in &links[&e] {
+                if seen.insert(n, ()).is_none() {
+                    stack.push(n);
+                }
+            }
+        }
+        loops.push(pts);
+    }
+    loops
+}
+
+/// The perimeter of the convex hull of `points` (Andrew's monotone chain).
+pub fn hull_perimeter(points: &[[f32; 2]]) -> f32 {
+    let mut p: Vec<[f32; 2]> = points.to_vec();
+    p.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    p.dedup();
+    if p.len() < 2 {
+        return 0.0;
+    }
+    let cross = |o: [f32; 2], a: [f32; 2], b: [f32; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    let mut hull: Vec<[f32; 2]> = Vec::with_capacity(2 * p.len());
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &[f32; 2]>> = if pass == 0 {
+            Box::new(p.iter())
+        } else {
+            Box::new(p.iter().rev())
+        };
+        for &q in iter {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], q) <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(q);
+        }
+        hull.pop();
+    }
+    let n = hull.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (hull[i], hull[(i + 1) % n]);
+            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+        })
+        .sum()
+}
+
+/// The girth at height `y` of the loop that encloses (or comes nearest to)
+/// the point (`x`, `z`): the torso's loop when (`x`, `z`) is on the body's
+/// axis, not an arm's.
+pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: f32) -> f32 {
+    let loops = section(positions, triangles, y);
+    let distance = |l: &Vec<[f32; 2]>| {
+        let n = l.len().max(1) as f32;
+        let c = l
+            .iter()
+            .fold([0f32; 2], |c, p| [c[0] + p[0] / n, c[1] + p[1] / n]);
+        (c[0] - x).powi(2) + (c[1] - z).powi(2)
+    };
+    loops
+        .iter()
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .map_or(0.0, |l| hull_perimeter(l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit cube's side faces (two triangles each), y from 0 to 1.
+    fn cube() -> (Vec<[f32; 3]>, Vec<[u32; 3]>) {
+        let p = vec![
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [1.0, 0.0, 1.0],
+            [0.0, 0.0, 1.0],
+            [0.0, 1.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [1.0, 1.0, 1.0],
+            [0.0, 1.0, 1.0],
+        ];
+        let mut t = Vec::new();
+        for i in 0..4u32 {
+            let j = (i + 1) % 4;
+            t.push([i, j, j + 4]);
+            t.push([i, j + 4, i + 4]);
+        }
+        (p, t)
+    }
+
+    #[test]
+    fn a_box_measures_its_perimeter_and_height() {
+        let (p, t) = cube();
+        assert_eq!(height(&p, &[0, 6]), 1.0);
+        let loops = section(&p, &t, 0.5);
+        assert_eq!(loops.len(), 1);
+        assert!((girth(&p, &t, 0.5, 0.5, 0.5) - 4.0).abs() < 1e-5);
+        // Two boxes side by side: the girth is the nearer one's.
+        let mut p2 = p.clone();
+        p2.extend(p.iter().map(|v| [v[0] + 5.0, v[1], v[2] * 2.0]));
+        let mut t2 = t.clone();
+        t2.extend(t.iter().map(|f| f.map(|i| i + 8)));
+        assert_eq!(section(&p2, &t2, 0.5).len(), 2);
+        assert!((girth(&p2, &t2, 0.5, 5.5, 1.0) - 6.0).abs() < 1e-5);
+        assert!((girth(&p2, &t2, 0.5, 0.0, 0.0) - 4.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_tape_bridges_hollows() {
+        // An L shape's hull: the square it spans minus nothing a tape sees.
+        let l = [
+            [0.0, 0.0],
+            [2.0, 0.0],
+            [2.0, 1.0],
+            [1.0, 1.0],
+            [1.0, 2.0],
+            [0.0, 2.0],
+        ];
+        let expected = 2.0 + 1.0 + 2f32.sqrt() + 1.0 + 2.0;
+        assert!((hull_perimeter(&l) - expected).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,130 @@
+//! The real HM08 body model (fetched by scripts/fetch-body.sh): shapes and
+//! measurements behave as a tailor would expect.
+use atelier_body::measure::{girth, height};
+use atelier_body::{BodyModel, Macros, UNITS_PER_METRE, default_dir};
+
+fn model() -> BodyModel {
+    BodyModel::load(&default_dir()).expect("run scripts/fetch-body.sh")
+}
+
+/// Height and the waist girth (at the spine joint above the pelvis, around
+/// the torso's loop), in metres.
+fn measure(m: &BodyModel, macros: &Macros, extra: &[(String, f32)]) -> (f32, f32) {
+    let p = m.shape_macros(macros, extra).unwrap();
+    let body = m.base.group_vertices("body").unwrap();
+    let tris = m.base.triangles("body").unwrap();
+    let axis = m.base.centre("joint-pelvis", &p).unwrap();
+    let waist = m.base.centre("joint-spine-3", &p).unwrap();
+    (
+        height(&p, &body) / UNITS_PER_METRE,
+        girth(&p, &tris, waist[1], axis[0], waist[2]) / UNITS_PER_METRE,
+    )
+}
+
+#[test]
+fn the_skin_is_the_body_group_and_every_macro_target_exists() {
+    let m = model();
+    assert_eq!(
+        m.base.positions.len(),
+        19158,
+        "the whole mesh, helpers included"
+    );
+    let body = m.base.group_vertices("body").unwrap();
+    assert_eq!(body.len(), 13380);
+    assert!(m.base.groups.contains_key("joint-pelvis"));
+    // Every target the macro blending names, over the corners of the
+    // variables' ranges and the level boundaries, is in the data.
+    for gender in [0.0, 1.0] {
+        for age in [0.0, 0.1, 0.1875, 0.3, 0.5, 0.8, 1.0] {
+            for (muscle, weight) in [(0.0, 1.0), (1.0, 0.0), (0.25, 0.75)] {
+                for (height, proportions) in [(0.0, 1.0), (1.0, 0.0)] {
+                    let macros = Macros {
+                        gender,
+                        age,
+                        muscle,
+                        weight,
+                        height,
+                        proportions,
+                        ..Macros::default()
+                    };
+                    for (name, _) in macros.targets() {
+                        m.target(&name).unwrap_or_else(|e| panic!("{e}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn macros_and_measurement_targets_move_height_and_waist_the_right_way() {
+    let m = model();
+    let female = Macros {
+        gender: 0.0,
+        ..Macros::default()
+    };
+    let male = Macros {
+        gender: 1.0,
+        ..Macros::default()
+    };
+    let (hf, wf) = measure(&m, &female, &[]);
+    let (hm, wm) = measure(&m, &male, &[]);
+    // MakeHuman's average young adults: about 1.59 m and 1.73 m.
+    assert!(
+        (1.5..1.7).contains(&hf) && (1.65..1.85).contains(&hm),
+        "{hf} {hm}"
+    );
+    assert!(
+        (0.6..0.9).contains(&wf) && (0.6..0.95).contains(&wm),
+        "{wf} {wm}"
+    );
+
+    let (tall, _) = measure(
+        &m,
+        &Macros {
+            height: 1.0,
+            ..male
+        },
+        &[],
+    );
+    let (short, _) = measure(
+        &m,
+        &Macros {
+            height: 0.0,
+            ..male
+        },
+        &[],
+    );
+    assert!(tall - short > 0.15, "{short} → {tall}");
+
+    let (_, heavy) = measure(
+        &m,
+        &Macros {
+            weight: 1.0,
+            ..female
+        },
+        &[],
+    );
+    let (_, light) = measure(
+        &m,
+        &Macros {
+            weight: 0.0,
+            ..female
+        },
+        &[],
+    );
+    assert!(heavy - light > 0.1, "{light} → {heavy}");
+
+    let incr = [("torso/measure-waist-circ-incr.target.gz".to_owned(), 1.0)];
+    let decr = [("torso/measure-waist-circ-decr.target.gz".to_owned(), 1.0)];
+    let (h_incr, bigger) = measure(&m, &female, &incr);
+    let (_, smaller) = measure(&m, &female, &decr);
+    assert!(
+        bigger - wf > 0.02 && wf - smaller > 0.02,
+        "{smaller} {wf} {bigger}"
+    );
+    assert!(
+        (h_incr - hf).abs() < 0.005,
+        "the waist target keeps the height"
+    );
+}
