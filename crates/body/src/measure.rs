@@ -117,6 +117,97 @@ pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: 
         .map_or(0.0, |l| hull_perimeter(l))
 }
 
+/// A body's measurements in metres, taken the way they will be taken from
+/// photos (joint centres for lengths, horizontal tape girths).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurements {
+    pub height: f32,
+    /// At the neck joint.
+    pub neck: f32,
+    /// The largest torso girth between the mid-back joint and where the arms
+    /// join the torso's section (bust for women, chest for men).
+    pub chest: f32,
+    /// The smallest torso girth between the hips and the chest.
+    pub waist: f32,
+    /// The largest girth between the crotch and the pelvis joint.
+    pub hips: f32,
+    /// Between the two shoulder joints.
+    pub shoulder_width: f32,
+    /// Shoulder joint → elbow joint → wrist (the hand joint), left side.
+    pub arm_length: f32,
+    /// Crotch to floor.
+    pub inseam: f32,
+}
+
+/// The scan step for girth bands: 5 mm.
+const STEP: f32 = 0.05;
+
+/// Measure a shaped body (`positions` of `base`'s vertices).
+pub fn measure_body(
+    base: &crate::BaseMesh,
+    positions: &[[f32; 3]],
+) -> Result<Measurements, crate::BodyError> {
+    let body = base.group_vertices("body")?;
+    let tris = base.triangles("body")?;
+    let joint = |name: &str| base.centre(name, positions);
+    let (pelvis, spine2, neck) = (
+        joint("joint-pelvis")?,
+        joint("joint-spine-2")?,
+        joint("joint-neck")?,
+    );
+    let (l_shoulder, r_shoulder) = (joint("joint-l-shoulder")?, joint("joint-r-shoulder")?);
+    let (elbow, wrist) = (joint("joint-l-elbow")?, joint("joint-l-hand")?);
+    let floor = body
+        .iter()
+        .map(|&i| positions[i as usize][1])
+        .fold(f32::MAX, f32::min);
+    // The crotch: the lowest skin on the body's mid-plane below the pelvis.
+    let crotch = body
+        .iter()
+        .map(|&i| positions[i as usize])
+        .filter(|v| (v[0] - pelvis[0]).abs() < 0.05 && v[1] < pelvis[1])
+        .map(|v| v[1])
+        .fold(pelvis[1], f32::min);
+    let torso = |y: f32| girth(positions, &tris, y, pelvis[0], pelvis[2]);
+    let band = |from: f32, to: f32| {
+        let n = ((to - from) / STEP).ceil().max(1.0) as usize;
+        (0..=n).map(move |k| from + (to - from) * k as f32 / n as f32)
+    };
+    let hips = band(crotch + STEP, pelvis[1])
+        .map(torso)
+        .fold(0f32, f32::max);
+    // Up from the mid-back until the arms join the section: a jump of more
+    // than 10 % from one step to the next.
+    let mut chest = 0f32;
+    let mut last = None;
+    for y in band(spine2[1], l_shoulder[1]) {
+        let g = torso(y);
+        if last.is_some_and(|l: f32| g > l * 1.1) {
+            break;
+        }
+        chest = chest.max(g);
+        last = Some(g);
+    }
+    let waist = band(pelvis[1], spine2[1].max(pelvis[1]))
+        .chain(std::iter::once(spine2[1]))
+        .map(torso)
+        .fold(f32::MAX, f32::min);
+    let dist = |a: [f32; 3], b: [f32; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
+    let m = crate::UNITS_PER_METRE;
+    Ok(Measurements {
+        height: height(positions, &body) / m,
+        neck: girth(positions, &tris, neck[1], neck[0], neck[2]) / m,
+        chest: chest / m,
+        waist: waist.min(chest) / m,
+        hips: hips / m,
+        shoulder_width: dist(l_shoulder, r_shoulder) / m,
+        arm_length: (dist(l_shoulder, elbow) + dist(elbow, wrist)) / m,
+        inseam: (crotch - floor) / m,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

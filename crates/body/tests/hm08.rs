@@ -128,3 +128,49 @@ fn macros_and_measurement_targets_move_height_and_waist_the_right_way() {
         "the waist target keeps the height"
     );
 }
+
+#[test]
+fn a_body_measures_like_a_person_and_measurement_targets_move_their_measure() {
+    use atelier_body::measure::measure_body;
+    let m = model();
+    let female = Macros {
+        gender: 0.0,
+        ..Macros::default()
+    };
+    let measure = |extra: &[(String, f32)]| {
+        measure_body(&m.base, &m.shape_macros(&female, extra).unwrap()).unwrap()
+    };
+    let base = measure(&[]);
+    // MakeHuman's average young woman, within ranges a tailor would accept.
+    assert!((1.5..1.7).contains(&base.height), "{base:?}");
+    assert!((0.28..0.42).contains(&base.neck), "{base:?}");
+    assert!((0.75..1.0).contains(&base.chest), "{base:?}");
+    assert!((0.6..0.8).contains(&base.waist), "{base:?}");
+    assert!((0.85..1.05).contains(&base.hips), "{base:?}");
+    assert!(
+        base.waist < base.chest && base.waist < base.hips,
+        "{base:?}"
+    );
+    assert!((0.25..0.45).contains(&base.shoulder_width), "{base:?}");
+    assert!((0.35..0.65).contains(&base.arm_length), "{base:?}");
+    assert!((0.65..0.85).contains(&base.inseam), "{base:?}");
+
+    for (target, pick) in [
+        (
+            "torso/measure-bust-circ-incr",
+            (|x: &atelier_body::measure::Measurements| x.chest) as fn(&_) -> f32,
+        ),
+        ("torso/measure-hips-circ-incr", |x| x.hips),
+        ("neck/measure-neck-circ-incr", |x| x.neck),
+    ] {
+        let grown = measure(&[(format!("{target}.target.gz"), 1.0)]);
+        assert!(
+            pick(&grown) - pick(&base) > 0.01,
+            "{target}: {base:?} → {grown:?}"
+        );
+        assert!(
+            (grown.height - base.height).abs() < 0.01,
+            "{target} keeps the height"
+        );
+    }
+}
