@@ -6,6 +6,7 @@
 //! (`scripts/fetch-body.sh`); nothing here touches the network.
 #![forbid(unsafe_code)]
 
+pub mod calibrate;
 pub mod fit;
 pub mod macros;
 pub mod measure;

@@ -99,10 +99,27 @@ pub fn hull_perimeter(points: &[[f32; 2]]) -> f32 {
         .sum()
 }
 
-/// The girth at height `y` of the loop that encloses (or comes nearest to)
-/// the point (`x`, `z`): the torso's loop when (`x`, `z`) is on the body's
-/// axis, not an arm's.
-pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: f32) -> f32 {
+/// One horizontal cross-section of a body part, in mesh units: how wide
+/// (x) and deep (z) it is and its girth — what a front photo, a side photo
+/// and a tape would each see.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Section {
+    pub y: f32,
+    pub width: f32,
+    pub depth: f32,
+    pub girth: f32,
+}
+
+/// The section at height `y` of the loop that encloses (or comes nearest
+/// to) the point (`x`, `z`): the torso's loop when (`x`, `z`) is on the
+/// body's axis, not an arm's.
+pub fn section_at(
+    positions: &[[f32; 3]],
+    triangles: &[[u32; 3]],
+    y: f32,
+    x: f32,
+    z: f32,
+) -> Section {
     let loops = section(positions, triangles, y);
     let distance = |l: &Vec<[f32; 2]>| {
         let n = l.len().max(1) as f32;
@@ -111,10 +128,32 @@ pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: 
             .fold([0f32; 2], |c, p| [c[0] + p[0] / n, c[1] + p[1] / n]);
         (c[0] - x).powi(2) + (c[1] - z).powi(2)
     };
-    loops
+    let Some(l) = loops
         .iter()
         .min_by(|a, b| distance(a).total_cmp(&distance(b)))
-        .map_or(0.0, |l| hull_perimeter(l))
+    else {
+        return Section {
+            y,
+            ..Section::default()
+        };
+    };
+    let extent = |k: usize| {
+        let (lo, hi) = l.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| {
+            (lo.min(p[k]), hi.max(p[k]))
+        });
+        hi - lo
+    };
+    Section {
+        y,
+        width: extent(0),
+        depth: extent(1),
+        girth: hull_perimeter(l),
+    }
+}
+
+/// The girth of [`section_at`]'s loop.
+pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: f32) -> f32 {
+    section_at(positions, triangles, y, x, z).girth
 }
 
 /// A body's measurements in metres, taken the way they will be taken from
@@ -137,6 +176,18 @@ pub struct Measurements {
     pub arm_length: f32,
     /// Crotch to floor.
     pub inseam: f32,
+    /// The sections the girths were taken at, in metres: what a front
+    /// photo (width) and a side photo (depth) see of them.
+    pub sections: Sections,
+}
+
+/// The neck, chest, waist and hip sections of a body, metres.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sections {
+    pub neck: Section,
+    pub chest: Section,
+    pub waist: Section,
+    pub hips: Section,
 }
 
 /// The scan step for girth bands: 5 mm.
@@ -168,43 +219,58 @@ pub fn measure_body(
         .filter(|v| (v[0] - pelvis[0]).abs() < 0.05 && v[1] < pelvis[1])
         .map(|v| v[1])
         .fold(pelvis[1], f32::min);
-    let torso = |y: f32| girth(positions, &tris, y, pelvis[0], pelvis[2]);
+    let torso = |y: f32| section_at(positions, &tris, y, pelvis[0], pelvis[2]);
     let band = |from: f32, to: f32| {
         let n = ((to - from) / STEP).ceil().max(1.0) as usize;
         (0..=n).map(move |k| from + (to - from) * k as f32 / n as f32)
     };
+    let widest = |a: Section, b: Section| if b.girth > a.girth { b } else { a };
     let hips = band(crotch + STEP, pelvis[1])
         .map(torso)
-        .fold(0f32, f32::max);
+        .fold(Section::default(), widest);
     // Up from the mid-back until the arms join the section: a jump of more
     // than 10 % from one step to the next.
-    let mut chest = 0f32;
-    let mut last = None;
+    let mut chest = Section::default();
+    let mut last: Option<f32> = None;
     for y in band(spine2[1], l_shoulder[1]) {
-        let g = torso(y);
-        if last.is_some_and(|l: f32| g > l * 1.1) {
+        let s = torso(y);
+        if last.is_some_and(|l| s.girth > l * 1.1) {
             break;
         }
-        chest = chest.max(g);
-        last = Some(g);
+        chest = widest(chest, s);
+        last = Some(s.girth);
     }
     let waist = band(pelvis[1], spine2[1].max(pelvis[1]))
         .chain(std::iter::once(spine2[1]))
         .map(torso)
-        .fold(f32::MAX, f32::min);
+        .filter(|s| s.girth > 0.0)
+        .fold(chest, |a, b| if b.girth < a.girth { b } else { a });
+    let neck = section_at(positions, &tris, neck[1], neck[0], neck[2]);
     let dist = |a: [f32; 3], b: [f32; 3]| {
         ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
     };
     let m = crate::UNITS_PER_METRE;
+    let metres = |s: Section| Section {
+        y: (s.y - floor) / m,
+        width: s.width / m,
+        depth: s.depth / m,
+        girth: s.girth / m,
+    };
     Ok(Measurements {
         height: height(positions, &body) / m,
-        neck: girth(positions, &tris, neck[1], neck[0], neck[2]) / m,
-        chest: chest / m,
-        waist: waist.min(chest) / m,
-        hips: hips / m,
+        neck: neck.girth / m,
+        chest: chest.girth / m,
+        waist: waist.girth / m,
+        hips: hips.girth / m,
         shoulder_width: dist(l_shoulder, r_shoulder) / m,
         arm_length: (dist(l_shoulder, elbow) + dist(elbow, wrist)) / m,
         inseam: (crotch - floor) / m,
+        sections: Sections {
+            neck: metres(neck),
+            chest: metres(chest),
+            waist: metres(waist),
+            hips: metres(hips),
+        },
     })
 }
 

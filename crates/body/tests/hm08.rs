@@ -243,3 +243,49 @@ fn the_fit_reaches_ordinary_measurements() {
         assert!((a - b).abs() < 0.01, "{got:?}");
     }
 }
+
+/// The section calibration, fitted on 24 generated bodies, predicts the
+/// girths of other bodies from their widths and depths alone.
+#[test]
+fn girths_follow_from_width_and_depth_once_calibrated_on_the_model() {
+    use atelier_body::calibrate::{calibrate, spread};
+    use atelier_body::measure::measure_body;
+    let m = model();
+    let cal = calibrate(&m, &spread()).unwrap();
+    for s in [cal.neck, cal.chest, cal.waist, cal.hips] {
+        assert!((0.85..1.15).contains(&s.scale), "{cal:?}");
+        assert!(s.residual_sd < 0.03, "{cal:?}");
+    }
+    // Bodies not in the calibration set.
+    for macros in [
+        Macros {
+            gender: 0.3,
+            weight: 0.7,
+            muscle: 0.4,
+            height: 0.6,
+            ..Macros::default()
+        },
+        Macros {
+            gender: 0.9,
+            weight: 0.2,
+            muscle: 0.8,
+            height: 0.3,
+            ..Macros::default()
+        },
+    ] {
+        let got = measure_body(&m.base, &m.shape_macros(&macros, &[]).unwrap()).unwrap();
+        let s = got.sections;
+        for (model, section) in [
+            (cal.waist, s.waist),
+            (cal.hips, s.hips),
+            (cal.chest, s.chest),
+        ] {
+            let predicted = model.girth(section.width, section.depth);
+            let err = (predicted - section.girth).abs();
+            assert!(
+                err < 0.03 + 2.0 * model.residual_sd,
+                "{macros:?}: {section:?} predicted {predicted}"
+            );
+        }
+    }
+}
