@@ -32,11 +32,16 @@ impl Letterbox {
         )
     }
 
-    /// The model-input rectangle that holds photo pixels (not padding).
+    /// The model-input rectangle that holds photo pixels (not padding),
+    /// inside the square (as `letterbox_tensor` drew it, even for a region
+    /// reaching far past the photo).
     pub fn content(&self) -> (u32, u32, u32, u32) {
-        let w = (self.region.w * self.scale).round() as u32;
-        let h = (self.region.h * self.scale).round() as u32;
-        (self.pad_x as u32, self.pad_y as u32, w.max(1), h.max(1))
+        let (x, y) = (self.pad_x as u32, self.pad_y as u32);
+        let w = ((self.region.w * self.scale).round() as u32)
+            .clamp(1, self.size.saturating_sub(x).max(1));
+        let h = ((self.region.h * self.scale).round() as u32)
+            .clamp(1, self.size.saturating_sub(y).max(1));
+        (x, y, w, h)
     }
 }
 
@@ -190,6 +195,22 @@ mod tests {
                 h: 80.0
             }
         );
+    }
+
+    /// A region wholly outside the photo (found by the property test
+    /// below): the content stays inside the square.
+    #[test]
+    fn a_region_wholly_outside_the_photo_stays_inside_the_square() {
+        let region = Rect {
+            x: 0.0,
+            y: -372.6,
+            w: 0.0,
+            h: 0.0,
+        };
+        let (t, lb) = letterbox_tensor(&[5u8; 3], 1, 1, Some(region), 64, (1.0, 0.0));
+        assert_eq!(t.len(), 3 * 64 * 64);
+        let (cx, cy, cw, ch) = lb.content();
+        assert!(cx + cw <= 64 && cy + ch <= 64, "{lb:?}");
     }
 
     #[test]
