@@ -58,25 +58,68 @@ pub enum UnitSystem {
     Imperial,
 }
 
-/// `avatar.build` v1.
+/// The sex the body model starts from; `unspecified` starts between the
+/// two and lets the fit decide nothing about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    Female,
+    Male,
+    #[default]
+    Unspecified,
+}
+
+/// The photos an avatar is built from: a front photo, and a side photo for
+/// depths (without one, depths are estimated and the uncertainty is larger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarPhotos {
+    pub front: Uuid,
+    #[serde(default)]
+    pub side: Option<Uuid>,
+}
+
+/// Options of `avatar.build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarOptions {
+    /// Also write a `KHR_draco_mesh_compression` variant of each GLB.
+    #[serde(default)]
+    pub draco: bool,
+}
+
+/// The stated heights an avatar can be built for, centimetres.
+pub const AVATAR_HEIGHT_CM: std::ops::RangeInclusive<f32> = 50.0..=250.0;
+
+/// `avatar.build` v1: `{avatar_id?, photos: {front, side?}, height_cm, sex?,
+/// unit, options}`. The stated height is required: it fixes the scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarBuildInput {
-    pub front_upload_id: Uuid,
     #[serde(default)]
-    pub side_upload_id: Option<Uuid>,
+    pub avatar_id: Option<Uuid>,
+    pub photos: AvatarPhotos,
     pub height_cm: f32,
+    #[serde(default)]
+    pub sex: Sex,
     #[serde(default)]
     pub unit: UnitSystem,
     #[serde(default)]
-    pub avatar_id: Option<Uuid>,
+    pub options: AvatarOptions,
 }
 
 impl AvatarBuildInput {
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
-        if !(100.0..=250.0).contains(&self.height_cm) {
+        if !AVATAR_HEIGHT_CM.contains(&self.height_cm) {
+            return Err(ValidationError::new(format!(
+                "input.height_cm: must be between {} and {}",
+                AVATAR_HEIGHT_CM.start(),
+                AVATAR_HEIGHT_CM.end()
+            )));
+        }
+        if self.photos.side == Some(self.photos.front) {
             return Err(ValidationError::new(
-                "input.height_cm: must be between 100 and 250",
+                "input.photos.side: must be another upload than the front photo",
             ));
         }
         Ok(())

@@ -137,8 +137,8 @@ impl JobSpec {
             JobSpec::PhotoIngest(i) => vec![i.upload_id],
             JobSpec::Vision(_, i) => vec![i.upload_id],
             JobSpec::Embed(i) => i.upload_id.into_iter().collect(),
-            JobSpec::AvatarBuild(i) => std::iter::once(i.front_upload_id)
-                .chain(i.side_upload_id)
+            JobSpec::AvatarBuild(i) => std::iter::once(i.photos.front)
+                .chain(i.photos.side)
                 .collect(),
             JobSpec::RenderStills(i) => i.design.upload_ids(),
             JobSpec::Turntable(i) => i.design.upload_ids(),
@@ -206,19 +206,49 @@ mod tests {
     #[test]
     fn catalogue_contracts_validate_ranges() {
         let up = Uuid::new_v4();
-        assert!(
-            JobSpec::parse(
+        let spec = JobSpec::parse(
+            JobKind::AvatarBuild,
+            json!({"photos": {"front": up}, "height_cm": 172.0, "sex": "female"}),
+        )
+        .unwrap();
+        assert_eq!(spec.upload_ids(), vec![up]);
+        // A child's height is fine; 20 cm or 3 m is not.
+        for (h, ok) in [
+            (50.0, true),
+            (120.0, true),
+            (250.0, true),
+            (20.0, false),
+            (300.0, false),
+        ] {
+            let got = JobSpec::parse(
                 JobKind::AvatarBuild,
-                json!({"front_upload_id": up, "height_cm": 172.0})
-            )
-            .is_ok()
-        );
+                json!({"photos": {"front": up}, "height_cm": h}),
+            );
+            assert_eq!(got.is_ok(), ok, "{h}: {got:?}");
+            if let Err(err) = got {
+                assert!(err.message.contains("height_cm"), "{err}");
+            }
+        }
+        let side = Uuid::new_v4();
+        let spec = JobSpec::parse(
+            JobKind::AvatarBuild,
+            json!({"photos": {"front": up, "side": side}, "height_cm": 172.0,
+                   "unit": "imperial", "options": {"draco": true}}),
+        )
+        .unwrap();
+        assert_eq!(spec.upload_ids(), vec![up, side]);
         let err = JobSpec::parse(
             JobKind::AvatarBuild,
-            json!({"front_upload_id": up, "height_cm": 20.0}),
+            json!({"photos": {"front": up, "side": up}, "height_cm": 172.0}),
         )
         .unwrap_err();
-        assert!(err.message.contains("height_cm"));
+        assert!(err.message.contains("photos.side"), "{err}");
+        let err = JobSpec::parse(
+            JobKind::AvatarBuild,
+            json!({"photos": {"front": up}, "height_cm": 172.0, "sex": "other"}),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("sex"), "{err}");
         let err = JobSpec::parse(JobKind::VisionEmbed, json!({})).unwrap_err();
         assert!(err.message.contains("exactly one"));
     }
