@@ -2,6 +2,7 @@
 //! its SSD anchors, a face placed from body landmarks when no detector sees
 //! it, and the crop the 468-point face mesh wants: square, turned so the
 //! eyes are level.
+use crate::detect::{BoxF, sigmoid, ssd_anchors, suppress};
 use crate::{Keypoint, Letterbox, Rect};
 
 /// The short-range detector's input side.
@@ -14,25 +15,6 @@ pub const MESH_SIZE: u32 = 192;
 pub const MIN_FACE_SCORE: f32 = 0.5;
 /// The mesh's own face-presence probability must reach this.
 pub const MIN_MESH_PRESENCE: f32 = 0.5;
-
-/// SSD anchor centres in 0..1 (MediaPipe's fixed-size anchors): for each
-/// `(grid, per_cell)` layer, a `grid`×`grid` raster, row-major, each cell's
-/// centre repeated `per_cell` times.
-pub fn ssd_anchors(layers: &[(u32, usize)]) -> Vec<(f32, f32)> {
-    let mut anchors = Vec::new();
-    for &(grid, per_cell) in layers {
-        for y in 0..grid {
-            for x in 0..grid {
-                let centre = (
-                    (x as f32 + 0.5) / grid as f32,
-                    (y as f32 + 0.5) / grid as f32,
-                );
-                anchors.extend(std::iter::repeat_n(centre, per_cell));
-            }
-        }
-    }
-    anchors
-}
 
 /// The 896 anchor centres of the short-range model: a 16×16 grid (stride
 /// 8) with 2 anchors per cell, then an 8×8 grid (strides 16, three layers
@@ -102,10 +84,6 @@ impl Face {
     }
 }
 
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v.clamp(-100.0, 100.0)).exp())
-}
-
 /// The faces of one detector run (`regressors` `[anchors×16]`,
 /// `classificators` `[anchors]` logits) of `model`, through `letterbox`
 /// back to photo pixels: every anchor at least [`MIN_FACE_SCORE`], overlaps
@@ -121,12 +99,9 @@ pub fn faces(
     if regressors.len() < anchors.len() * 16 {
         return Vec::new();
     }
-    let mut order: Vec<usize> = (0..anchors.len().min(logits.len()))
-        .filter(|&i| sigmoid(logits[i]) >= MIN_FACE_SCORE)
-        .collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
     let mut found: Vec<Face> = Vec::new();
-    for i in order {
+    for i in (0..anchors.len().min(logits.len())).filter(|&i| sigmoid(logits[i]) >= MIN_FACE_SCORE)
+    {
         let r = &regressors[i * 16..i * 16 + 16];
         let (ax, ay) = anchors[i];
         // Model units are input pixels relative to the anchor centre.
@@ -145,11 +120,13 @@ pub fn faces(
             height: h,
             keypoints,
         };
-        if found.iter().all(|f| f.overlap(&face) < 0.3) {
-            found.push(face);
-        }
+        found.push(face);
     }
-    found
+    suppress(
+        found,
+        |f| f.score,
+        |a, b| a.bounds().overlap(&b.bounds()) >= 0.3,
+    )
 }
 
 /// The best face of one short-range detector run, or `None` when no anchor
@@ -206,12 +183,14 @@ pub fn face_from_pose(keypoints: &[Keypoint]) -> Option<Face> {
 }
 
 impl Face {
-    /// Intersection over the smaller box.
-    fn overlap(&self, other: &Face) -> f32 {
-        let w = ((self.x + self.width).min(other.x + other.width) - self.x.max(other.x)).max(0.0);
-        let h = ((self.y + self.height).min(other.y + other.height) - self.y.max(other.y)).max(0.0);
-        let smaller = (self.width * self.height).min(other.width * other.height);
-        if smaller > 0.0 { w * h / smaller } else { 0.0 }
+    /// The face's box, corners.
+    pub fn bounds(&self) -> BoxF {
+        BoxF {
+            x0: self.x,
+            y0: self.y,
+            x1: self.x + self.width,
+            y1: self.y + self.height,
+        }
     }
 
     pub fn centre(&self) -> (f32, f32) {

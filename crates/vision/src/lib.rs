@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod colour;
+pub mod detect;
 pub mod face;
 pub mod garments;
 mod letterbox;

@@ -21,6 +21,8 @@
 //! negatives (animals, vehicles, signs with pictograms, buildings) gave no
 //! candidate, or one the detector did not confirm (a castle sign's walking
 //! pictogram: NanoDet 0.47, detector 0.0).
+pub use crate::detect::BoxF;
+use crate::detect::{sigmoid, ssd_anchors, suppress};
 use crate::{Letterbox, Rect};
 
 /// NanoDet's input side; it is letterboxed, so wide group photos keep
@@ -55,68 +57,6 @@ pub const MIN_UNCONFIRMED: f32 = 0.75;
 pub const MIN_BACK_PRESENCE: f32 = 0.5;
 /// MediaPipe's landmark crop: twice the hips-to-extent distance, × 1.25.
 const LANDMARK_SCALE: f32 = 2.5;
-
-/// An axis-aligned box in photo pixels, corners.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BoxF {
-    pub x0: f32,
-    pub y0: f32,
-    pub x1: f32,
-    pub y1: f32,
-}
-
-impl BoxF {
-    pub fn width(&self) -> f32 {
-        (self.x1 - self.x0).max(0.0)
-    }
-
-    pub fn height(&self) -> f32 {
-        (self.y1 - self.y0).max(0.0)
-    }
-
-    pub fn area(&self) -> f32 {
-        self.width() * self.height()
-    }
-
-    pub fn centre(&self) -> (f32, f32) {
-        ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
-    }
-
-    pub fn contains(&self, (x, y): (f32, f32)) -> bool {
-        x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
-    }
-
-    pub fn iou(&self, other: &BoxF) -> f32 {
-        let w = (self.x1.min(other.x1) - self.x0.max(other.x0)).max(0.0);
-        let h = (self.y1.min(other.y1) - self.y0.max(other.y0)).max(0.0);
-        let inter = w * h;
-        let union = self.area() + other.area() - inter;
-        if union > 0.0 { inter / union } else { 0.0 }
-    }
-
-    /// The square centred on the box, its longer side × `margin`.
-    pub fn square(&self, margin: f32) -> Rect {
-        let side = self.width().max(self.height()) * margin;
-        let (cx, cy) = self.centre();
-        Rect {
-            x: cx - side / 2.0,
-            y: cy - side / 2.0,
-            w: side,
-            h: side,
-        }
-    }
-
-    /// Clipped to a `width`×`height` photo.
-    pub fn clip(&self, width: u32, height: u32) -> BoxF {
-        let (w, h) = (width as f32, height as f32);
-        BoxF {
-            x0: self.x0.clamp(0.0, w),
-            y0: self.y0.clamp(0.0, h),
-            x1: self.x1.clamp(0.0, w),
-            y1: self.y1.clamp(0.0, h),
-        }
-    }
-}
 
 /// A NanoDet person box.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,7 +113,11 @@ pub fn nanodet_persons(levels: &[(&[f32], &[f32]); 3], letterbox: &Letterbox) ->
             });
         }
     }
-    suppress(found, |c| c.score, |c| c.bbox, CANDIDATE_NMS_IOU)
+    suppress(
+        found,
+        |c| c.score,
+        |a, b| a.bbox.iou(&b.bbox) > CANDIDATE_NMS_IOU,
+    )
 }
 
 /// The expectation of a softmax over bins 0..n.
@@ -188,27 +132,10 @@ fn expected_bin(logits: &[f32]) -> f32 {
     weighted / sum
 }
 
-/// Greedy non-maximum suppression, highest score first.
-fn suppress<T>(
-    mut items: Vec<T>,
-    score: impl Fn(&T) -> f32,
-    bbox: impl Fn(&T) -> BoxF,
-    max_iou: f32,
-) -> Vec<T> {
-    items.sort_by(|a, b| score(b).total_cmp(&score(a)));
-    let mut kept: Vec<T> = Vec::new();
-    for item in items {
-        if kept.iter().all(|k| bbox(k).iou(&bbox(&item)) <= max_iou) {
-            kept.push(item);
-        }
-    }
-    kept
-}
-
 /// The 2254 anchor centres of the BlazePose detector (0..1): 28×28 cells ×
 /// 2 (stride 8), 14×14 × 2 (stride 16), 7×7 × 6 (stride 32, three layers).
 pub fn detector_anchors() -> Vec<(f32, f32)> {
-    crate::face::ssd_anchors(&[(28, 2), (14, 2), (7, 6)])
+    ssd_anchors(&[(28, 2), (14, 2), (7, 6)])
 }
 
 /// One BlazePose detection, in photo pixels.
@@ -242,10 +169,6 @@ impl PoseDetection {
     }
 }
 
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v.clamp(-100.0, 100.0)).exp())
-}
-
 /// Detections of one BlazePose detector run (`raw`: `[2254 × 13]` = score
 /// logit, box cx, cy, w, h, then 4 keypoints × x, y, in input pixels
 /// relative to the anchor) through `letterbox`, at least
@@ -272,7 +195,11 @@ pub fn pose_detections(raw: &[f32], letterbox: &Letterbox) -> Vec<PoseDetection>
             extent: point(r[7], r[8]),
         });
     }
-    suppress(found, |d| d.score, |d| d.head, DETECTOR_NMS_IOU)
+    suppress(
+        found,
+        |d| d.score,
+        |a, b| a.head.iou(&b.head) > DETECTOR_NMS_IOU,
+    )
 }
 
 /// The detection confirming `candidate`: of the heads inside the

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Letterbox;
+use crate::detect::sigmoid;
 
 /// BlazePose's 33 body points, in output order.
 pub const BLAZEPOSE_KEYPOINTS: [&str; 33] = [
@@ -59,10 +60,6 @@ pub struct PoseOutput {
     pub presence: f32,
     /// Share of the photo content the person mask covers.
     pub mask_coverage: f32,
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// Decode `landmarks` (`[195]`: 39 × x, y, z, visibility logit, presence

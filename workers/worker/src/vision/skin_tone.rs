@@ -112,14 +112,10 @@ fn locate(
     for person in &people.persons {
         let inside = |f: &Face| person.bbox.contains(f.centre());
         let from_pose = face_from_pose(&person.pass.output.keypoints);
-        let head = person.detection.map(|d| d.head).or_else(|| {
-            from_pose.as_ref().map(|f| BoxF {
-                x0: f.x,
-                y0: f.y,
-                x1: f.x + f.width,
-                y1: f.y + f.height,
-            })
-        });
+        let head = person
+            .detection
+            .map(|d| d.head)
+            .or_else(|| from_pose.as_ref().map(Face::bounds));
         if let Some(head) = head {
             let near = detect(
                 models,
