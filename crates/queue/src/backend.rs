@@ -174,7 +174,15 @@ impl QueueConsumer {
             let mut failed = false;
             for (queue, in_flight) in sources {
                 let spec = queue.spec();
-                let room = (spec.concurrency as usize).saturating_sub(in_flight.len());
+                // A job settled in the background has let its slot go, but
+                // Redis holds it leased until the settle lands: past one
+                // slot's worth each, they count as held, so a settler that
+                // falls behind slows the fetching instead of letting the
+                // worker hoard leases (each one a rerun if it dies).
+                let settles_behind =
+                    settling.in_flight().saturating_sub(spec.concurrency as usize);
+                let room = (spec.concurrency as usize)
+                    .saturating_sub(in_flight.len() + settles_behind);
                 if room == 0 {
                     continue;
                 }

@@ -158,7 +158,7 @@ pub struct Settling {
 
 impl Settling {
     /// Background settles not finished yet.
-    fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
 
