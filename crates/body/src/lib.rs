@@ -8,10 +8,13 @@
 
 pub mod calibrate;
 pub mod fit;
+pub mod glb;
 pub mod macros;
 pub mod measure;
+pub mod mesh;
 pub mod model;
 pub mod obj;
+pub mod rig;
 pub mod target;
 
 pub use macros::Macros;

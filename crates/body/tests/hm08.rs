@@ -293,3 +293,94 @@ fn girths_follow_from_width_and_depth_once_calibrated_on_the_model() {
         }
     }
 }
+
+/// The avatar's mesh: the skin only, split at UV seams, rigged, within the
+/// web budget at every level of detail, and written as GLB files that get
+/// smaller with each level and with compression.
+#[test]
+fn the_skin_becomes_rigged_levels_of_detail_in_compact_glbs() {
+    use atelier_body::glb::{Compression, LOD0_MAX_TRIANGLES, Look, lods, write_glb};
+    use atelier_body::measure::measure_body;
+    use atelier_body::mesh::skin_mesh;
+    use atelier_body::rig::Rig;
+    let m = model();
+    let rig = Rig::load(&default_dir(), m.base.positions.len()).unwrap();
+    assert_eq!(rig.bones.len(), 53);
+    assert_eq!(rig.bones[0].name, "Root");
+    let macros = Macros {
+        gender: 0.0,
+        height: 0.6,
+        ..Macros::default()
+    };
+    let positions = m.shape_macros(&macros, &[]).unwrap();
+    let mesh = skin_mesh(&m.base, &positions, &rig).unwrap();
+    // 13,378 quads of skin; seams add vertices, helpers are gone.
+    assert_eq!(mesh.triangles(), 2 * 13_378);
+    assert!(
+        mesh.positions.len() > 13_380 && mesh.positions.len() < 16_000,
+        "{}",
+        mesh.positions.len()
+    );
+    let (lo, hi) = mesh.bounds();
+    assert!(lo[1].abs() < 1e-6, "feet on the floor");
+    let measured = measure_body(&m.base, &positions).unwrap();
+    assert!(
+        (hi[1] - measured.height).abs() < 0.005,
+        "{hi:?} vs {}",
+        measured.height
+    );
+    // Every vertex follows at least one bone; the hands follow hand bones.
+    assert!(
+        mesh.weights
+            .iter()
+            .all(|w| (w.iter().sum::<f32>() - 1.0).abs() < 1e-4)
+    );
+    let hand = mesh
+        .skeleton
+        .iter()
+        .position(|j| j.name == "hand_l")
+        .unwrap();
+    let wrist = mesh.skeleton[hand].head;
+    assert!(wrist[0] > 0.5 * hi[0], "the left hand is on +x: {wrist:?}");
+
+    let levels = lods(&mesh);
+    let tris: Vec<usize> = levels.iter().map(|l| l.triangles()).collect();
+    assert!(
+        tris[0] <= LOD0_MAX_TRIANGLES && tris[0] > LOD0_MAX_TRIANGLES * 9 / 10,
+        "{tris:?}"
+    );
+    for (k, share) in [(1, 0.75), (2, 0.5)] {
+        let want = tris[0] as f32 * share;
+        assert!((tris[k] as f32 - want).abs() < 0.03 * want, "{tris:?}");
+    }
+    // The silhouette holds: each level keeps the body's extent within 1 cm.
+    for l in &levels {
+        let (a, b) = l.bounds();
+        for k in 0..3 {
+            assert!(
+                (a[k] - lo[k]).abs() < 0.01 && (b[k] - hi[k]).abs() < 0.01,
+                "{a:?} {b:?}"
+            );
+        }
+    }
+    let plain = write_glb(&levels[0], &Look::default(), Compression::None);
+    let packed: Vec<Vec<u8>> = levels
+        .iter()
+        .map(|l| write_glb(l, &Look::default(), Compression::Meshopt))
+        .collect();
+    assert!(
+        packed[0].len() * 2 < plain.len(),
+        "{} vs {}",
+        packed[0].len(),
+        plain.len()
+    );
+    assert!(packed[1].len() < packed[0].len() && packed[2].len() < packed[1].len());
+    assert_eq!(&packed[0][..4], b"glTF");
+    if let Some(dir) = std::env::var_os("ATELIER_WRITE_GLB") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::write(dir.join("plain.glb"), &plain).unwrap();
+        for (k, g) in packed.iter().enumerate() {
+            std::fs::write(dir.join(format!("lod{k}.glb")), g).unwrap();
+        }
+    }
+}
