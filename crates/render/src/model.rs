@@ -294,33 +294,44 @@ impl Loader<'_> {
         };
         // Instances first, so the size check runs before any vertex is read.
         let mut instances = Vec::new();
+        let mut worlds = std::collections::HashMap::new();
+        let mut visited = 0usize;
         let mut stack: Vec<(gltf::Node, Mat4, usize)> =
             roots.into_iter().map(|n| (n, Mat4::IDENTITY, 0)).collect();
         while let Some((node, parent, depth)) = stack.pop() {
-            if depth > 64 || instances.len() > 100_000 {
+            visited += 1;
+            if depth > 64 || instances.len() > 100_000 || visited > 1_000_000 {
                 return Err(invalid("node hierarchy is cyclic or too deep"));
             }
             let local = Mat4::from_cols_array_2d(&node.transform().matrix());
             let world = parent * local;
+            worlds.insert(node.index(), world);
             if let Some(mesh) = node.mesh() {
-                // Skinned meshes are drawn in their bind pose: the vertices as
-                // stored, without the node's transform (glTF ignores it too).
-                let transform = if node.skin().is_some() {
-                    Mat4::IDENTITY
-                } else {
-                    world
+                // A skinned mesh is placed by its skin, not its node (glTF
+                // ignores the node's transform); see `skin_matrices`.
+                let (transform, skin) = match node.skin() {
+                    Some(skin) => (Mat4::IDENTITY, Some(skin)),
+                    None => (world, None),
                 };
-                instances.push((mesh, transform));
+                instances.push((mesh, transform, skin));
             }
             stack.extend(node.children().map(|c| (c, world, depth + 1)));
         }
-        self.check_size(&instances)?;
+        let sizes: Vec<(gltf::Mesh, Mat4)> =
+            instances.iter().map(|(m, t, _)| (m.clone(), *t)).collect();
+        self.check_size(&sizes)?;
 
         let mut textures = TextureCache::default();
         let mut meshes = Vec::new();
-        for (mesh, transform) in &instances {
+        for (mesh, transform, skin) in &instances {
+            let joints = skin
+                .as_ref()
+                .map(|s| self.skin_matrices(s, &worlds))
+                .transpose()?;
             for primitive in mesh.primitives() {
-                if let Some(m) = self.primitive(&primitive, *transform, &mut textures)? {
+                if let Some(m) =
+                    self.primitive(&primitive, *transform, joints.as_deref(), &mut textures)?
+                {
                     meshes.push(m);
                 }
             }
@@ -350,16 +361,110 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// A skin's joint matrices (each joint's world transform times its
+    /// inverse bind matrix): what places a skinned mesh in its bind pose.
+    /// Quantised skinned meshes (gltfpack's, the avatars') fold their
+    /// dequantisation into the inverse bind matrices, so drawing the stored
+    /// vertices as they are would draw them at the wrong scale.
+    fn skin_matrices(
+        &self,
+        skin: &gltf::Skin,
+        worlds: &std::collections::HashMap<usize, Mat4>,
+    ) -> Result<Vec<Mat4>> {
+        let joints: Vec<gltf::Node> = skin.joints().collect();
+        let inverse = match skin.inverse_bind_matrices() {
+            Some(a) => {
+                let m = self.read::<16>(&a)?;
+                if m.len() < joints.len() {
+                    return Err(invalid(format!(
+                        "skin {}: {} inverse bind matrices for {} joints",
+                        skin.index(),
+                        m.len(),
+                        joints.len()
+                    )));
+                }
+                m.into_iter().map(|c| Mat4::from_cols_array(&c)).collect()
+            }
+            None => vec![Mat4::IDENTITY; joints.len()],
+        };
+        Ok(joints
+            .iter()
+            .zip(inverse)
+            .map(|(j, ibm)| {
+                let world = worlds
+                    .get(&j.index())
+                    .copied()
+                    .unwrap_or_else(|| Mat4::from_cols_array_2d(&j.transform().matrix()));
+                world * ibm
+            })
+            .collect())
+    }
+
+    /// Positions and normals moved by their joints' matrices, blended by
+    /// weight (linear blend skinning).
+    fn skinned(
+        &self,
+        primitive: &gltf::Primitive,
+        joints: &[Mat4],
+        positions: &mut [[f32; 3]],
+        normals: &mut [[f32; 3]],
+    ) -> Result<()> {
+        let (Some(j), Some(w)) = (
+            primitive.get(&Semantic::Joints(0)),
+            primitive.get(&Semantic::Weights(0)),
+        ) else {
+            return Ok(());
+        };
+        let (ids, weights) = (self.read::<4>(&j)?, self.read::<4>(&w)?);
+        if ids.len() != positions.len() || weights.len() != positions.len() {
+            return Err(invalid(format!(
+                "accessors {} and {}: joints and weights do not match the positions",
+                j.index(),
+                w.index()
+            )));
+        }
+        for (i, (id, weight)) in ids.iter().zip(&weights).enumerate() {
+            let mut m = Mat4::ZERO;
+            let mut total = 0.0;
+            for k in 0..4 {
+                if weight[k] <= 0.0 {
+                    continue;
+                }
+                let joint = joints.get(id[k] as usize).ok_or_else(|| {
+                    invalid(format!(
+                        "accessor {}: joint {} of a skin with {}",
+                        j.index(),
+                        id[k],
+                        joints.len()
+                    ))
+                })?;
+                m += *joint * weight[k];
+                total += weight[k];
+            }
+            if total <= 0.0 {
+                continue;
+            }
+            let m = m * (1.0 / total);
+            positions[i] = m.transform_point3(Vec3::from(positions[i])).to_array();
+            normals[i] = m
+                .transform_vector3(Vec3::from(normals[i]))
+                .normalize_or(Vec3::Y)
+                .to_array();
+        }
+        Ok(())
+    }
+
     fn primitive(
         &self,
         primitive: &gltf::Primitive,
         transform: Mat4,
+        joints: Option<&[Mat4]>,
         textures: &mut TextureCache,
     ) -> Result<Option<Mesh>> {
         let Some(pos_accessor) = primitive.get(&Semantic::Positions) else {
             return Ok(None);
         };
-        let positions = self.read::<3>(&pos_accessor)?;
+        let mut positions = self.read::<3>(&pos_accessor)?;
         if positions.iter().flatten().any(|v| !v.is_finite()) {
             return Err(invalid(format!(
                 "accessor {}: a position is NaN or infinite",
@@ -413,6 +518,10 @@ impl Loader<'_> {
             }
             None => smooth_normals(&positions, &indices),
         };
+        let mut normals = normals;
+        if let Some(joints) = joints {
+            self.skinned(primitive, joints, &mut positions, &mut normals)?;
+        }
         let uvs = match primitive.get(&Semantic::TexCoords(0)) {
             Some(a) => {
                 let uv = self.read::<2>(&a)?;
@@ -535,6 +644,7 @@ impl Loader<'_> {
             Dimensions::Vec2 => 2,
             Dimensions::Vec3 => 3,
             Dimensions::Vec4 => 4,
+            Dimensions::Mat4 => 16,
             other => {
                 return Err(invalid(format!(
                     "accessor {}: type {other:?} where a vector was expected",
