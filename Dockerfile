@@ -6,8 +6,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3-pip \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-ENV SQLX_OFFLINE=true ATELIER_MODELS_DIR=/opt/atelier/models
-RUN bash scripts/fetch-models.sh
+ENV SQLX_OFFLINE=true ATELIER_MODELS_DIR=/opt/atelier/models ATELIER_BODY_DIR=/opt/atelier/body
+RUN bash scripts/fetch-models.sh && bash scripts/fetch-body.sh
 RUN cargo build --release --locked -p atelier-intake -p atelier-worker -p atelier-ctl
 
 FROM debian:bookworm-slim
@@ -18,9 +18,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/atelier-intake /src/target/release/atelier-worker /src/target/release/atelier-ctl /usr/local/bin/
 COPY --from=build /opt/atelier/models /opt/atelier/models
+# The MakeHuman body model avatar.build fits (CC0, with its licence).
+COPY --from=build /opt/atelier/body /opt/atelier/body
 COPY queues.toml /etc/atelier/queues.toml
 COPY models /etc/atelier/models
 ENV ATELIER__QUEUES_FILE=/etc/atelier/queues.toml \
     ATELIER__MODELS__MANIFESTS=/etc/atelier/models \
-    ATELIER_MODELS_DIR=/opt/atelier/models
+    ATELIER_MODELS_DIR=/opt/atelier/models \
+    ATELIER_BODY_DIR=/opt/atelier/body
 USER nobody

@@ -2,13 +2,16 @@
 # The demo: set up, build, run the intake API and a worker on the embedded
 # defaults (local object storage under .demo/objects), ingest and analyse the
 # sample photos shipped in samples/, render a design of two glTF models
-# (stills and a turntable video), and print where every result is.
+# (stills and a turntable video), build an avatar from front and side photos
+# of a generated body (rendered by atelier-studio, its true measurements
+# known) and from a sample portrait (refused: no feet in it), and print
+# where every result is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export SQLX_OFFLINE=true
 echo "==> building (first build takes several minutes)" >&2
-cargo build --locked -q -p atelier-intake -p atelier-worker
+cargo build --locked -q -p atelier-intake -p atelier-worker -p atelier-tests --bin atelier-studio
 BIN="${CARGO_TARGET_DIR:-target}/debug"
 
 export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_demo"
@@ -142,6 +145,34 @@ for type in pdf model; do
   jq -r '(.result.file? // empty | "  \(.format) \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)"),
     (.error // empty | "  \(.code): \(.message)")' <<<"$view"
 done
+
+# An avatar: front and side photos of a generated body (the studio renders
+# it with the project's renderer and writes its tape measurements), built
+# from the photos and the stated height; then a sample portrait, which has
+# no feet in it.
+echo
+XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" "$BIN/atelier-studio" .demo/studio 1 100 2>/dev/null
+upload_png() { # path -> upload id
+  curl -fs -H "Authorization: Bearer $KEY" -H "X-User-Id: $USER_ID" \
+    -H "Content-Type: image/png" --data-binary "@$1" "$API/v1/uploads" | jq -r .upload_id
+}
+front=$(upload_png .demo/studio/100-front.png)
+side=$(upload_png .demo/studio/100-side.png)
+truth=$(jq '.[0]' .demo/studio/truth.json)
+height=$(jq '.truth_cm.height * 10 | round / 10' <<<"$truth")
+view=$(wait_job "$(submit_json avatar.build "$(jq -n --arg f "$front" --arg s "$side" --argjson h "$height" --arg sex "$(jq -r .sex <<<"$truth")" \
+  '{photos: {front: $f, side: $s}, height_cm: $h, sex: $sex}')")")
+echo "Avatar of a generated $(jq -r .sex <<<"$truth") body, stated height $height cm (.demo/studio/100-front.png, 100-side.png) -> avatar.build: $(jq -r .status <<<"$view")"
+jq -r --argjson t "$truth" '(.result.measurements? // empty | to_entries[] | select(.key != "unit") |
+    "  \(.key): \(.value.value) ± \(.value.uncertainty) cm   (true: \($t.truth_cm[.key] * 10 | round / 10))"),
+  (.result.models[]? | "  LOD\(.lod): \(.triangles) triangles, \(.bytes / 1024 | round) KiB (\(.compression))  .demo/objects/\(.key)"),
+  (.result.preview? // empty | "  preview: .demo/objects/\(.key)"),
+  (.result.timings_ms? // empty | "  stage timings (ms): \(tostring)"),
+  (.error // empty | "  \(.code): \(.message)")' <<<"$view"
+portrait=$(upload_png samples/astronaut.png)
+view=$(wait_job "$(submit_json avatar.build "$(jq -n --arg f "$portrait" '{photos: {front: $f}, height_cm: 170}')")")
+echo "-> avatar.build from samples/astronaut.png: $(jq -r .status <<<"$view")"
+jq -r '.error // empty | "  \(.code): \(.message)"' <<<"$view"
 
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"

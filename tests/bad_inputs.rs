@@ -100,8 +100,8 @@ async fn the_http_contract_refuses_bad_requests_with_codes() {
             Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
         (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": upload}}).to_string(),
             Some(OTHER_API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
-        (json!({"kind": "avatar.build", "user_id": "gina", "input": {"photos": {"front": upload}, "height_cm": 170.0}}).to_string(),
-            Some(API_KEY), StatusCode::NOT_IMPLEMENTED, "job.kind_not_available"),
+        (json!({"kind": "avatar.build", "user_id": "hugo", "input": {"photos": {"front": upload}, "height_cm": 170.0}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
         // A stated height outside 50–250 cm is refused at the intake.
         (json!({"kind": "avatar.build", "user_id": "gina", "input": {"photos": {"front": upload}, "height_cm": 20.0}}).to_string(),
             Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),

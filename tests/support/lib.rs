@@ -6,6 +6,7 @@
 //! worker processes started from the real worker binary.
 mod cluster;
 mod proxy;
+pub mod studio;
 
 pub use cluster::RedisCluster;
 pub use proxy::Proxy;

@@ -31,11 +31,19 @@ pub struct SectionModel {
     /// Standard deviation of the girth's residual over the calibration
     /// bodies, metres.
     pub residual_sd: f32,
+    /// With no side photo: girth ≈ `front.0`·width + `front.1`, residual
+    /// spread `front.2` (larger: the depth is guessed from the width).
+    pub front: (f32, f32, f32),
 }
 
 impl SectionModel {
     pub fn girth(&self, width: f32, depth: f32) -> f32 {
         self.a * width + self.b * depth
+    }
+
+    /// The girth from the width alone (front photo only).
+    pub fn girth_from_width(&self, width: f32) -> f32 {
+        self.front.0 * width + self.front.1
     }
 
     /// The least-squares weights over `sections` and the residual spread.
@@ -60,6 +68,7 @@ impl SectionModel {
             a: a as f32,
             b: b as f32,
             residual_sd: 0.0,
+            front: width_only(sections),
         };
         let n = sections.len().max(3) as f32;
         let ss: f32 = sections
@@ -73,6 +82,34 @@ impl SectionModel {
     }
 }
 
+/// girth ≈ k·width + c by least squares, with the residual spread.
+fn width_only(sections: &[Section]) -> (f32, f32, f32) {
+    let n = sections.len() as f64;
+    if n < 3.0 {
+        // Too few bodies to fit a line: a circle through the width.
+        return (std::f32::consts::PI, 0.0, 0.0);
+    }
+    let mw = sections.iter().map(|s| f64::from(s.width)).sum::<f64>() / n;
+    let mg = sections.iter().map(|s| f64::from(s.girth)).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0f64, 0f64);
+    for s in sections {
+        let (dx, dy) = (f64::from(s.width) - mw, f64::from(s.girth) - mg);
+        sxy += dx * dy;
+        sxx += dx * dx;
+    }
+    let k = if sxx > 1e-12 {
+        sxy / sxx
+    } else {
+        std::f64::consts::PI
+    };
+    let c = mg - k * mw;
+    let ss: f64 = sections
+        .iter()
+        .map(|s| (f64::from(s.girth) - (k * f64::from(s.width) + c)).powi(2))
+        .sum();
+    (k as f32, c as f32, (ss / (n - 2.0)).sqrt() as f32)
+}
+
 /// Calibrations of the neck, chest, waist and hip sections.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibration {
@@ -80,6 +117,10 @@ pub struct Calibration {
     pub chest: SectionModel,
     pub waist: SectionModel,
     pub hips: SectionModel,
+    /// The neck girth at its joint from the width and depth of the neck at
+    /// its narrowest (a photo finds the narrowest reliably; the joint's
+    /// height, where the neck flares into the shoulders, it does not).
+    pub neck_narrowest: SectionModel,
 }
 
 /// Bodies spread over the model's adult range: both sexes, light to heavy,
@@ -112,6 +153,14 @@ pub fn calibrate(model: &BodyModel, bodies: &[Macros]) -> Result<Calibration, Bo
         let m = measure_body(&model.base, &model.shape_macros(macros, &[])?)?;
         sections.push(m.sections);
     }
+    // The narrowest neck's width and depth, the joint's girth.
+    let necks: Vec<Section> = sections
+        .iter()
+        .map(|s| Section {
+            girth: s.neck.girth,
+            ..s.neck_narrowest
+        })
+        .collect();
     let of = |pick: fn(&crate::measure::Sections) -> Section| {
         SectionModel::fit(&sections.iter().map(pick).collect::<Vec<_>>())
     };
@@ -120,6 +169,7 @@ pub fn calibrate(model: &BodyModel, bodies: &[Macros]) -> Result<Calibration, Bo
         chest: of(|s| s.chest),
         waist: of(|s| s.waist),
         hips: of(|s| s.hips),
+        neck_narrowest: SectionModel::fit(&necks),
     })
 }
 

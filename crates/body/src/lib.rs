@@ -14,6 +14,7 @@ pub mod measure;
 pub mod mesh;
 pub mod model;
 pub mod obj;
+pub mod photo;
 pub mod rig;
 pub mod target;
 

@@ -185,6 +185,9 @@ pub struct Measurements {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sections {
     pub neck: Section,
+    /// The neck at its narrowest, between the neck joint and the head's
+    /// (what a photo finds reliably; calibrated to `neck`).
+    pub neck_narrowest: Section,
     pub chest: Section,
     pub waist: Section,
     pub hips: Section,
@@ -245,7 +248,13 @@ pub fn measure_body(
         .map(torso)
         .filter(|s| s.girth > 0.0)
         .fold(chest, |a, b| if b.girth < a.girth { b } else { a });
+    let neck_joint = neck;
     let neck = section_at(positions, &tris, neck[1], neck[0], neck[2]);
+    let head = joint("joint-head")?;
+    let neck_narrowest = band(neck_joint[1], head[1].max(neck_joint[1]))
+        .map(|y| section_at(positions, &tris, y, neck_joint[0], neck_joint[2]))
+        .filter(|s| s.girth > 0.0)
+        .fold(neck, |a, b| if b.girth < a.girth { b } else { a });
     let dist = |a: [f32; 3], b: [f32; 3]| {
         ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
     };
@@ -267,6 +276,7 @@ pub fn measure_body(
         inseam: (crotch - floor) / m,
         sections: Sections {
             neck: metres(neck),
+            neck_narrowest: metres(neck_narrowest),
             chest: metres(chest),
             waist: metres(waist),
             hips: metres(hips),

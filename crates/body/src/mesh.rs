@@ -37,6 +37,96 @@ impl AvatarMesh {
     }
 }
 
+/// What [`AvatarMesh::to_bytes`] writes first.
+const MAGIC: &[u8; 4] = b"AVM1";
+
+impl AvatarMesh {
+    /// The mesh as bytes (a stage's stored output): a header, the skeleton
+    /// as JSON, then each attribute array little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let skeleton = serde_json::to_vec(&self.skeleton).expect("joints serialise");
+        let n = self.positions.len();
+        let mut out = Vec::with_capacity(16 + skeleton.len() + n * 56 + self.indices.len() * 4);
+        out.extend_from_slice(MAGIC);
+        for count in [skeleton.len(), n, self.indices.len()] {
+            out.extend_from_slice(&(count as u32).to_le_bytes());
+        }
+        out.extend_from_slice(&skeleton);
+        let floats = self
+            .positions
+            .iter()
+            .flatten()
+            .chain(self.normals.iter().flatten())
+            .chain(self.uvs.iter().flatten())
+            .chain(self.weights.iter().flatten());
+        for f in floats {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        out.extend(self.joints.iter().flatten());
+        for i in &self.indices {
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        out
+    }
+
+    /// A mesh [`to_bytes`](Self::to_bytes) wrote; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<AvatarMesh> {
+        let word = |at: usize| -> Option<usize> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
+        };
+        if bytes.get(..4)? != MAGIC {
+            return None;
+        }
+        let (json, n, indices) = (word(4)?, word(8)?, word(12)?);
+        let mut at: usize = 16;
+        let skeleton: Vec<Joint> =
+            serde_json::from_slice(bytes.get(at..at.checked_add(json)?)?).ok()?;
+        at += json;
+        let expected = n
+            .checked_mul((3 + 3 + 2 + INFLUENCES) * 4 + INFLUENCES)?
+            .checked_add(indices.checked_mul(4)?)?
+            .checked_add(at)?;
+        if bytes.len() != expected {
+            return None;
+        }
+        let mut floats = bytes[at..at + n * (8 + INFLUENCES) * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let mut take = |k: usize| -> Vec<f32> { floats.by_ref().take(k).collect() };
+        fn group<const N: usize>(v: Vec<f32>) -> Vec<[f32; N]> {
+            v.chunks_exact(N)
+                .map(|c| c.try_into().expect("N floats"))
+                .collect()
+        }
+        let positions = group::<3>(take(n * 3));
+        let normals = group::<3>(take(n * 3));
+        let uvs = group::<2>(take(n * 2));
+        let weights = group::<INFLUENCES>(take(n * INFLUENCES));
+        at += n * (8 + INFLUENCES) * 4;
+        let joints = bytes[at..at + n * INFLUENCES]
+            .chunks_exact(INFLUENCES)
+            .map(|c| c.try_into().expect("4 bytes"))
+            .collect();
+        at += n * INFLUENCES;
+        let indices: Vec<u32> = bytes[at..]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if indices.iter().any(|&i| i as usize >= n) {
+            return None;
+        }
+        Some(AvatarMesh {
+            positions,
+            normals,
+            uvs,
+            joints,
+            weights,
+            indices,
+            skeleton,
+        })
+    }
+}
+
 fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
@@ -132,4 +222,38 @@ pub fn skin_mesh(
         })
         .collect();
     Ok(mesh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mesh_survives_its_bytes_and_damage_is_refused() {
+        let mesh = AvatarMesh {
+            positions: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.5, 0.25]],
+            normals: vec![[0.0, 0.0, 1.0]; 3],
+            uvs: vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+            joints: vec![[0, 1, 0, 0]; 3],
+            weights: vec![[0.75, 0.25, 0.0, 0.0]; 3],
+            indices: vec![0, 1, 2],
+            skeleton: vec![Joint {
+                name: "Root".into(),
+                parent: None,
+                head: [0.0, 0.1, 0.0],
+            }],
+        };
+        let bytes = mesh.to_bytes();
+        assert_eq!(AvatarMesh::from_bytes(&bytes), Some(mesh));
+        assert_eq!(AvatarMesh::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(AvatarMesh::from_bytes(b"glTF"), None);
+        let mut bad = bytes.clone();
+        let last = bad.len() - 4;
+        bad[last..].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(
+            AvatarMesh::from_bytes(&bad),
+            None,
+            "an index past the vertices"
+        );
+    }
 }

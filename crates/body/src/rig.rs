@@ -30,7 +30,7 @@ pub struct Bone {
 }
 
 /// A bone placed on a shaped body (mesh units).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Joint {
     pub name: String,
     pub parent: Option<usize>,

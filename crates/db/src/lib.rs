@@ -6,6 +6,7 @@
 pub mod photos;
 pub mod uploads;
 
+pub mod avatars;
 pub mod emails;
 pub mod embeddings;
 pub mod jobs;

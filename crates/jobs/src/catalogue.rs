@@ -117,6 +117,11 @@ impl AvatarBuildInput {
                 AVATAR_HEIGHT_CM.end()
             )));
         }
+        if self.options.draco {
+            return Err(ValidationError::new(
+                "input.options.draco: the Draco variant is not available yet; the GLBs are meshopt-compressed (EXT_meshopt_compression)",
+            ));
+        }
         if self.photos.side == Some(self.photos.front) {
             return Err(ValidationError::new(
                 "input.photos.side: must be another upload than the front photo",

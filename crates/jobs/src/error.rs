@@ -16,6 +16,21 @@ pub enum ErrorCode {
     VisionNoPerson,
     #[serde(rename = "vision.no_face")]
     VisionNoFace,
+    /// More than one person in an avatar's photo.
+    #[serde(rename = "avatar.multiple_people")]
+    AvatarMultiplePeople,
+    /// A photo shows the body from the wrong side (a front photo as the side one, or the reverse).
+    #[serde(rename = "avatar.pose_mismatch")]
+    AvatarPoseMismatch,
+    /// The head or the feet are outside an avatar's photo.
+    #[serde(rename = "avatar.body_cropped")]
+    AvatarBodyCropped,
+    /// The front and side photos disagree about the body's proportions (two people?).
+    #[serde(rename = "avatar.photos_disagree")]
+    AvatarPhotosDisagree,
+    /// The person's silhouette cannot be measured (legs together, too small, not upright).
+    #[serde(rename = "avatar.unmeasurable")]
+    AvatarUnmeasurable,
     #[serde(rename = "model.invalid")]
     ModelInvalid,
     #[serde(rename = "model.too_large")]
@@ -104,12 +119,17 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 46] = [
+    pub const ALL: [ErrorCode; 51] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
         ErrorCode::VisionNoPerson,
         ErrorCode::VisionNoFace,
+        ErrorCode::AvatarMultiplePeople,
+        ErrorCode::AvatarPoseMismatch,
+        ErrorCode::AvatarBodyCropped,
+        ErrorCode::AvatarPhotosDisagree,
+        ErrorCode::AvatarUnmeasurable,
         ErrorCode::ModelInvalid,
         ErrorCode::ModelTooLarge,
         ErrorCode::ModelUnsupported,
@@ -160,6 +180,11 @@ impl ErrorCode {
             ErrorCode::ImageCorrupt => "image.corrupt",
             ErrorCode::VisionNoPerson => "vision.no_person",
             ErrorCode::VisionNoFace => "vision.no_face",
+            ErrorCode::AvatarMultiplePeople => "avatar.multiple_people",
+            ErrorCode::AvatarPoseMismatch => "avatar.pose_mismatch",
+            ErrorCode::AvatarBodyCropped => "avatar.body_cropped",
+            ErrorCode::AvatarPhotosDisagree => "avatar.photos_disagree",
+            ErrorCode::AvatarUnmeasurable => "avatar.unmeasurable",
             ErrorCode::ModelInvalid => "model.invalid",
             ErrorCode::ModelTooLarge => "model.too_large",
             ErrorCode::ModelUnsupported => "model.unsupported",

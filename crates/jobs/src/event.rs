@@ -15,6 +15,8 @@ pub enum EventType {
     PhotoIngested,
     #[serde(rename = "skin_tone.analyzed")]
     SkinToneAnalyzed,
+    #[serde(rename = "avatar.processed")]
+    AvatarProcessed,
 }
 
 impl EventType {
@@ -25,6 +27,7 @@ impl EventType {
             EventType::JobFailed => "job.failed",
             EventType::PhotoIngested => "photo.ingested",
             EventType::SkinToneAnalyzed => "skin_tone.analyzed",
+            EventType::AvatarProcessed => "avatar.processed",
         }
     }
 }

@@ -81,6 +81,7 @@ impl JobKind {
         matches!(
             self,
             JobKind::PhotoIngest
+                | JobKind::AvatarBuild
                 | JobKind::VisionPose
                 | JobKind::VisionSegment
                 | JobKind::VisionTag

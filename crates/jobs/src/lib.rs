@@ -4,6 +4,7 @@
 //! breaking change needs a new version number, never an edit in place.
 #![forbid(unsafe_code)]
 
+pub mod avatar;
 mod catalogue;
 pub mod design;
 mod error;
@@ -15,6 +16,9 @@ mod results;
 mod spec;
 mod testing;
 
+pub use avatar::{
+    AvatarBuildResult, AvatarMeasurements, AvatarModelFile, BodyParameters, Measured,
+};
 pub use catalogue::*;
 pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode};

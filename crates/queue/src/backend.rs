@@ -179,10 +179,11 @@ impl QueueConsumer {
                 // slot's worth each, they count as held, so a settler that
                 // falls behind slows the fetching instead of letting the
                 // worker hoard leases (each one a rerun if it dies).
-                let settles_behind =
-                    settling.in_flight().saturating_sub(spec.concurrency as usize);
-                let room = (spec.concurrency as usize)
-                    .saturating_sub(in_flight.len() + settles_behind);
+                let settles_behind = settling
+                    .in_flight()
+                    .saturating_sub(spec.concurrency as usize);
+                let room =
+                    (spec.concurrency as usize).saturating_sub(in_flight.len() + settles_behind);
                 if room == 0 {
                     continue;
                 }

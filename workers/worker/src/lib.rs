@@ -4,6 +4,7 @@
 //! on the shared job runtime (`atelier-runtime`).
 #![forbid(unsafe_code)]
 
+mod avatar;
 pub mod cli;
 mod notify;
 mod photo;

@@ -10,11 +10,12 @@ use atelier_runtime::{Handler, Handlers};
 
 use crate::render::RenderShared;
 use crate::vision::models::VisionModels;
-use crate::{notify, photo, render, testing, vision};
+use crate::{avatar, notify, photo, render, testing, vision};
 
 /// Every kind this worker binary has a handler for.
-pub const KINDS: [JobKind; 11] = [
+pub const KINDS: [JobKind; 12] = [
     JobKind::PhotoIngest,
+    JobKind::AvatarBuild,
     JobKind::VisionPose,
     JobKind::VisionSegment,
     JobKind::VisionTag,
@@ -36,14 +37,15 @@ fn is_render(kind: &JobKind) -> bool {
 
 /// The handlers of `kinds` (kinds without one are left out).
 pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> {
-    let vision_models = if kinds.iter().any(|k| k.as_str().starts_with("vision.")) {
+    let avatars = kinds.contains(&JobKind::AvatarBuild);
+    let vision_models = if avatars || kinds.iter().any(|k| k.as_str().starts_with("vision.")) {
         Some(Arc::new(
             VisionModels::load(&config.models).context("loading models")?,
         ))
     } else {
         None
     };
-    let render_shared = if kinds.iter().any(is_render) {
+    let render_shared = if avatars || kinds.iter().any(is_render) {
         Some(Arc::new(
             RenderShared::new(&config.render).context("opening the renderer")?,
         ))
@@ -60,10 +62,22 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             .clone()
             .expect("loaded above for vision kinds")
     };
+    let body = if avatars {
+        Some(Arc::new(crate::avatar::BodyKit::load()?))
+    } else {
+        None
+    };
     let mut handlers: Vec<Arc<dyn Handler>> = Vec::new();
     for kind in kinds {
         let handler: Arc<dyn Handler> = match kind {
             JobKind::PhotoIngest => Arc::new(photo::ingest::Ingest),
+            JobKind::AvatarBuild => {
+                Arc::new(avatar::build::Build(Arc::new(avatar::AvatarShared {
+                    vision: models(),
+                    render: renderer(),
+                    body: body.clone().expect("loaded above for avatar.build"),
+                })))
+            }
             JobKind::VisionPose => Arc::new(vision::pose::Pose(models())),
             JobKind::VisionSegment => Arc::new(vision::segment::Segment(models())),
             JobKind::VisionTag => Arc::new(vision::tag::Tag(models())),
@@ -74,7 +88,6 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             JobKind::Export => Arc::new(render::export::Export(renderer())),
             JobKind::NotifyEmail => Arc::new(notify::email::Email::new(&config.email)?),
             JobKind::TestStaged => Arc::new(testing::staged::Staged),
-            _ => continue,
         };
         handlers.push(handler);
     }
@@ -113,11 +126,15 @@ mod tests {
             vec![JobKind::PhotoIngest, JobKind::TestStaged]
         );
         assert!(build(&config, &[JobKind::VisionPose]).is_err());
+        // avatar.build needs the vision models too.
+        assert!(build(&config, &[JobKind::AvatarBuild]).is_err());
         // Every registered kind really builds (with the real models where
         // they are installed is the end-to-end suite's business).
         let non_vision: Vec<JobKind> = KINDS
             .into_iter()
-            .filter(|k| !k.as_str().starts_with("vision.") && !is_render(k))
+            .filter(|k| {
+                !k.as_str().starts_with("vision.") && !is_render(k) && *k != JobKind::AvatarBuild
+            })
             .collect();
         assert_eq!(
             build(&config, &non_vision).unwrap().kinds().len(),

@@ -112,6 +112,9 @@ pub(super) async fn submit(
         JobSpec::Export(input) => {
             input.export_id.get_or_insert_with(Uuid::new_v4);
         }
+        JobSpec::AvatarBuild(input) => {
+            input.avatar_id.get_or_insert_with(Uuid::new_v4);
+        }
         _ => {}
     }
 

@@ -170,3 +170,51 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
         candidates: found.len(),
     })
 }
+
+/// People in a photo that should show exactly one (an avatar's): as
+/// [`find_people`], and when NanoDet proposes no one (it misses some
+/// side views of a body), MediaPipe's own pipeline: the BlazePose detector
+/// over the whole photo, its best detection's landmark crop, kept when the
+/// landmark model finds a pose there (presence ≥ 0.5). Not used by the
+/// vision jobs, whose photos may hold animals the detector alone would
+/// take for people.
+pub(crate) fn find_expected_person(
+    models: &VisionModels,
+    photo: &RgbPhoto,
+) -> Result<People, JobFailure> {
+    let mut people = find_people(models, photo)?;
+    if !people.persons.is_empty() {
+        return Ok(people);
+    }
+    let (tensor, lb) = letterbox_tensor(
+        &photo.data,
+        photo.width,
+        photo.height,
+        None,
+        DETECTOR_SIZE,
+        (2.0, -1.0),
+    );
+    let raw = run_image(&models.pose_detect, "input", DETECTOR_SIZE, &tensor)?.take("person")?;
+    let Some(detection) = pose_detections(&raw, &lb).into_iter().next() else {
+        return Ok(people);
+    };
+    let region = detection.landmark_region();
+    let pass = pose_pass(&models.pose, photo, Some(region))?;
+    if pass.output.presence < MIN_BACK_PRESENCE {
+        return Ok(people);
+    }
+    let bbox = BoxF {
+        x0: region.x,
+        y0: region.y,
+        x1: region.x + region.w,
+        y1: region.y + region.h,
+    }
+    .clip(photo.width, photo.height);
+    people.persons.push(Person {
+        bbox,
+        score: detection.score,
+        detection: Some(detection),
+        pass,
+    });
+    Ok(people)
+}
