@@ -34,6 +34,9 @@ pub struct SectionModel {
     /// With no side photo: girth ≈ `front.0`·width + `front.1`, residual
     /// spread `front.2` (larger: the depth is guessed from the width).
     pub front: (f32, f32, f32),
+    /// The depth ÷ width ratios the calibration bodies span: a photo's
+    /// depth outside them has an arm or the chin in it.
+    pub ratio: (f32, f32),
 }
 
 impl SectionModel {
@@ -69,6 +72,11 @@ impl SectionModel {
             b: b as f32,
             residual_sd: 0.0,
             front: width_only(sections),
+            ratio: sections
+                .iter()
+                .filter(|s| s.width > 0.0)
+                .map(|s| s.depth / s.width)
+                .fold((f32::MAX, f32::MIN), |(lo, hi), r| (lo.min(r), hi.max(r))),
         };
         let n = sections.len().max(3) as f32;
         let ss: f32 = sections
@@ -117,31 +125,40 @@ pub struct Calibration {
     pub chest: SectionModel,
     pub waist: SectionModel,
     pub hips: SectionModel,
-    /// The neck girth at its joint from the width and depth of the neck at
-    /// its narrowest (a photo finds the narrowest reliably; the joint's
-    /// height, where the neck flares into the shoulders, it does not).
-    pub neck_narrowest: SectionModel,
 }
 
 /// Bodies spread over the model's adult range: both sexes, light to heavy,
-/// slight to muscular, short to tall, young to old.
+/// slight to muscular, short to tall, young to old, narrow to broad
+/// proportions: the corners (where a line's ends are set) and 48 bodies
+/// inside (a low-discrepancy walk: girth is not linear in width, and a line
+/// through the extremes alone overestimates the middle).
 pub fn spread() -> Vec<Macros> {
     let mut out = Vec::new();
     for gender in [0.0, 1.0] {
-        for weight in [0.0, 0.5, 1.0] {
+        for weight in [0.0, 1.0] {
             for muscle in [0.0, 1.0] {
-                for (height, age) in [(0.2, 0.5), (0.8, 0.8)] {
-                    out.push(Macros {
-                        gender,
-                        weight,
-                        muscle,
-                        height,
-                        age,
-                        ..Macros::default()
-                    });
-                }
+                out.push(Macros {
+                    gender,
+                    weight,
+                    muscle,
+                    height: 0.5,
+                    age: 0.5,
+                    ..Macros::default()
+                });
             }
         }
+    }
+    for i in 0..48 {
+        let walk = |offset: f32, stride: f32| (offset + i as f32 * stride).fract();
+        out.push(Macros {
+            gender: if i % 2 == 0 { 0.0 } else { 1.0 },
+            weight: walk(0.13, 0.381_966),
+            muscle: walk(0.71, 0.569_840),
+            height: walk(0.37, 0.127_322),
+            age: 0.3 + 0.6 * walk(0.59, 0.723_607),
+            proportions: 0.1 + 0.8 * walk(0.05, 0.302_776),
+            ..Macros::default()
+        });
     }
     out
 }
@@ -153,14 +170,7 @@ pub fn calibrate(model: &BodyModel, bodies: &[Macros]) -> Result<Calibration, Bo
         let m = measure_body(&model.base, &model.shape_macros(macros, &[])?)?;
         sections.push(m.sections);
     }
-    // The narrowest neck's width and depth, the joint's girth.
-    let necks: Vec<Section> = sections
-        .iter()
-        .map(|s| Section {
-            girth: s.neck.girth,
-            ..s.neck_narrowest
-        })
-        .collect();
+
     let of = |pick: fn(&crate::measure::Sections) -> Section| {
         SectionModel::fit(&sections.iter().map(pick).collect::<Vec<_>>())
     };
@@ -169,7 +179,6 @@ pub fn calibrate(model: &BodyModel, bodies: &[Macros]) -> Result<Calibration, Bo
         chest: of(|s| s.chest),
         waist: of(|s| s.waist),
         hips: of(|s| s.hips),
-        neck_narrowest: SectionModel::fit(&necks),
     })
 }
 

@@ -161,7 +161,7 @@ pub fn girth(positions: &[[f32; 3]], triangles: &[[u32; 3]], y: f32, x: f32, z: 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measurements {
     pub height: f32,
-    /// At the neck joint.
+    /// At its narrowest above the neck joint (where a tape goes round it).
     pub neck: f32,
     /// The largest torso girth between the mid-back joint and where the arms
     /// join the torso's section (bust for women, chest for men).
@@ -185,9 +185,6 @@ pub struct Measurements {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sections {
     pub neck: Section,
-    /// The neck at its narrowest, between the neck joint and the head's
-    /// (what a photo finds reliably; calibrated to `neck`).
-    pub neck_narrowest: Section,
     pub chest: Section,
     pub waist: Section,
     pub hips: Section,
@@ -248,13 +245,16 @@ pub fn measure_body(
         .map(torso)
         .filter(|s| s.girth > 0.0)
         .fold(chest, |a, b| if b.girth < a.girth { b } else { a });
-    let neck_joint = neck;
-    let neck = section_at(positions, &tris, neck[1], neck[0], neck[2]);
+    // The neck where a tape goes round it (below the Adam's apple): its
+    // narrowest between the neck joint and halfway to the head joint
+    // (above, the section runs into the jaw and splits at the lips and
+    // ears). At the joint itself it flares into the shoulders.
     let head = joint("joint-head")?;
-    let neck_narrowest = band(neck_joint[1], head[1].max(neck_joint[1]))
-        .map(|y| section_at(positions, &tris, y, neck_joint[0], neck_joint[2]))
-        .filter(|s| s.girth > 0.0)
-        .fold(neck, |a, b| if b.girth < a.girth { b } else { a });
+    let base = section_at(positions, &tris, neck[1], neck[0], neck[2]);
+    let neck = band(neck[1], (neck[1] + head[1]) / 2.0)
+        .map(|y| section_at(positions, &tris, y, neck[0], neck[2]))
+        .filter(|s| s.girth > 0.6 * base.girth)
+        .fold(base, |a, b| if b.girth < a.girth { b } else { a });
     let dist = |a: [f32; 3], b: [f32; 3]| {
         ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
     };
@@ -276,7 +276,6 @@ pub fn measure_body(
         inseam: (crotch - floor) / m,
         sections: Sections {
             neck: metres(neck),
-            neck_narrowest: metres(neck_narrowest),
             chest: metres(chest),
             waist: metres(waist),
             hips: metres(hips),

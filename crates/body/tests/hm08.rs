@@ -244,7 +244,7 @@ fn the_fit_reaches_ordinary_measurements() {
     }
 }
 
-/// The section calibration, fitted on 24 generated bodies, predicts the
+/// The section calibration, fitted on 56 generated bodies, predicts the
 /// girths of other bodies from their widths and depths alone.
 #[test]
 fn girths_follow_from_width_and_depth_once_calibrated_on_the_model() {
