@@ -458,8 +458,8 @@ pub fn measure_photos(
     // span (widened by a tenth): an arm beside the chest in the front photo,
     // or a forearm or the chin in front of the body in the side photo, is
     // cut back to it, and the girth is less certain for it.
-    let section = |model: &SectionModel, h: f32| -> Option<(f32, f32, f32)> {
-        let w = f.width_at(h)?;
+    let section_capped = |model: &SectionModel, h: f32, cap: f32| -> Option<(f32, f32, f32)> {
+        let w = f.width_at(h)?.min(cap);
         let d = match &s {
             Some(s) => Some(s.width_at(h)?),
             None => None,
@@ -478,6 +478,7 @@ pub fn measure_photos(
         };
         Some((g, sd, w))
     };
+    let section = |model: &SectionModel, h: f32| section_capped(model, h, f32::MAX);
     let band = |from: f32, to: f32| {
         let step = f.scale.max(0.003);
         let n = ((to - from) / step).ceil().max(1.0) as usize;
@@ -522,8 +523,14 @@ pub fn measure_photos(
         last = Some(sec.2);
         chest = widest(chest, Some(sec));
     }
-    let chest =
-        chest.ok_or_else(|| PhotoError::Unreadable("no chest section in the photos".into()))?;
+    // Arms folded across the chest from its first row: the chest at 60 %
+    // up the torso, no wider than the shoulder keypoints, and less certain.
+    let chest = match chest {
+        Some(c) => c,
+        None => section_capped(&cal.chest, torso(0.6), shoulders_apart)
+            .map(|(g, sd, w)| (g, (sd.powi(2) + (0.05 * g).powi(2)).sqrt(), w))
+            .ok_or_else(|| PhotoError::Unreadable("no chest section in the photos".into()))?,
+    };
     // The neck at its narrowest between the shoulders and halfway to the
     // nose, as on the mesh.
     let head = fl.nose.map_or(stated * 0.93, |n| {

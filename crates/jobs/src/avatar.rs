@@ -73,6 +73,8 @@ pub struct AvatarModelFile {
     /// 0 (full), 1 (−25 %), 2 (−50 %).
     pub lod: u8,
     pub key: String,
+    /// `glb` (a stored object: the job view adds its signed `url`).
+    pub format: String,
     /// `meshopt` (EXT_meshopt_compression) or `draco`.
     pub compression: String,
     pub triangles: u32,

@@ -535,6 +535,7 @@ impl Build {
                 files.push(AvatarModelFile {
                     lod: k as u8,
                     key,
+                    format: "glb".into(),
                     compression: "meshopt".into(),
                     triangles: glb.triangles,
                     vertices: glb.vertices,
