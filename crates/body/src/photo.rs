@@ -327,6 +327,9 @@ impl<'a> Silhouette<'a> {
     }
 }
 
+/// A silhouette's width and depth at one height, where it has them.
+pub type WidthDepth = (Option<f32>, Option<f32>);
+
 /// The silhouettes' widths (front) and depths (side) at `heights` metres
 /// above the floor, as the measurements see them: for comparing with a
 /// mesh's own sections (benchmarks, calibration).
@@ -335,7 +338,7 @@ pub fn widths_at(
     side: Option<View>,
     stated: f32,
     heights: &[f32],
-) -> Result<Vec<(Option<f32>, Option<f32>)>, PhotoError> {
+) -> Result<Vec<WidthDepth>, PhotoError> {
     let f = Silhouette::new(front, stated, "front")?;
     let s = side
         .map(|v| Silhouette::new(v, stated, "side"))

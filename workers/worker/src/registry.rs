@@ -63,7 +63,7 @@ pub fn build(config: &AppConfig, kinds: &[JobKind]) -> anyhow::Result<Handlers> 
             .expect("loaded above for vision kinds")
     };
     let body = if avatars {
-        Some(Arc::new(crate::avatar::BodyKit::load()?))
+        Some(Arc::new(crate::avatar::BodyKit::open()?))
     } else {
         None
     };

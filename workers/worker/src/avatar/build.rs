@@ -396,7 +396,8 @@ impl Build {
                     })
                 };
                 let front = view_of(ViewName::Front).ok_or_else(|| internal("no front view"))?;
-                measure_photos(front, view_of(ViewName::Side), stated, &body.calibration)
+                let calibration = &body.get()?.calibration;
+                measure_photos(front, view_of(ViewName::Side), stated, calibration)
                     .map_err(photo_failure)
             })
             .await
@@ -424,7 +425,7 @@ impl Build {
             ctx.blocking(move || {
                 // Within 2 mm of the photos' measurements (each known to a
                 // centimetre or so).
-                let f = fit_within(&body.model, gender, &goal, 0.002).map_err(internal)?;
+                let f = fit_within(&body.get()?.model, gender, &goal, 0.002).map_err(internal)?;
                 let x = f.macros;
                 Ok(Fitted {
                     macros: [x.gender, x.age, x.muscle, x.weight, x.height, x.proportions],
@@ -442,6 +443,7 @@ impl Build {
             let (body, f) = (shared.body.clone(), fitted.out.clone());
             let bytes = ctx
                 .blocking(move || {
+                    let body = body.get()?;
                     let positions = body
                         .model
                         .shape_macros(&f.macros(), &f.targets)
