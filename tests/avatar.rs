@@ -98,7 +98,8 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
         .submit(
             "avatar.build",
             "ada",
-            json!({"photos": {"front": front, "side": side}, "height_cm": t.height, "sex": "female"}),
+            json!({"photos": {"front": front, "side": side}, "height_cm": t.height, "sex": "female",
+                   "options": {"draco": true}}),
         )
         .await;
     let job = env.wait_final(&id, WAIT).await;
@@ -132,9 +133,16 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     assert!(r["confidence"].as_f64().unwrap() > 0.3, "{r}");
     assert!(r["body"]["fit_rms_cm"].as_f64().unwrap() < 3.0, "{r}");
 
-    // Three levels of detail, each a valid GLB a viewer loads and poses.
-    let models = r["models"].as_array().unwrap();
-    assert_eq!(models.len(), 3);
+    // Three levels of detail, each a valid GLB a viewer loads and poses,
+    // meshopt-compressed and (asked for) Draco-compressed.
+    let all = r["models"].as_array().unwrap();
+    assert_eq!(all.len(), 6, "{all:?}");
+    let models: Vec<&Value> = all
+        .iter()
+        .filter(|f| f["compression"] == "meshopt")
+        .collect();
+    let dracos: Vec<&Value> = all.iter().filter(|f| f["compression"] == "draco").collect();
+    assert_eq!((models.len(), dracos.len()), (3, 3));
     let tris: Vec<u64> = models
         .iter()
         .map(|f| f["triangles"].as_u64().unwrap())
@@ -148,10 +156,17 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
         (tris[2] as f64 / tris[0] as f64 - 0.5).abs() < 0.03,
         "{tris:?}"
     );
-    let names = ["avatar.glb", "avatar-lod1.glb", "avatar-lod2.glb"];
+    let names = [
+        "avatar.glb",
+        "avatar-lod1.glb",
+        "avatar-lod2.glb",
+        "avatar.draco.glb",
+        "avatar-lod1.draco.glb",
+        "avatar-lod2.draco.glb",
+    ];
     let dir = tempfile::tempdir().unwrap();
     let mut sizes = Vec::new();
-    for (file, name) in models.iter().zip(names) {
+    for (file, name) in models.iter().chain(&dracos).zip(names) {
         assert_eq!(file["key"], format!("avatars/models/ada/{avatar}/{name}"));
         let bytes = env.object_bytes(file).await;
         sizes.push(bytes.len());
@@ -173,6 +188,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     }
     assert!(sizes[0] > sizes[1] && sizes[1] > sizes[2], "{sizes:?}");
     assert!(sizes[0] < 250_000, "{sizes:?}");
+    assert!(sizes[3] < sizes[0], "Draco is the smaller: {sizes:?}");
 
     // The preview still shows the body on white.
     let png = env.object_bytes(&r["preview"]).await;

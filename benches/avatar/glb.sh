@@ -17,7 +17,7 @@ PACK=benches/avatar/node_modules/.bin/gltfpack
 "$PACK" -i "$OUT/plain.glb" -o "$OUT/gltfpack-cc-kv.glb" -cc -kv >/dev/null 2>&1
 echo "| file | bytes | validator errors / warnings | triangles (three.js) |"
 echo "|---|---|---|---|"
-for f in plain lod0 lod1 lod2 gltfpack-cc gltfpack-cc-kv; do
+for f in plain lod0 lod1 lod2 draco gltfpack-cc gltfpack-cc-kv; do
   node tests/gltf/check.mjs "$OUT/$f.glb" | python3 -c "
 import json, os, sys
 d = json.load(sys.stdin)

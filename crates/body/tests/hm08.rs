@@ -376,7 +376,30 @@ fn the_skin_becomes_rigged_levels_of_detail_in_compact_glbs() {
     );
     assert!(packed[1].len() < packed[0].len() && packed[2].len() < packed[1].len());
     assert_eq!(&packed[0][..4], b"glTF");
+    // The Draco variant: smaller still, and its stream decodes back to the
+    // mesh's vertices and triangles.
+    let draco = atelier_body::glb::write_glb_draco(&levels[0], &Look::default()).unwrap();
+    assert!(
+        draco.len() < packed[0].len(),
+        "{} vs {}",
+        draco.len(),
+        packed[0].len()
+    );
+    let json_len = u32::from_le_bytes(draco[12..16].try_into().unwrap()) as usize;
+    let doc: serde_json::Value = serde_json::from_slice(&draco[20..20 + json_len]).unwrap();
+    let ext = &doc["meshes"][0]["primitives"][0]["extensions"]["KHR_draco_mesh_compression"];
+    let view = &doc["bufferViews"][ext["bufferView"].as_u64().unwrap() as usize];
+    let bin = &draco[20 + json_len + 8..];
+    let at = view["byteOffset"].as_u64().unwrap_or(0) as usize;
+    let stream = &bin[at..at + view["byteLength"].as_u64().unwrap() as usize];
+    let mut decoded = draco_core::Mesh::new();
+    draco_core::MeshDecoder::new()
+        .decode(&mut draco_core::DecoderBuffer::new(stream), &mut decoded)
+        .unwrap();
+    assert_eq!(decoded.num_faces(), levels[0].triangles());
+    assert_eq!(decoded.num_attributes(), 5);
     if let Some(dir) = std::env::var_os("ATELIER_WRITE_GLB") {
+        std::fs::write(std::path::PathBuf::from(&dir).join("draco.glb"), &draco).unwrap();
         let dir = std::path::PathBuf::from(dir);
         std::fs::write(dir.join("plain.glb"), &plain).unwrap();
         for (k, g) in packed.iter().enumerate() {

@@ -70,7 +70,8 @@ pub struct BodyParameters {
 /// One GLB file of the avatar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AvatarModelFile {
-    /// 0 (full), 1 (−25 %), 2 (−50 %).
+    /// 0 (full), 1 (−25 %), 2 (−50 %); with `options.draco` each level
+    /// comes twice, meshopt and Draco.
     pub lod: u8,
     pub key: String,
     /// `glb` (a stored object: the job view adds its signed `url`).

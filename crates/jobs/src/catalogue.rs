@@ -83,7 +83,8 @@ pub struct AvatarPhotos {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarOptions {
-    /// Also write a `KHR_draco_mesh_compression` variant of each GLB.
+    /// Also write a `KHR_draco_mesh_compression` variant of each GLB
+    /// (`avatar.draco.glb`, `avatar-lod{k}.draco.glb`).
     #[serde(default)]
     pub draco: bool,
 }
@@ -116,11 +117,6 @@ impl AvatarBuildInput {
                 AVATAR_HEIGHT_CM.start(),
                 AVATAR_HEIGHT_CM.end()
             )));
-        }
-        if self.options.draco {
-            return Err(ValidationError::new(
-                "input.options.draco: the Draco variant is not available yet; the GLBs are meshopt-compressed (EXT_meshopt_compression)",
-            ));
         }
         if self.photos.side == Some(self.photos.front) {
             return Err(ValidationError::new(

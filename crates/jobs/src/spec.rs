@@ -233,17 +233,10 @@ mod tests {
         let spec = JobSpec::parse(
             JobKind::AvatarBuild,
             json!({"photos": {"front": up, "side": side}, "height_cm": 172.0,
-                   "unit": "imperial", "options": {"draco": false}}),
+                   "unit": "imperial", "options": {"draco": true}}),
         )
         .unwrap();
         assert_eq!(spec.upload_ids(), vec![up, side]);
-        // The Draco variant is not built yet: asking for it is refused, said so.
-        let err = JobSpec::parse(
-            JobKind::AvatarBuild,
-            json!({"photos": {"front": up}, "height_cm": 172.0, "options": {"draco": true}}),
-        )
-        .unwrap_err();
-        assert!(err.message.contains("options.draco"), "{err}");
         let err = JobSpec::parse(
             JobKind::AvatarBuild,
             json!({"photos": {"front": up, "side": up}, "height_cm": 172.0}),

@@ -13,7 +13,8 @@
 //! 4. `fit` — the body model's parameters for those measurements;
 //! 5. `mesh` — the fitted skin, rigged (`mesh.bin`);
 //! 6. `lods` — three levels of detail (`lod{k}.bin`);
-//! 7. `compress` — quantised, meshopt-compressed GLBs (`avatar-lod{k}.glb`);
+//! 7. `compress` — quantised, meshopt-compressed GLBs (`avatar-lod{k}.glb`),
+//!    and Draco-compressed ones when asked (`avatar-lod{k}.draco.glb`);
 //! 8. `store` — the GLBs under `avatars/models/{user}/{avatar}/` and the
 //!    preview still rendered from LOD0.
 //!
@@ -26,7 +27,7 @@ use std::time::Instant;
 
 use atelier_body::Macros;
 use atelier_body::fit::{Goal, fit_within};
-use atelier_body::glb::{Compression, Look, lods, write_glb};
+use atelier_body::glb::{Compression, Look, lods, write_glb, write_glb_draco};
 use atelier_body::mesh::{AvatarMesh, skin_mesh};
 use atelier_body::photo::{Landmarks, PhotoError, PhotoMeasurements, View, measure_photos};
 use atelier_jobs::avatar::Measured;
@@ -55,8 +56,8 @@ const STAGES: [(&str, u32); 8] = [
     ("fit", 1),
     ("mesh", 1),
     ("lods", 1),
-    ("compress", 1),
-    ("store", 1),
+    ("compress", 2),
+    ("store", 2),
 ];
 
 /// The side of the preview still, pixels.
@@ -162,6 +163,11 @@ struct Stored {
     triangles: u32,
     vertices: u32,
     bytes: u64,
+    #[serde(default)]
+    lod: u8,
+    /// `meshopt` or `draco`.
+    #[serde(default)]
+    compression: String,
 }
 
 /// Keypoints seen in the photo: visible enough and inside it.
@@ -476,7 +482,9 @@ impl Build {
                 })
                 .await?;
             let mut out = Vec::new();
-            for ((triangles, vertices, bytes), key) in levels.into_iter().zip(&lod_keys) {
+            for (k, ((triangles, vertices, bytes), key)) in
+                levels.into_iter().zip(&lod_keys).enumerate()
+            {
                 let size = ctx
                     .put(key, Bytes::from(bytes), "application/octet-stream")
                     .await?;
@@ -485,31 +493,52 @@ impl Build {
                     triangles,
                     vertices,
                     bytes: size,
+                    lod: k as u8,
+                    compression: String::new(),
                 });
             }
             Ok(out)
         })
         .await?;
 
-        // 7. Compressed GLBs.
-        let glb_keys: Vec<String> = (0..3)
-            .map(|k| stages.key("compress", &format!("avatar-lod{k}.glb")))
+        // 7. Compressed GLBs: meshopt always, Draco too when asked.
+        let mut variants = vec!["meshopt"];
+        if input.options.draco {
+            variants.push("draco");
+        }
+        let glb_keys: Vec<(usize, &str, String)> = (0..3)
+            .flat_map(|k| variants.iter().map(move |v| (k, *v)))
+            .map(|(k, v)| {
+                let name = match v {
+                    "draco" => format!("avatar-lod{k}.draco.glb"),
+                    _ => format!("avatar-lod{k}.glb"),
+                };
+                (k, v, stages.key("compress", &name))
+            })
             .collect();
         let compressed = stage(&mut stages, ctx, "compress", || async {
             let mut out = Vec::new();
-            for (level, key) in levels.out.iter().zip(&glb_keys) {
+            for (k, variant, key) in &glb_keys {
+                let level = &levels.out[*k];
                 let bytes = ctx.storage().get(&level.key).await?;
+                let draco = *variant == "draco";
                 let glb = ctx
                     .blocking(move || {
                         let mesh = AvatarMesh::from_bytes(&bytes)
                             .ok_or_else(|| internal("the lods stage's output is damaged"))?;
-                        Ok(write_glb(&mesh, &Look::default(), Compression::Meshopt))
+                        if draco {
+                            write_glb_draco(&mesh, &Look::default()).map_err(internal)
+                        } else {
+                            Ok(write_glb(&mesh, &Look::default(), Compression::Meshopt))
+                        }
                     })
                     .await?;
                 let size = ctx.put(key, Bytes::from(glb), "model/gltf-binary").await?;
                 out.push(Stored {
                     key: key.clone(),
                     bytes: size,
+                    lod: *k as u8,
+                    compression: (*variant).to_owned(),
                     ..level.clone()
                 });
             }
@@ -522,23 +551,27 @@ impl Build {
         let stored = stage(&mut stages, ctx, "store", || async {
             let mut files = Vec::new();
             let mut lod0 = Bytes::new();
-            for (k, glb) in compressed.out.iter().enumerate() {
+            for glb in &compressed.out {
                 let bytes = ctx.storage().get(&glb.key).await?;
-                let name = if k == 0 {
-                    "avatar.glb".to_owned()
+                let draco = if glb.compression == "draco" {
+                    ".draco"
                 } else {
-                    format!("avatar-lod{k}.glb")
+                    ""
+                };
+                let name = match glb.lod {
+                    0 => format!("avatar{draco}.glb"),
+                    k => format!("avatar-lod{k}{draco}.glb"),
                 };
                 let key = format!("{prefix}/{name}");
                 let size = ctx.put(&key, bytes.clone(), "model/gltf-binary").await?;
-                if k == 0 {
+                if glb.lod == 0 && draco.is_empty() {
                     lod0 = bytes;
                 }
                 files.push(AvatarModelFile {
-                    lod: k as u8,
+                    lod: glb.lod,
                     key,
                     format: "glb".into(),
-                    compression: "meshopt".into(),
+                    compression: glb.compression.clone(),
                     triangles: glb.triangles,
                     vertices: glb.vertices,
                     bytes: size,
