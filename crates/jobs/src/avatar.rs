@@ -12,11 +12,13 @@ use crate::{Sex, StoredObject, UnitSystem};
 /// Centimetres per inch.
 pub const CM_PER_INCH: f32 = 2.54;
 
-/// One measurement: the value and ± the half-width of its 90 % interval.
+/// One measurement: the value and ± the half-width of its 90 % interval
+/// (f64, so the rounded values serialise as written: 40.1, not
+/// 40.10000228881836).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
-    pub value: f32,
-    pub uncertainty: f32,
+    pub value: f64,
+    pub uncertainty: f64,
 }
 
 impl Measured {
@@ -25,9 +27,13 @@ impl Measured {
     pub fn from_cm(value_cm: f32, uncertainty_cm: f32, unit: UnitSystem) -> Measured {
         let (f, step) = match unit {
             UnitSystem::Metric => (1.0, 0.1),
-            UnitSystem::Imperial => (1.0 / CM_PER_INCH, 0.01),
+            UnitSystem::Imperial => (1.0 / f64::from(CM_PER_INCH), 0.01),
         };
-        let round = |v: f32| (v * f / step).round() * step;
+        let round = |v: f32| {
+            let steps = (f64::from(v) * f / step).round();
+            // Whole steps, then to the step's decimals (no binary residue).
+            (steps * step * 100.0).round() / 100.0
+        };
         Measured {
             value: round(value_cm),
             uncertainty: round(uncertainty_cm),
@@ -115,5 +121,9 @@ mod tests {
         assert!((m.value - 36.0).abs() < 1e-4 && (m.uncertainty - 1.0).abs() < 1e-4);
         let m = Measured::from_cm(91.437, 1.26, UnitSystem::Metric);
         assert!((m.value - 91.4).abs() < 1e-4 && (m.uncertainty - 1.3).abs() < 1e-4);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"value":91.4,"uncertainty":1.3}"#
+        );
     }
 }
