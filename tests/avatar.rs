@@ -239,7 +239,15 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     .unwrap();
     assert_eq!((measured, photos), (8, 2));
 
-    // The front photo alone, in inches: the same body, wider intervals.
+    assert_eq!(r["vision_from_cache"], json!([]));
+
+    // The front photo alone, in inches: the same body, wider intervals;
+    // the user's own vision.segment and vision.pose of it come first, and
+    // the avatar takes its mask and keypoints from them.
+    for kind in ["vision.segment", "vision.pose"] {
+        let id = env.submit(kind, "ada", json!({"upload_id": front})).await;
+        assert_eq!(env.wait_final(&id, WAIT).await["status"], "complete");
+    }
     let id = env
         .submit(
             "avatar.build",
@@ -251,6 +259,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     assert_eq!(job["status"], "complete", "{job}");
     let alone = &job["result"];
     assert_eq!(alone["side_photo_used"], false);
+    assert_eq!(alone["vision_from_cache"], json!(["front"]));
     assert_eq!(alone["measurements"]["unit"], "in");
     for name in ["chest", "waist", "hips"] {
         let inches = alone["measurements"][name]["value"].as_f64().unwrap();

@@ -109,6 +109,10 @@ pub struct AvatarBuildResult {
     /// The attempt that ran each stage: a run resumed after a crash shows
     /// its finished stages from the earlier attempt.
     pub stage_attempts: BTreeMap<String, u32>,
+    /// The views (`front`, `side`) whose mask and keypoints came from the
+    /// user's earlier `vision.segment` and `vision.pose` results.
+    #[serde(default)]
+    pub vision_from_cache: Vec<String>,
 }
 
 #[cfg(test)]

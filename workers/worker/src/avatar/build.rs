@@ -8,7 +8,9 @@
 //!    limits (photo.ingest's checks);
 //! 2. `vision` — per photo: the people found (none → `vision.no_person`,
 //!    several → `avatar.multiple_people`), the person's mask refined at
-//!    photo resolution (`{view}-mask.png`) and keypoints;
+//!    photo resolution (`{view}-mask.png`) and keypoints; or, when the user
+//!    already ran `vision.segment` and `vision.pose` on the photo with the
+//!    same models, their stored mask and keypoints;
 //! 3. `measure` — `atelier_body::photo` on the masks and keypoints;
 //! 4. `fit` — the body model's parameters for those measurements;
 //! 5. `mesh` — the fitted skin, rigged (`mesh.bin`);
@@ -43,6 +45,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::AvatarShared;
+use crate::vision::cached_person;
 use crate::vision::people::find_expected_person;
 
 pub struct Build(pub Arc<AvatarShared>);
@@ -133,6 +136,9 @@ struct Looked {
     height: u32,
     mask_key: String,
     keypoints: Vec<Point>,
+    /// Taken from the user's earlier vision.segment and vision.pose results.
+    #[serde(default)]
+    from_cache: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,7 +320,39 @@ impl Build {
         let vision = stage(&mut stages, ctx, "vision", || async {
             let mut looked = Vec::new();
             for ((view, upload_id), (_, mask_key)) in views.iter().zip(&mask_keys) {
-                let (_, bytes) = ctx.owned_upload(*upload_id).await?;
+                let (row, bytes) = ctx.owned_upload(*upload_id).await?;
+                // The user's own vision.segment and vision.pose of this photo,
+                // by the same models, answer without running them again.
+                if let Some(cached) = cached_person(ctx, &shared.vision, &row.sha256).await? {
+                    if cached.persons > 1 {
+                        return Err(JobFailure::abort(
+                            ErrorCode::AvatarMultiplePeople,
+                            format!(
+                                "{} people in the {} photo: an avatar is built from photos of one person alone",
+                                cached.persons,
+                                view.as_str()
+                            ),
+                        ));
+                    }
+                    let (w, h) = (cached.width as f32, cached.height as f32);
+                    tracing::info!(view = view.as_str(), "person mask and pose from the result cache");
+                    looked.push(Looked {
+                        view: *view,
+                        width: cached.width,
+                        height: cached.height,
+                        mask_key: cached.mask_key,
+                        keypoints: cached
+                            .keypoints
+                            .into_iter()
+                            .filter(|k| {
+                                k.3 >= 0.5 && (0.0..w).contains(&k.1) && (0.0..h).contains(&k.2)
+                            })
+                            .map(|k| (k.0, k.1, k.2))
+                            .collect(),
+                        from_cache: true,
+                    });
+                    continue;
+                }
                 let (models, opts, view) = (shared.vision.clone(), options.clone(), *view);
                 let (width, height, png, keypoints) = ctx
                     .blocking(move || {
@@ -365,6 +403,7 @@ impl Build {
                     height,
                     mask_key: mask_key.clone(),
                     keypoints,
+                    from_cache: false,
                 });
             }
             Ok(looked)
@@ -688,6 +727,12 @@ impl Build {
             preview,
             timings_ms,
             stage_attempts: attempts,
+            vision_from_cache: vision
+                .out
+                .iter()
+                .filter(|l| l.from_cache)
+                .map(|l| l.view.as_str().to_owned())
+                .collect(),
         };
         let value = serde_json::to_value(&result).expect("results serialise");
         let ready = atelier_db::avatars::ReadyAvatar {

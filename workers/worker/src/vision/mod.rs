@@ -191,6 +191,62 @@ pub(crate) async fn answer_from_cache(
     Ok(Some(result))
 }
 
+/// A photo's person as the user's earlier `vision.segment` and
+/// `vision.pose` jobs found them (both answered by the same models, from
+/// the result cache): the stored mask and the primary person's keypoints.
+pub(crate) struct CachedPerson {
+    pub persons: usize,
+    pub mask_key: String,
+    pub width: u32,
+    pub height: u32,
+    /// Name, x, y, visibility (photo pixels).
+    pub keypoints: Vec<(String, f32, f32, f32)>,
+}
+
+/// The cached person of the photo whose SHA-256 is `sha256`, when both a
+/// segment and a pose result of the current models are stored for this
+/// client and user.
+pub(crate) async fn cached_person(
+    ctx: &JobContext<'_>,
+    models: &models::VisionModels,
+    sha256: &str,
+) -> Result<Option<CachedPerson>, JobFailure> {
+    let job = ctx.job();
+    let lookup = |kind: JobKind, used: Vec<&ModelManifest>| {
+        let key = cache_key(kind, sha256, &used);
+        async move {
+            atelier_db::jobs::cached_result(ctx.pool(), &job.client_id, &job.user_id, &key).await
+        }
+    };
+    let Some((_, segment)) =
+        lookup(JobKind::VisionSegment, segment::segment_models(models)).await?
+    else {
+        return Ok(None);
+    };
+    let Some((_, pose)) = lookup(JobKind::VisionPose, pose::pose_models(models).to_vec()).await?
+    else {
+        return Ok(None);
+    };
+    let (Ok(segment), Ok(pose)) = (
+        serde_json::from_value::<atelier_jobs::SegmentResult>(segment),
+        serde_json::from_value::<atelier_jobs::PoseResult>(pose),
+    ) else {
+        // A result of an older shape: run the models instead.
+        return Ok(None);
+    };
+    Ok(Some(CachedPerson {
+        persons: segment.person_count.max(pose.person_count),
+        mask_key: segment.mask.key,
+        width: segment.image.width,
+        height: segment.image.height,
+        keypoints: pose
+            .keypoints
+            .into_iter()
+            .map(|k| (k.name, k.x, k.y, k.visibility))
+            .collect(),
+    }))
+}
+
 /// How a photo job starts: answered from a stored result, or with the
 /// photo's bytes and the key its result will be stored under.
 pub(crate) enum PhotoJob {

@@ -16,6 +16,15 @@ use super::{PhotoJob, detector_refs, found_person, model_ref, start_photo_job, t
 
 vision_handler!(Pose, VisionPose);
 
+/// The models a `vision.pose` result depends on (its cache key).
+pub(crate) fn pose_models(models: &VisionModels) -> [&atelier_inference::ModelManifest; 3] {
+    [
+        &models.person_boxes.manifest,
+        &models.pose_detect.manifest,
+        &models.pose.manifest,
+    ]
+}
+
 fn body_keypoints(points: &[Keypoint]) -> Vec<BodyKeypoint> {
     points
         .iter()
@@ -38,11 +47,7 @@ async fn run(
         ctx,
         JobKind::VisionPose,
         input.upload_id,
-        &[
-            &models.person_boxes.manifest,
-            &models.pose_detect.manifest,
-            &models.pose.manifest,
-        ],
+        &pose_models(models),
     )
     .await?
     {

@@ -23,6 +23,17 @@ use super::{PhotoJob, found_person, model_ref, run_image, start_photo_job, to_js
 
 vision_handler!(Segment, VisionSegment);
 
+/// The models a `vision.segment` result depends on (its cache key).
+pub(crate) fn segment_models(models: &VisionModels) -> Vec<&atelier_inference::ModelManifest> {
+    let mut used = vec![
+        &models.person_boxes.manifest,
+        &models.pose_detect.manifest,
+        &models.pose.manifest,
+    ];
+    used.extend(models.isnet.as_ref().map(|m| &m.manifest));
+    used
+}
+
 async fn run(
     ctx: &JobContext<'_>,
     models: &Arc<VisionModels>,
@@ -30,12 +41,7 @@ async fn run(
     let job = ctx.job();
     let input: VisionInput = ctx.input()?;
     // The mask's model is part of the key: switching to ISNet recomputes.
-    let mut used = vec![
-        &models.person_boxes.manifest,
-        &models.pose_detect.manifest,
-        &models.pose.manifest,
-    ];
-    used.extend(models.isnet.as_ref().map(|m| &m.manifest));
+    let used = segment_models(models);
     let (bytes, key) =
         match start_photo_job(ctx, JobKind::VisionSegment, input.upload_id, &used).await? {
             PhotoJob::Answered(result) => return Ok(result),
