@@ -9,24 +9,24 @@ truth lies inside the reported ± interval; plus per-stage latency medians.
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
-import urllib.error
-import urllib.request
+
+# The API client the vision evaluation uses.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vision"))
+from eval import call as api_call  # noqa: E402
 
 NAMES = ["height", "neck", "chest", "waist", "hips", "shoulder_width", "arm_length", "inseam"]
 
 
 def call(api, key, method, path, body=None, headers=None):
-    req = urllib.request.Request(api + path, data=body, method=method)
-    req.add_header("Authorization", f"Bearer {key}")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        raise SystemExit(f"{method} {path}: {e.code} {e.read().decode()}")
+    """`eval.call`, stopping the run on an HTTP error."""
+    answer = api_call(api, key, method, path, body, headers)
+    if "http_error" in answer:
+        raise SystemExit(f"{method} {path}: {answer['http_error']} {answer['body']}")
+    return answer
 
 
 def upload(api, key, user, path):

@@ -12,24 +12,13 @@ use atelier_body::{BodyModel, Macros, default_dir};
 use serde_json::Value;
 
 fn landmarks(points: &Value) -> Landmarks {
-    let get = |name: &str| {
+    Landmarks::from_named(|name| {
         points
             .as_array()?
             .iter()
             .find(|p| p[0] == name)
             .map(|p| [p[1].as_f64().unwrap() as f32, p[2].as_f64().unwrap() as f32])
-    };
-    let pair = |w: &str| [get(&format!("left_{w}")), get(&format!("right_{w}"))];
-    Landmarks {
-        nose: get("nose"),
-        shoulders: pair("shoulder"),
-        elbows: pair("elbow"),
-        wrists: pair("wrist"),
-        hips: pair("hip"),
-        knees: pair("knee"),
-        ankles: pair("ankle"),
-        heels: pair("heel"),
-    }
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,11 +33,14 @@ fn main() -> anyhow::Result<()> {
     let mut errors: std::collections::BTreeMap<String, Vec<f32>> = Default::default();
     for line in std::fs::read_to_string(states)?.lines() {
         let row: Value = serde_json::from_str(line)?;
-        let id: i64 = row["user"]
+        // Benchmark users are `bench-{id}`; anyone else is not ours.
+        let Some(Ok(id)) = row["user"]
             .as_str()
-            .unwrap()
-            .trim_start_matches("bench-")
-            .parse()?;
+            .and_then(|u| u.strip_prefix("bench-"))
+            .map(str::parse::<i64>)
+        else {
+            continue;
+        };
         let Some(body) = truth.iter().find(|b| b["id"] == id) else {
             continue;
         };
@@ -78,16 +70,7 @@ fn main() -> anyhow::Result<()> {
                 landmarks: &v.4,
             })
         };
-        let m = &body["macros"];
-        let macros = Macros {
-            gender: m["gender"].as_f64().unwrap() as f32,
-            height: m["height"].as_f64().unwrap() as f32,
-            weight: m["weight"].as_f64().unwrap() as f32,
-            muscle: m["muscle"].as_f64().unwrap() as f32,
-            proportions: m["proportions"].as_f64().unwrap() as f32,
-            age: m["age"].as_f64().unwrap() as f32,
-            ..Macros::default()
-        };
+        let macros: Macros = serde_json::from_value(body["macros"].clone())?;
         let mesh = measure_body(&model.base, &model.shape_macros(&macros, &[])?)?;
         let t = &body["truth_cm"];
         let stated = t["height"].as_f64().unwrap() as f32 / 100.0;
@@ -103,26 +86,9 @@ fn main() -> anyhow::Result<()> {
                     body["distance_m"],
                     body["backdrop"].as_str().unwrap_or("")
                 );
-                for (name, e) in [
-                    ("neck", p.neck),
-                    ("chest", p.chest),
-                    ("waist", p.waist),
-                    ("hips", p.hips),
-                    ("shoulder_width", p.shoulder_width),
-                    ("arm_length", p.arm_length),
-                    ("inseam", p.inseam),
-                ] {
-                    // The truth as this code measures the mesh (the
-                    // benchmark's truth.json may predate a definition).
-                    let truth = match name {
-                        "neck" => mesh.neck,
-                        "chest" => mesh.chest,
-                        "waist" => mesh.waist,
-                        "hips" => mesh.hips,
-                        "shoulder_width" => mesh.shoulder_width,
-                        "arm_length" => mesh.arm_length,
-                        _ => mesh.inseam,
-                    };
+                // The truth as this code measures the mesh (the
+                // benchmark's truth.json may predate a definition).
+                for ((name, e), (_, truth)) in p.named().into_iter().zip(mesh.named()).skip(1) {
                     let err = 100.0 * (e.value - truth);
                     line += &format!(" {}:{err:+5.1}", &name[..4]);
                     errors

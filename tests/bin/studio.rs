@@ -58,8 +58,7 @@ fn main() -> anyhow::Result<()> {
         truth.push(json!({
             "id": i,
             "sex": if macros.gender < 0.5 { "female" } else { "male" },
-            "macros": {"gender": macros.gender, "height": macros.height, "weight": macros.weight,
-                       "muscle": macros.muscle, "proportions": macros.proportions, "age": macros.age},
+            "macros": macros,
             "truth_cm": subject.truth,
             "distance_m": distance,
             "backdrop": backdrop.map_or("plain", |(name, _)| name.as_str()),

@@ -170,9 +170,27 @@ enum Stream {
     },
     /// 4×4 float matrices (not a vertex stream: the view has no stride).
     Matrices,
+    /// Bytes stored as they are (a Draco stream).
+    Raw,
 }
 
 impl Builder {
+    fn new(compression: Compression) -> Builder {
+        Builder {
+            root: json::Root {
+                asset: json::Asset {
+                    generator: Some(format!("atelier-body {}", env!("CARGO_PKG_VERSION"))),
+                    copyright: Some("Body model: MakeHuman HM08 (CC0)".into()),
+                    ..json::Asset::default()
+                },
+                ..Default::default()
+            },
+            bin: Vec::new(),
+            fallback: 0,
+            compression,
+        }
+    }
+
     fn view(
         &mut self,
         data: &[u8],
@@ -185,7 +203,7 @@ impl Builder {
             _ => None,
         };
         let compressed = match (&stream, self.compression) {
-            (_, Compression::None) => None,
+            (_, Compression::None) | (Stream::Raw, _) => None,
             (Stream::Matrices, Compression::Meshopt) => {
                 Some(("ATTRIBUTES", None, 64, encode_attributes(data, 64)))
             }
@@ -312,19 +330,7 @@ fn bytes<T: Copy, const N: usize>(items: &[[T; N]], to: impl Fn(T) -> Vec<u8>) -
 /// `mesh` as one GLB: a skinned mesh, its skeleton's joint nodes and one
 /// skin material.
 pub fn write_glb(mesh: &AvatarMesh, look: &Look, compression: Compression) -> Vec<u8> {
-    let mut b = Builder {
-        root: json::Root {
-            asset: json::Asset {
-                generator: Some(format!("atelier-body {}", env!("CARGO_PKG_VERSION"))),
-                copyright: Some("Body model: MakeHuman HM08 (CC0)".into()),
-                ..json::Asset::default()
-            },
-            ..Default::default()
-        },
-        bin: Vec::new(),
-        fallback: 0,
-        compression,
-    };
+    let mut b = Builder::new(compression);
     let n = mesh.positions.len();
     use accessor::{ComponentType as C, Type as T};
 
@@ -719,21 +725,9 @@ pub fn write_glb_draco(mesh: &AvatarMesh, look: &Look) -> Result<Vec<u8>, String
         .encode(&options, &mut out)
         .map_err(|e| format!("Draco encoding: {e}"))?;
 
-    let mut b = Builder {
-        root: json::Root {
-            asset: json::Asset {
-                generator: Some(format!("atelier-body {}", env!("CARGO_PKG_VERSION"))),
-                copyright: Some("Body model: MakeHuman HM08 (CC0)".into()),
-                ..json::Asset::default()
-            },
-            ..Default::default()
-        },
-        bin: Vec::new(),
-        fallback: 0,
-        compression: Compression::None,
-    };
+    let mut b = Builder::new(Compression::None);
     use accessor::{ComponentType as C, Type as T};
-    let stream = b.view(out.data(), 1, Stream::Matrices, None);
+    let stream = b.view(out.data(), 1, Stream::Raw, None);
     // Accessors without views: the loader fills them from the Draco stream.
     let mut bare = |component: C, kind: T, min: Option<Value>, max: Option<Value>, count: usize| {
         b.root.push(accessor::Accessor {

@@ -4,7 +4,8 @@
 //! (`targets/macrodetails/macro.json` gives the levels); height and
 //! proportions add targets per combination; race blends per gender × age.
 /// The macro variables; 0.5 is MakeHuman's average for each.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Macros {
     /// 0 female … 1 male.
     pub gender: f32,

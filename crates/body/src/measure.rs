@@ -181,6 +181,23 @@ pub struct Measurements {
     pub sections: Sections,
 }
 
+impl Measurements {
+    /// Each measurement by its name in the API (`height`, `neck`, `chest`,
+    /// `waist`, `hips`, `shoulder_width`, `arm_length`, `inseam`), metres.
+    pub fn named(&self) -> [(&'static str, f32); 8] {
+        [
+            ("height", self.height),
+            ("neck", self.neck),
+            ("chest", self.chest),
+            ("waist", self.waist),
+            ("hips", self.hips),
+            ("shoulder_width", self.shoulder_width),
+            ("arm_length", self.arm_length),
+            ("inseam", self.inseam),
+        ]
+    }
+}
+
 /// The neck, chest, waist and hip sections of a body, metres.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sections {

