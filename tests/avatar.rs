@@ -90,7 +90,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     env.spawn_worker().unwrap();
     let studio = studio();
     let who = woman(&studio);
-    let t = who.truth;
+    let t = &who.truth;
     let front = photographed(&env, &studio, &who, "ada", 0.0).await;
     let side = photographed(&env, &studio, &who, "ada", 90.0).await;
     let mut socket = env.socket(&env.token("ada").await, None).await;
@@ -98,7 +98,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
         .submit(
             "avatar.build",
             "ada",
-            json!({"photos": {"front": front, "side": side}, "height_cm": t.height, "sex": "female",
+            json!({"photos": {"front": front, "side": side}, "height_cm": t["height"], "sex": "female",
                    "options": {"draco": true}}),
         )
         .await;
@@ -110,8 +110,8 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     // Measurements near the body's own, each with its interval.
     let m = &r["measurements"];
     assert_eq!(m["unit"], "cm");
-    assert!((m["height"]["value"].as_f64().unwrap() - f64::from(t.height)).abs() < 0.1);
-    for (name, truth) in t.named() {
+    assert!((m["height"]["value"].as_f64().unwrap() - f64::from(t["height"])).abs() < 0.1);
+    for (&name, &truth) in t {
         let (value, plus) = (
             m[name]["value"].as_f64().unwrap(),
             m[name]["uncertainty"].as_f64().unwrap(),
@@ -178,7 +178,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
         let height =
             three["rest"]["max"][1].as_f64().unwrap() - three["rest"]["min"][1].as_f64().unwrap();
         assert!(
-            (100.0 * height - f64::from(t.height)).abs() < 2.0,
+            (100.0 * height - f64::from(t["height"])).abs() < 2.0,
             "{name}: {height} m"
         );
         assert_ne!(
@@ -252,7 +252,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
         .submit(
             "avatar.build",
             "ada",
-            json!({"photos": {"front": front}, "height_cm": t.height, "sex": "female", "unit": "imperial"}),
+            json!({"photos": {"front": front}, "height_cm": t["height"], "sex": "female", "unit": "imperial"}),
         )
         .await;
     let job = env.wait_final(&id, WAIT).await;
@@ -263,7 +263,7 @@ async fn a_generated_body_becomes_a_measured_rigged_avatar() {
     assert_eq!(alone["measurements"]["unit"], "in");
     for name in ["chest", "waist", "hips"] {
         let inches = alone["measurements"][name]["value"].as_f64().unwrap();
-        let truth = f64::from(t.named().iter().find(|(n, _)| *n == name).unwrap().1) / 2.54;
+        let truth = f64::from(t[name]) / 2.54;
         assert!(
             (inches - truth).abs() < 3.0,
             "{name}: {inches} in against {truth}"
@@ -321,7 +321,7 @@ async fn photos_that_cannot_make_an_avatar_are_refused_and_a_real_one_builds() {
     let feet_cut = up(crop(&front_png, 0, 0, 720, 1000)).await;
     let street = up(bus()).await;
     let cat = up(fixture("tests/data/eval/photos/cat.jpg")).await;
-    let h = who.truth.height;
+    let h = who.truth["height"];
     let cases = [
         (
             json!({"front": street}),
@@ -414,7 +414,7 @@ async fn a_worker_killed_mid_build_resumes_at_the_stage_it_was_in() {
         .submit(
             "avatar.build",
             "cy",
-            json!({"photos": {"front": front, "side": side}, "height_cm": who.truth.height}),
+            json!({"photos": {"front": front, "side": side}, "height_cm": who.truth["height"]}),
         )
         .await;
     // Killed once the mesh stage (5 of 8) has started: the fit is done.

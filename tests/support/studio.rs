@@ -12,34 +12,10 @@ use atelier_body::{BodyModel, Macros, default_dir};
 use atelier_render::{Background, Camera, FrameSpec, Item, Lighting, Limits, Renderer, Scene};
 use glam::Vec3;
 
-/// A body's tape measurements, centimetres.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Truth {
-    pub height: f32,
-    pub neck: f32,
-    pub chest: f32,
-    pub waist: f32,
-    pub hips: f32,
-    pub shoulder_width: f32,
-    pub arm_length: f32,
-    pub inseam: f32,
-}
-
-impl Truth {
-    /// (name, value) pairs in the result's naming.
-    pub fn named(&self) -> [(&'static str, f32); 8] {
-        [
-            ("height", self.height),
-            ("neck", self.neck),
-            ("chest", self.chest),
-            ("waist", self.waist),
-            ("hips", self.hips),
-            ("shoulder_width", self.shoulder_width),
-            ("arm_length", self.arm_length),
-            ("inseam", self.inseam),
-        ]
-    }
-}
+/// A body's tape measurements by their names in the API
+/// ([`Measurements::named`](atelier_body::measure::Measurements::named)),
+/// centimetres.
+pub type Truth = std::collections::BTreeMap<&'static str, f32>;
 
 pub struct Subject {
     pub macros: Macros,
@@ -74,17 +50,7 @@ impl Studio {
     pub fn subject(&self, macros: Macros) -> anyhow::Result<Subject> {
         let positions = self.model.shape_macros(&macros, &[])?;
         let m = measure_body(&self.model.base, &positions)?;
-        let cm = |v: f32| 100.0 * v;
-        let truth = Truth {
-            height: cm(m.height),
-            neck: cm(m.neck),
-            chest: cm(m.chest),
-            waist: cm(m.waist),
-            hips: cm(m.hips),
-            shoulder_width: cm(m.shoulder_width),
-            arm_length: cm(m.arm_length),
-            inseam: cm(m.inseam),
-        };
+        let truth: Truth = m.named().into_iter().map(|(n, v)| (n, 100.0 * v)).collect();
         let mesh = skin_mesh(&self.model.base, &positions, &self.rig)?;
         let glb = write_glb(&mesh, &Look::default(), Compression::None);
         Ok(Subject { macros, truth, glb })
@@ -107,7 +73,7 @@ impl Studio {
             placement: Default::default(),
             material: Default::default(),
         }])?;
-        let h = subject.truth.height / 100.0;
+        let h = subject.truth["height"] / 100.0;
         let az = azimuth_deg.to_radians();
         let eye = Vec3::new(az.sin() * distance, 0.72 * h, az.cos() * distance);
         let target = Vec3::new(0.0, 0.5 * h, 0.0);
