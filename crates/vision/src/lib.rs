@@ -16,5 +16,5 @@ pub mod skin;
 
 pub use letterbox::{Letterbox, Rect, letterbox_tensor};
 pub use pose::{BLAZEPOSE_KEYPOINTS, Keypoint, PoseOutput, decode_pose};
-pub use refine::refine_mask;
+pub use refine::{keep_near_core, refine_mask};
 pub use segment::{PersonMask, PixelBox, mask_from_probabilities, stretch_tensor, upsample_mask};

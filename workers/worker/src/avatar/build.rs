@@ -54,8 +54,8 @@ pub struct Build(pub Arc<AvatarShared>);
 /// changes; it and every later stage run again).
 const STAGES: [(&str, u32); 8] = [
     ("ingest", 1),
-    ("vision", 1),
-    ("measure", 1),
+    ("vision", 2),
+    ("measure", 2),
     ("fit", 2),
     ("mesh", 1),
     ("lods", 1),
@@ -346,11 +346,17 @@ impl Build {
                             }
                         }
                         let coarse = people.mask(&photo);
-                        let alpha = atelier_vision::refine_mask(
+                        let mut alpha = atelier_vision::refine_mask(
                             &photo.data,
                             photo.width,
                             photo.height,
                             &coarse.alpha,
+                        );
+                        atelier_vision::keep_near_core(
+                            &mut alpha,
+                            &coarse.alpha,
+                            photo.width,
+                            photo.height,
                         );
                         let (w, h) = (photo.width as f32, photo.height as f32);
                         let keypoints: Vec<Point> = people.persons[0]
