@@ -93,6 +93,11 @@ async fn the_http_contract_refuses_bad_requests_with_codes() {
             StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
         (json!({"kind": "photo.ingest", "user_id": "a/b", "input": {"upload_id": upload}}).to_string(),
             Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
+        // `.` and `..` would be path steps in the user's object keys.
+        (json!({"kind": "photo.ingest", "user_id": ".", "input": {"upload_id": upload}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
+        (json!({"kind": "photo.ingest", "user_id": "..", "input": {"upload_id": upload}}).to_string(),
+            Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
         (json!({"kind": "photo.ingest", "user_id": "gina", "input": {"upload_id": uuid::Uuid::new_v4()}}).to_string(),
             Some(API_KEY), StatusCode::UNPROCESSABLE_ENTITY, "upload.not_found"),
         // Someone else's upload is as good as none.
@@ -132,6 +137,14 @@ async fn the_http_contract_refuses_bad_requests_with_codes() {
                 .body("abc"),
             StatusCode::BAD_REQUEST,
             "upload.missing_user",
+        ),
+        (
+            http.post(env.url("/v1/uploads"))
+                .bearer_auth(API_KEY)
+                .header("X-User-Id", "..")
+                .body("abc"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
         ),
         (
             http.get(env.url("/v1/jobs/not-a-uuid"))

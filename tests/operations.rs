@@ -47,6 +47,35 @@ async fn a_job_that_keeps_killing_its_worker_ends_dead_and_can_be_retried() {
         "{listed}"
     );
 
+    // An empty list is no job, and "all" has to be said: neither a stray
+    // empty list nor an empty body retries or forgets every dead job.
+    for path in [
+        "/v1/queues/ingest/dead/retry",
+        "/v1/queues/ingest/dead/purge",
+    ] {
+        let (status, none) = env
+            .operator(Method::POST, path, Some(json!({"job_ids": []})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{none}");
+        assert!(
+            none["retried"] == json!([]) || none["purged"] == json!([]),
+            "{none}"
+        );
+        for body in [
+            None,
+            Some(json!({})),
+            Some(json!({"job_ids": [job_id], "all": true})),
+        ] {
+            let (status, refused) = env.operator(Method::POST, path, body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+            assert_eq!(refused["error"]["code"], "request.invalid");
+        }
+    }
+    let (_, dead) = env
+        .operator(Method::GET, "/v1/queues/ingest/dead", None)
+        .await;
+    assert_eq!(dead["jobs"][0]["job_id"], job_id.as_str(), "still dead");
+
     let (status, retried) = env
         .operator(
             Method::POST,

@@ -62,10 +62,24 @@ enum DeadAction {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Queue dead jobs again with a fresh attempt budget (all when no id given).
-    Retry { queue: String, job_ids: Vec<String> },
-    /// Forget dead jobs (all when no id given); their rows stay `dead`.
-    Purge { queue: String, job_ids: Vec<String> },
+    /// Queue dead jobs again with a fresh attempt budget: those named, or
+    /// every one with --all.
+    Retry {
+        queue: String,
+        #[arg(required_unless_present = "all")]
+        job_ids: Vec<String>,
+        #[arg(long, conflicts_with = "job_ids")]
+        all: bool,
+    },
+    /// Forget dead jobs (their rows stay `dead`): those named, or every one
+    /// with --all.
+    Purge {
+        queue: String,
+        #[arg(required_unless_present = "all")]
+        job_ids: Vec<String>,
+        #[arg(long, conflicts_with = "job_ids")]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,8 +118,12 @@ impl Client {
     }
 }
 
-fn selection(ids: &[String]) -> Option<Value> {
-    (!ids.is_empty()).then(|| json!({"job_ids": ids}))
+fn selection(ids: &[String], all: bool) -> Option<Value> {
+    Some(if all {
+        json!({"all": true})
+    } else {
+        json!({"job_ids": ids})
+    })
 }
 
 /// Parse flags, call the API, print.
@@ -155,22 +173,30 @@ pub async fn main() -> anyhow::Result<()> {
                     .await?,
                 table::dead,
             ),
-            DeadAction::Retry { queue, job_ids } => (
+            DeadAction::Retry {
+                queue,
+                job_ids,
+                all,
+            } => (
                 client
                     .call(
                         Method::POST,
                         &format!("/v1/queues/{queue}/dead/retry"),
-                        selection(job_ids),
+                        selection(job_ids, *all),
                     )
                     .await?,
                 table::pretty,
             ),
-            DeadAction::Purge { queue, job_ids } => (
+            DeadAction::Purge {
+                queue,
+                job_ids,
+                all,
+            } => (
                 client
                     .call(
                         Method::POST,
                         &format!("/v1/queues/{queue}/dead/purge"),
-                        selection(job_ids),
+                        selection(job_ids, *all),
                     )
                     .await?,
                 table::pretty,

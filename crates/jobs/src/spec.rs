@@ -266,7 +266,10 @@ mod tests {
 /// End-user ids are the platforms' own: 1–128 characters of
 /// `[A-Za-z0-9_.@:+-]` (no `/`, no spaces, so they embed safely in keys).
 pub fn validate_user_id(user_id: &str) -> Result<(), ValidationError> {
+    // `.` and `..` are path steps in every object key they would name.
     let ok = (1..=128).contains(&user_id.len())
+        && user_id != "."
+        && user_id != ".."
         && user_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.@:+-".contains(c));
@@ -274,7 +277,7 @@ pub fn validate_user_id(user_id: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::new(
-            "user_id: 1-128 characters of letters, digits and _.@:+-",
+            "user_id: 1-128 characters of letters, digits and _.@:+-, not \".\" or \"..\"",
         ))
     }
 }
@@ -286,7 +289,8 @@ mod user_id_tests {
     #[test]
     fn user_ids_are_key_safe() {
         assert!(validate_user_id("user-42@example.com").is_ok());
-        for bad in ["", "a/b", "a b", "../x", &"x".repeat(129)] {
+        assert!(validate_user_id("a..b").is_ok() && validate_user_id("...").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "../x", &"x".repeat(129)] {
             assert!(validate_user_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -134,44 +134,50 @@ pub(super) async fn dead_list(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Selection {
-    /// The jobs to act on; absent means every dead job of the queue.
+    /// The jobs to act on; an empty list is none.
     #[serde(default)]
     job_ids: Option<Vec<Uuid>>,
+    /// Every dead job of the queue (never implied by a missing or empty
+    /// list: one stray empty body must not retry or forget them all).
+    #[serde(default)]
+    all: bool,
 }
 
-async fn selection(state: &AppState, request: Request) -> Result<Vec<String>, ApiError> {
+/// The dead jobs a retry or purge acts on: `Some(ids)` (perhaps none) or
+/// `None` for all of them.
+async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<String>>, ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
     let bytes = super::read_body(request, limit, ErrorCode::RequestTooLarge).await?;
-    if bytes.is_empty() {
-        return Ok(Vec::new());
+    let invalid = ApiError::invalid;
+    let selection: Selection = if bytes.is_empty() {
+        Selection::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?
+    };
+    match (selection.job_ids, selection.all) {
+        (Some(_), true) => Err(invalid("body: either job_ids or all, not both".into())),
+        (Some(ids), false) => Ok(Some(ids.iter().map(Uuid::to_string).collect())),
+        (None, true) => Ok(None),
+        (None, false) => Err(invalid(
+            "body: {\"job_ids\": [...]} for those jobs, or {\"all\": true} for every dead job"
+                .into(),
+        )),
     }
-    let selection: Selection = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::RequestInvalid,
-            format!("body: {e}"),
-        )
-    })?;
-    Ok(selection
-        .job_ids
-        .unwrap_or_default()
-        .iter()
-        .map(Uuid::to_string)
-        .collect())
 }
 
-/// `POST /v1/queues/{queue}/dead/retry` `{"job_ids"?: [...]}`
+/// `POST /v1/queues/{queue}/dead/retry` `{"job_ids": [...]}` or `{"all": true}`
 pub(super) async fn dead_retry(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let q = queue(&state, &name)?.clone();
-    let ids = selection(&state, request).await?;
-    let retried = q
-        .dead_retry(&ids)
-        .await
-        .map_err(ApiError::queue_unavailable)?;
+    let retried = match selection(&state, request).await? {
+        Some(ids) if ids.is_empty() => Ok(Vec::new()),
+        Some(ids) => q.dead_retry(&ids).await,
+        None => q.dead_retry(&[]).await,
+    }
+    .map_err(ApiError::queue_unavailable)?;
     let uuids: Vec<Uuid> = retried.iter().filter_map(|id| id.parse().ok()).collect();
     atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
     tracing::info!(
@@ -182,7 +188,8 @@ pub(super) async fn dead_retry(
     Ok(Json(json!({"queue": name, "retried": retried})))
 }
 
-/// `POST /v1/queues/{queue}/dead/purge` `{"job_ids"?: [...]}`: the jobs leave
+/// `POST /v1/queues/{queue}/dead/purge` `{"job_ids": [...]}` or
+/// `{"all": true}`: the jobs leave
 /// the dead set; their rows stay, status `dead`.
 pub(super) async fn dead_purge(
     State(state): State<AppState>,
@@ -190,11 +197,12 @@ pub(super) async fn dead_purge(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let q = queue(&state, &name)?.clone();
-    let ids = selection(&state, request).await?;
-    let purged = q
-        .dead_purge(&ids)
-        .await
-        .map_err(ApiError::queue_unavailable)?;
+    let purged = match selection(&state, request).await? {
+        Some(ids) if ids.is_empty() => Ok(Vec::new()),
+        Some(ids) => q.dead_purge(&ids).await,
+        None => q.dead_purge(&[]).await,
+    }
+    .map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, count = purged.len(), "dead jobs purged");
     Ok(Json(json!({"queue": name, "purged": purged})))
 }
