@@ -20,6 +20,10 @@ export ATELIER__STORAGE__LOCAL_ROOT="$PWD/.demo/objects"
 PORT="${ATELIER_DEMO_PORT:-8080}"
 export ATELIER__INTAKE__LISTEN="127.0.0.1:$PORT"
 export ATELIER__STORAGE__PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
+# The demo runs on the built-in development secrets (API key dev-api-key):
+# outside development mode the intake and workers refuse to start on them.
+export ATELIER__DEV_MODE=true
+echo "==> DEVELOPMENT MODE (ATELIER__DEV_MODE=true): built-in keys and secrets, for this machine only" >&2
 API="http://127.0.0.1:$PORT"
 KEY="dev-api-key"
 mkdir -p .demo

@@ -16,6 +16,8 @@ rm -rf .avatar-bench/objects .avatar-bench/photos
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
 "$BIN/atelier-studio" .avatar-bench/photos "$BODIES" "${4:-100}" 2>.avatar-bench/studio.log
 psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS atelier_avatar_bench" -c "CREATE DATABASE atelier_avatar_bench"
+# Built-in development keys (the scorer uses dev-api-key).
+export ATELIER__DEV_MODE=true
 export ATELIER__DATABASE__URL="postgres://postgres@127.0.0.1:5432/atelier_avatar_bench"
 export ATELIER__REDIS__PREFIX="atelier-avatar-bench-$$"
 export ATELIER__STORAGE__LOCAL_ROOT="$PWD/.avatar-bench/objects"

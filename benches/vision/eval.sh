@@ -10,6 +10,8 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/debug}"
 OUT="${2:-.eval/results.json}"
 mkdir -p .eval "$(dirname "$OUT")"
 rm -rf .eval/objects
+# Built-in development keys (the scorer uses dev-api-key).
+export ATELIER__DEV_MODE=true
 export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_eval"
 export ATELIER__REDIS__PREFIX="atelier-eval-$$"
 export ATELIER__STORAGE__LOCAL_ROOT="$PWD/.eval/objects"

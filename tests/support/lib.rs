@@ -25,9 +25,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 pub use reqwest::StatusCode;
 
-pub const API_KEY: &str = "test-api-key-1";
-pub const OTHER_API_KEY: &str = "test-api-key-2";
-pub const OPERATOR_KEY: &str = "test-operator-key";
+pub const API_KEY: &str = "test-api-key-0001";
+pub const OTHER_API_KEY: &str = "test-api-key-0002";
+pub const OPERATOR_KEY: &str = "test-operator-key-0001";
+/// The end-user token secret of test intakes (32 characters or more, as
+/// outside development mode).
+pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
 const S3_KEY: &str = "test-access-key";
 const S3_SECRET: &str = "test-secret-key";
 
@@ -210,6 +213,7 @@ impl TestEnv {
             ("STORAGE__S3__ALLOW_HTTP", "true".into()),
             ("INTAKE__API_KEYS", format!("{API_KEY},{OTHER_API_KEY}")),
             ("INTAKE__OPERATOR_KEYS", OPERATOR_KEY.into()),
+            ("INTAKE__TOKEN_SECRET", TOKEN_SECRET.into()),
             ("INTAKE__OUTBOX_INTERVAL", "200ms".into()),
             ("INTAKE__OUTBOX_GRACE", "1s".into()),
             ("INTAKE__MAX_UPLOAD_BYTES", (40 * 1024 * 1024).to_string()),
@@ -273,6 +277,38 @@ impl TestEnv {
             .context("spawning the worker")?;
         self.workers.push(child);
         Ok(index)
+    }
+
+    /// Run a worker with extra settings and wait up to `within` for it to
+    /// exit: its exit status and log, or `None` (and it is stopped) when it
+    /// is still running by then.
+    pub async fn worker_exit(
+        &self,
+        extra: &[(&str, &str)],
+        within: Duration,
+    ) -> Option<(std::process::ExitStatus, String)> {
+        let mut child = tokio::process::Command::new(worker_binary())
+            .envs(self.env.iter().cloned())
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawning the worker");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        match tokio::time::timeout(within, child.wait()).await {
+            Ok(status) => {
+                let mut log = String::new();
+                tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+                    .await
+                    .expect("worker log");
+                Some((status.expect("worker exit status"), log))
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                None
+            }
+        }
     }
 
     /// Start a worker whose Redis connections go through a [`Proxy`] of its

@@ -10,6 +10,10 @@ use crate::{HumanDuration, Secret};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppConfig {
+    /// Development mode: the built-in secrets are accepted (and said so at
+    /// start-up). Off, a process refuses to start with a built-in, empty or
+    /// short secret ([`crate::secrets`]).
+    pub dev_mode: bool,
     pub queues_file: QueuesFilePath,
     pub redis: RedisConfig,
     pub database: DatabaseConfig,
@@ -139,6 +143,9 @@ impl Default for S3Config {
 pub struct IntakeConfig {
     pub listen: SocketAddr,
     /// API keys accepted on `/v1`; a list, or one comma-separated string.
+    /// Each `CLIENT:KEY` (the client's jobs, uploads, events and embeddings
+    /// stay its own across a key rotation: list the old and the new key for
+    /// one client) or a bare `KEY` (client id derived from the key).
     #[serde(deserialize_with = "string_or_list")]
     pub api_keys: Vec<Secret>,
     /// Keys of operators: queue controls and dead letters (`/v1/queues`).
@@ -400,12 +407,23 @@ impl AppConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        let keys = self
+        let mut api_keys = Vec::new();
+        for entry in &self.intake.api_keys {
+            api_keys.push(crate::secrets::parse_api_key(entry)?.key);
+        }
+        let operator_keys: Vec<&str> = self
             .intake
-            .api_keys
+            .operator_keys
             .iter()
-            .chain(&self.intake.operator_keys);
-        if keys.clone().any(|k| k.expose().len() < 8) {
+            .map(|k| k.expose())
+            .collect();
+        if api_keys.iter().any(|k| operator_keys.contains(k)) {
+            return Err(
+                "intake.api_keys, intake.operator_keys: a key is either a client's or an operator's, not both"
+                    .into(),
+            );
+        }
+        if api_keys.iter().chain(&operator_keys).any(|k| k.len() < 8) {
             return Err(
                 "intake.api_keys, intake.operator_keys: every key must be at least 8 characters"
                     .into(),

@@ -9,6 +9,7 @@ mod duration;
 mod layer;
 mod queues;
 mod secret;
+pub mod secrets;
 
 pub use app::{
     AppConfig, DatabaseConfig, EmailConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig,
@@ -19,6 +20,7 @@ pub use duration::{HumanDuration, parse_duration};
 pub use layer::load_app_config;
 pub use queues::{Backoff, Priority, QueueSpec, QueuesConfig, Scaling};
 pub use secret::Secret;
+pub use secrets::Role;
 
 /// Everything that can be wrong with configuration, with the place at fault.
 #[derive(Debug, thiserror::Error)]

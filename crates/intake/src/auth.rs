@@ -16,21 +16,31 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The API client a request came from: a stable id derived from its key.
+/// The API client a request came from: the client the key names
+/// (`CLIENT:KEY` in `intake.api_keys`), or an id derived from a bare key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientId(pub String);
 
-/// Configured keys, kept only as SHA-256 hashes.
+/// Configured keys, kept only as SHA-256 hashes, each with its client.
 pub struct ApiKeys {
-    hashes: Vec<[u8; 32]>,
+    keys: Vec<([u8; 32], ClientId)>,
 }
 
 impl ApiKeys {
-    pub fn new(keys: &[Secret]) -> Self {
+    pub fn new(entries: &[Secret]) -> Self {
         ApiKeys {
-            hashes: keys
+            keys: entries
                 .iter()
-                .map(|k| Sha256::digest(k.expose().as_bytes()).into())
+                .map(|entry| {
+                    let parsed = atelier_config::secrets::parse_api_key(entry).ok();
+                    let key = parsed.as_ref().map_or(entry.expose(), |p| p.key);
+                    let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+                    let client = match parsed.and_then(|p| p.client) {
+                        Some(name) => ClientId(name.to_owned()),
+                        None => ClientId(format!("client-{}", hex::encode(&hash[..6]))),
+                    };
+                    (hash, client)
+                })
                 .collect(),
         }
     }
@@ -40,9 +50,9 @@ impl ApiKeys {
     pub fn check(&self, presented: &str) -> Option<ClientId> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
-        for hash in &self.hashes {
+        for (hash, client) in &self.keys {
             if bool::from(hash.ct_eq(&digest)) {
-                found = Some(ClientId(format!("client-{}", hex::encode(&hash[..6]))));
+                found = Some(client.clone());
             }
         }
         found
@@ -190,6 +200,23 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_keys_speak_for_their_client_through_a_rotation() {
+        let keys = ApiKeys::new(&[
+            Secret::new("acme:old-key-0123456789"),
+            Secret::new("acme:new-key-0123456789"),
+            Secret::new("globex:another-key-0123"),
+        ]);
+        let acme = Some(ClientId("acme".into()));
+        assert_eq!(keys.check("old-key-0123456789"), acme);
+        assert_eq!(keys.check("new-key-0123456789"), acme);
+        assert_eq!(
+            keys.check("another-key-0123"),
+            Some(ClientId("globex".into()))
+        );
+        assert!(keys.check("acme:old-key-0123456789").is_none());
+    }
 
     #[test]
     fn api_keys_map_to_stable_client_ids() {

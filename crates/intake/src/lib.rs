@@ -55,7 +55,16 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Connect to Redis, Postgres (migrating when configured) and storage.
+    /// Refuses unsafe secrets first (see `atelier_config::secrets`).
     pub async fn connect(config: AppConfig, queues_config: QueuesConfig) -> anyhow::Result<Self> {
+        config
+            .check_secrets(atelier_config::Role::Intake)
+            .map_err(anyhow::Error::msg)?;
+        if config.dev_mode {
+            tracing::warn!(
+                "DEVELOPMENT MODE: built-in secrets are accepted; never expose this intake"
+            );
+        }
         let (client, redis) =
             atelier_queue::connect(config.redis.url.expose(), config.redis.cluster)
                 .await

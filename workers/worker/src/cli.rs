@@ -31,6 +31,9 @@ pub async fn main() -> anyhow::Result<()> {
     if let Some(path) = cli.queues_file {
         config.queues_file.0 = path;
     }
+    config
+        .check_secrets(atelier_config::Role::Worker)
+        .map_err(anyhow::Error::msg)?;
     let queues = QueuesConfig::load(&config.queues_file.0)?;
     tracing::info!(config = %config.redacted(), "starting worker");
     crate::run(config, queues, atelier_telemetry::shutdown_signal()).await
