@@ -71,8 +71,14 @@ async fn processes_refuse_to_start_on_built_in_empty_or_short_secrets() {
         ("ATELIER__STORAGE__LOCAL_ROOT", root.as_str()),
         ("ATELIER__DEV_MODE", "false"),
     ];
+    let built_in = [
+        local[0],
+        local[1],
+        local[2],
+        ("ATELIER__STORAGE__SIGNING_KEY", "dev-signing-key-change-me"),
+    ];
     let (status, log) = env
-        .worker_exit(&local, Duration::from_secs(60))
+        .worker_exit(&built_in, Duration::from_secs(60))
         .await
         .expect("the worker refused to start");
     assert!(!status.success());

@@ -214,6 +214,10 @@ impl TestEnv {
             ("INTAKE__API_KEYS", format!("{API_KEY},{OTHER_API_KEY}")),
             ("INTAKE__OPERATOR_KEYS", OPERATOR_KEY.into()),
             ("INTAKE__TOKEN_SECRET", TOKEN_SECRET.into()),
+            (
+                "STORAGE__SIGNING_KEY",
+                "test-signing-key-0123456789abcdef".into(),
+            ),
             ("INTAKE__OUTBOX_INTERVAL", "200ms".into()),
             ("INTAKE__OUTBOX_GRACE", "1s".into()),
             ("INTAKE__MAX_UPLOAD_BYTES", (40 * 1024 * 1024).to_string()),
