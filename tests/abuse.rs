@@ -1,4 +1,5 @@
-//! The intake under abuse: unsafe secrets, key rotation.
+//! The intake under abuse: unsafe secrets, key rotation, slow clients,
+//! load shedding, streamed uploads.
 use std::time::Duration;
 
 use atelier_tests::{EnvOptions, StatusCode, TestEnv, fixture};
@@ -154,5 +155,163 @@ async fn a_rotated_key_keeps_its_clients_jobs_and_uploads() {
     // Another client cannot use the upload.
     let resp = submit(OTHER).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    env.finish().await;
+}
+
+/// Bytes the server sends back on `stream` until it closes it or `within`
+/// passes (then `None`).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_a_full_intake_sheds_load() {
+    use tokio::io::AsyncWriteExt;
+    let env = TestEnv::start(with_env(&[
+        ("ATELIER__INTAKE__BODY_IDLE_TIMEOUT", "1s"),
+        ("ATELIER__INTAKE__HEADER_TIMEOUT", "1s"),
+        ("ATELIER__INTAKE__MAX_IN_FLIGHT", "1"),
+    ]))
+    .await
+    .unwrap();
+    let address = env.base_url.trim_start_matches("http://").to_owned();
+
+    // An upload that announces 1 MB, sends 10 bytes and stalls: it holds
+    // the one request slot until the body's idle timeout cuts it off.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-User-Id: sam\r\nContent-Length: 1000000\r\n\r\n0123456789",
+        atelier_tests::API_KEY
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let job = format!("/v1/jobs/{}", uuid::Uuid::new_v4());
+    let busy = env
+        .http
+        .get(env.url(&job))
+        .bearer_auth(atelier_tests::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    let body: Value = busy.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "intake.busy");
+    let health = env.http.get(env.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "probes are not shed");
+
+    let answer = read_until_closed(&mut slow, Duration::from_secs(10))
+        .await
+        .expect("the stalled upload is answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request.timeout"), "{answer}");
+    // Nothing was kept of it, and the intake serves again.
+    let served = env
+        .http
+        .get(env.url(&job))
+        .bearer_auth(atelier_tests::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::NOT_FOUND);
+    let kept = env.state.storage.list("uploads").await.unwrap_or_default();
+    assert!(kept.is_empty(), "{kept:?}");
+
+    // A client that opens a socket and never finishes its headers is cut
+    // off after the header timeout.
+    let mut mute = tokio::net::TcpStream::connect(&address).await.unwrap();
+    mute.write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let closed = read_until_closed(&mut mute, Duration::from_secs(10)).await;
+    assert!(closed.is_some(), "a socket without headers stays open");
+    env.finish().await;
+}
+
+/// A 12 MiB upload goes to S3 in parts (5 MiB, the least S3 takes) while
+/// hashed: what is stored and the hash returned are the body's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_streams_to_storage_in_parts() {
+    use sha2::Digest;
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let body: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let upload = env
+        .upload("lee", body.clone(), "application/octet-stream")
+        .await;
+    let row = env
+        .http
+        .post(env.url("/v1/jobs"))
+        .bearer_auth(atelier_tests::API_KEY)
+        .json(&json!({"kind": "photo.ingest", "user_id": "lee", "input": {"upload_id": upload}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        row.status(),
+        StatusCode::ACCEPTED,
+        "the upload is the user's"
+    );
+    let keys = env.state.storage.list("uploads").await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let stored = env.state.storage.get(&keys[0]).await.unwrap();
+    assert_eq!(stored.len(), body.len());
+    assert!(stored == body.as_slice(), "the stored bytes are the body's");
+    let hash = hex::encode(sha2::Sha256::digest(&body));
+    let recorded: (String, i64) = sqlx::query_as("select sha256, bytes from uploads where id = $1")
+        .bind(uuid::Uuid::parse_str(&upload).unwrap())
+        .fetch_one(&env.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, (hash, body.len() as i64));
+    env.finish().await;
+}
+
+/// `/metrics` on an internal listener of its own: not on the public one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_move_to_an_internal_listener() {
+    let internal = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let env = TestEnv::start(with_env(&[("ATELIER__INTAKE__METRICS_LISTEN", &internal)]))
+        .await
+        .unwrap();
+    let public = env.http.get(env.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let mut scraped = None;
+    for _ in 0..50 {
+        if let Ok(r) = env
+            .http
+            .get(format!("http://{internal}/metrics"))
+            .send()
+            .await
+        {
+            scraped = Some(r.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scraped = scraped.expect("the internal listener answers");
+    assert!(scraped.contains("atelier_queue_depth"), "{scraped}");
+    assert!(
+        scraped.contains("atelier_dependency_up{dependency=\"redis\"} 1"),
+        "{scraped}"
+    );
     env.finish().await;
 }

@@ -164,8 +164,19 @@ async fn photo_ingest_end_to_end_reaches_only_its_owner() {
     }
     let ready = env.http.get(env.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    let ready: Value = ready.json().await.unwrap();
-    assert_eq!(ready["checks"]["storage"]["ok"], true, "{ready}");
+    let (status, health) = env
+        .operator(reqwest::Method::GET, "/v1/ops/health", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    for dependency in ["redis", "database", "storage"] {
+        assert_eq!(health["dependencies"][dependency]["ok"], true, "{health}");
+        assert!(
+            metrics.contains(&format!(
+                "atelier_dependency_up{{dependency=\"{dependency}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
     alice.close().await;
     bob.close().await;
     env.finish().await;

@@ -204,6 +204,11 @@ async fn the_local_backend_serves_signed_object_urls_and_refuses_tampered_ones()
     let resp = env.http.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        resp.headers()["content-length"],
+        png.len().to_string().as_str()
+    );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), png.as_slice());
 
     // The same signature does not open another user's object.

@@ -80,8 +80,21 @@ async fn postgres_unreachable_for_30s_delays_jobs_without_losing_them() {
         "database.unavailable",
     )
     .await;
+    // The replica stays in the load balancer (it answers each request
+    // with its 503 code); operators and metrics see the outage.
     let ready = env.http.get(env.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.status(), StatusCode::OK);
+    let (status, health) = env
+        .operator(reqwest::Method::GET, "/v1/ops/health", None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(health["dependencies"]["database"]["ok"], false, "{health}");
+    assert_eq!(health["dependencies"]["redis"]["ok"], true, "{health}");
+    let metrics = env.intake_metrics().await;
+    assert!(
+        metrics.contains("atelier_dependency_up{dependency=\"database\"} 0"),
+        "{metrics}"
+    );
 
     tokio::time::sleep(OUTAGE.saturating_sub(outage.elapsed())).await;
     proxy.restore().await.unwrap();

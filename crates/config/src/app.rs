@@ -142,6 +142,9 @@ impl Default for S3Config {
 #[serde(default, deny_unknown_fields)]
 pub struct IntakeConfig {
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this address instead of `listen` (an internal
+    /// network only the scraper reaches); unset, on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// API keys accepted on `/v1`; a list, or one comma-separated string.
     /// Each `CLIENT:KEY` (the client's jobs, uploads, events and embeddings
     /// stay its own across a key rotation: list the old and the new key for
@@ -160,6 +163,23 @@ pub struct IntakeConfig {
     pub token_ttl: HumanDuration,
     pub max_upload_bytes: u64,
     pub max_json_bytes: u64,
+    /// Requests this process serves at once; past it, `503 intake.busy`
+    /// at once (health, readiness and metrics are not counted).
+    pub max_in_flight: u32,
+    /// Upload bodies streamed to storage at once (each holds up to two
+    /// storage parts in memory: 5 MiB each on S3, 1 MiB locally); a
+    /// further upload waits up to `upload_slot_wait` for a slot, then
+    /// `503 intake.busy`.
+    pub max_uploads_in_flight: u32,
+    pub upload_slot_wait: HumanDuration,
+    /// A client must send its request line and headers within this.
+    pub header_timeout: HumanDuration,
+    /// A request body that sends nothing for this long is cut off
+    /// (`408 request.timeout`).
+    pub body_idle_timeout: HumanDuration,
+    /// A request must be answered within this (`408 request.timeout`);
+    /// a 25 MiB upload at 2 Mbit/s takes 105 s.
+    pub request_timeout: HumanDuration,
     /// How often recorded-but-not-enqueued jobs are pushed again.
     pub outbox_interval: HumanDuration,
     /// A recorded job not marked enqueued after this long is pushed again.
@@ -177,6 +197,7 @@ impl Default for IntakeConfig {
     fn default() -> Self {
         IntakeConfig {
             listen: "127.0.0.1:8080".parse().expect("literal address"),
+            metrics_listen: None,
             api_keys: vec![Secret::new("dev-api-key")],
             operator_keys: vec![Secret::new("dev-operator-key")],
             rate_limit_per_second: 1000.0,
@@ -185,6 +206,12 @@ impl Default for IntakeConfig {
             token_ttl: HumanDuration::secs(900),
             max_upload_bytes: 25 * 1024 * 1024,
             max_json_bytes: 64 * 1024,
+            max_in_flight: 1024,
+            max_uploads_in_flight: 16,
+            upload_slot_wait: HumanDuration::secs(10),
+            header_timeout: HumanDuration::secs(10),
+            body_idle_timeout: HumanDuration::secs(15),
+            request_timeout: HumanDuration::secs(180),
             outbox_interval: HumanDuration::secs(2),
             outbox_grace: HumanDuration::secs(5),
             reconcile_interval: HumanDuration::secs(30),
@@ -427,6 +454,11 @@ impl AppConfig {
             return Err(
                 "intake.api_keys, intake.operator_keys: every key must be at least 8 characters"
                     .into(),
+            );
+        }
+        if self.intake.max_in_flight == 0 || self.intake.max_uploads_in_flight == 0 {
+            return Err(
+                "intake.max_in_flight, intake.max_uploads_in_flight: must be positive".into(),
             );
         }
         let rate = self.intake.rate_limit_per_second;

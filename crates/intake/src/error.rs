@@ -56,6 +56,26 @@ impl ApiError {
         e
     }
 
+    /// `503 intake.busy`: at a bound of work in flight.
+    pub fn busy(what: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::IntakeBusy,
+            format!("{what}; retry shortly"),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// `408 request.timeout`.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RequestTimeout,
+            message,
+        )
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(

@@ -44,6 +44,10 @@ pub struct Inner {
     pub tokens: Tokens,
     pub metrics: Registry,
     pub search: search::SearchIndexes,
+    /// Requests in flight (`intake.max_in_flight`).
+    pub requests: Arc<tokio::sync::Semaphore>,
+    /// Upload bodies being streamed (`intake.max_uploads_in_flight`).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -105,6 +109,12 @@ impl AppState {
             tokens: Tokens::new(&config.intake.token_secret, config.intake.token_ttl.get()),
             metrics: Registry::default(),
             search: search::SearchIndexes::default(),
+            requests: Arc::new(tokio::sync::Semaphore::new(
+                config.intake.max_in_flight as usize,
+            )),
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                config.intake.max_uploads_in_flight as usize,
+            )),
             config,
             queues_config,
             pool,
@@ -135,12 +145,95 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let relay = tokio::spawn(outbox::run(state.clone()));
     let reconciler = tokio::spawn(reconcile::run(state.clone()));
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let header_timeout = state.config.intake.header_timeout.get();
+    let internal = match state.config.intake.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding intake.metrics_listen {address}"))?;
+            tracing::info!(%address, "metrics listening");
+            let app = routes::internal_router(state.clone());
+            Some(tokio::spawn(accept(
+                listener,
+                app,
+                header_timeout,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
+    accept(listener, router(state), header_timeout, shutdown).await;
     relay.abort();
     reconciler.abort();
-    result.context("http server")
+    if let Some(internal) = internal {
+        internal.abort();
+    }
+    Ok(())
+}
+
+/// How long open connections get to finish their requests at shutdown.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// HTTP/1 on every accepted connection, each with `header_timeout` to send
+/// its request line and headers (a client that opens sockets and sends
+/// nothing is cut off: axum's own `serve` sets no such timeout), upgrades
+/// kept for the WebSocket; at `shutdown` no new connections and the open
+/// ones finish their requests (at most [`DRAIN`]).
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open after the drain"
+        );
+    }
 }
 
 pub use outbox::relay_once;

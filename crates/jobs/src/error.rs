@@ -71,6 +71,14 @@ pub enum ErrorCode {
     RequestTooLarge,
     #[serde(rename = "request.unsupported_media_type")]
     RequestUnsupportedMediaType,
+    /// The client sent its request too slowly (a body idle past
+    /// `intake.body_idle_timeout`, or the whole past `intake.request_timeout`).
+    #[serde(rename = "request.timeout")]
+    RequestTimeout,
+    /// The intake is at its bound of requests or uploads in flight: retry
+    /// after `Retry-After`.
+    #[serde(rename = "intake.busy")]
+    IntakeBusy,
     #[serde(rename = "job.unknown_kind")]
     JobUnknownKind,
     #[serde(rename = "job.kind_not_available")]
@@ -119,7 +127,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 51] = [
+    pub const ALL: [ErrorCode; 53] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
@@ -149,6 +157,8 @@ impl ErrorCode {
         ErrorCode::RequestInvalid,
         ErrorCode::RequestTooLarge,
         ErrorCode::RequestUnsupportedMediaType,
+        ErrorCode::RequestTimeout,
+        ErrorCode::IntakeBusy,
         ErrorCode::JobUnknownKind,
         ErrorCode::JobKindNotAvailable,
         ErrorCode::JobNotFound,
@@ -204,6 +214,8 @@ impl ErrorCode {
             ErrorCode::RequestInvalid => "request.invalid",
             ErrorCode::RequestTooLarge => "request.too_large",
             ErrorCode::RequestUnsupportedMediaType => "request.unsupported_media_type",
+            ErrorCode::RequestTimeout => "request.timeout",
+            ErrorCode::IntakeBusy => "intake.busy",
             ErrorCode::JobUnknownKind => "job.unknown_kind",
             ErrorCode::JobKindNotAvailable => "job.kind_not_available",
             ErrorCode::JobNotFound => "job.not_found",

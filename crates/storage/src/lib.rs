@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use atelier_config::{StorageBackend, StorageConfig};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::signer::Signer;
-use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
-use sha2::Sha256;
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
+    PutPayload, WriteMultipart,
+};
+use sha2::{Digest, Sha256};
 
 /// Storage failures. `Unavailable` is worth retrying; the others are not.
 #[derive(Debug, thiserror::Error)]
@@ -139,12 +142,10 @@ impl Storage {
         content_type: &str,
     ) -> Result<(), StorageError> {
         let path = object_path(key)?;
-        let mut opts = PutOptions::default();
-        if self.backend == StorageBackend::S3 {
-            let mut attributes = Attributes::new();
-            attributes.insert(Attribute::ContentType, content_type.to_owned().into());
-            opts.attributes = attributes;
-        }
+        let opts = PutOptions {
+            attributes: self.attributes(content_type),
+            ..Default::default()
+        };
         self.store
             .put_opts(&path, PutPayload::from_bytes(bytes), opts)
             .await
@@ -152,10 +153,44 @@ impl Storage {
         Ok(())
     }
 
+    /// The content type, where the store keeps one (S3).
+    fn attributes(&self, content_type: &str) -> Attributes {
+        let mut attributes = Attributes::new();
+        if self.backend == StorageBackend::S3 {
+            attributes.insert(Attribute::ContentType, content_type.to_owned().into());
+        }
+        attributes
+    }
+
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let path = object_path(key)?;
         let result = self.store.get(&path).await.map_err(|e| classify(key, e))?;
         result.bytes().await.map_err(|e| classify(key, e))
+    }
+
+    /// The object at `key` as a stream of chunks, with its length: read
+    /// without holding the whole object in memory.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<
+        (
+            u64,
+            futures_util::stream::BoxStream<'static, Result<Bytes, StorageError>>,
+        ),
+        StorageError,
+    > {
+        let path = object_path(key)?;
+        let result = self.store.get(&path).await.map_err(|e| classify(key, e))?;
+        let size = result.meta.size;
+        let owned = key.to_owned();
+        Ok((
+            size,
+            result
+                .into_stream()
+                .map_err(move |e| classify(&owned, e))
+                .boxed(),
+        ))
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
@@ -258,6 +293,124 @@ pub fn content_type(format: &str) -> &'static str {
     }
 }
 
+/// What a streamed write stored: its length and SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Why a streamed write stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError<E> {
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("reading the body: {0}")]
+    Source(E),
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl Storage {
+    /// Write what `body` yields at `key` while hashing it, holding at most
+    /// about two parts in memory (S3 parts are 5 MiB, its least; local ones
+    /// 1 MiB): a body that fits in one part is one plain write, a longer
+    /// one a multipart upload. Past `limit` bytes, a failed read or a
+    /// failed write, the upload is aborted and nothing is left at `key`.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        content_type: &str,
+        mut body: S,
+        limit: u64,
+    ) -> Result<Written, StreamError<E>>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let path = object_path(key).map_err(StreamError::Storage)?;
+        let part = if self.backend == StorageBackend::S3 {
+            5 * 1024 * 1024
+        } else {
+            1024 * 1024
+        };
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut first: Vec<Bytes> = Vec::new();
+        let mut buffered = 0usize;
+        let mut writer: Option<WriteMultipart> = None;
+        let failure = loop {
+            let chunk = match body.next().await {
+                None => break None,
+                Some(Err(e)) => break Some(StreamError::Source(e)),
+                Some(Ok(chunk)) => chunk,
+            };
+            total += chunk.len() as u64;
+            if total > limit {
+                break Some(StreamError::TooLarge(limit));
+            }
+            hasher.update(&chunk);
+            match writer.as_mut() {
+                Some(w) => {
+                    if let Err(e) = w.wait_for_capacity(1).await {
+                        break Some(StreamError::Storage(classify(key, e)));
+                    }
+                    w.put(chunk);
+                }
+                None => {
+                    buffered += chunk.len();
+                    first.push(chunk);
+                    if buffered >= part {
+                        let opts = PutMultipartOptions {
+                            attributes: self.attributes(content_type),
+                            ..Default::default()
+                        };
+                        match self.store.put_multipart_opts(&path, opts).await {
+                            Ok(upload) => {
+                                let mut w = WriteMultipart::new_with_chunk_size(upload, part);
+                                for b in first.drain(..) {
+                                    w.put(b);
+                                }
+                                writer = Some(w);
+                            }
+                            Err(e) => break Some(StreamError::Storage(classify(key, e))),
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(failure) = failure {
+            if let Some(w) = writer {
+                // Best effort: a store that cannot abort expires the parts
+                // itself (S3 lifecycle rules); nothing is at `key` either way.
+                let _ = w.abort().await;
+            }
+            return Err(failure);
+        }
+        match writer {
+            Some(w) => {
+                w.finish()
+                    .await
+                    .map_err(|e| StreamError::Storage(classify(key, e)))?;
+            }
+            None => {
+                let payload: PutPayload = first.into_iter().collect();
+                let opts = PutOptions {
+                    attributes: self.attributes(content_type),
+                    ..Default::default()
+                };
+                self.store
+                    .put_opts(&path, payload, opts)
+                    .await
+                    .map_err(|e| StreamError::Storage(classify(key, e)))?;
+            }
+        }
+        Ok(Written {
+            bytes: total,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +431,54 @@ mod tests {
             assert!(object_path(key).is_err(), "{key:?}");
         }
         assert!(object_path("avatars/photos/original/u/a/p.jpg").is_ok());
+    }
+
+    /// Bodies in 64 KiB chunks: one under a part (a plain write), one of
+    /// three and a half parts (multipart), one past the limit and one whose
+    /// reading fails (both aborted: nothing at the key).
+    #[tokio::test]
+    async fn streamed_writes_hash_what_they_store_and_leave_nothing_when_they_fail() {
+        let dir = std::env::temp_dir().join(format!("atelier-stream-{}", std::process::id()));
+        let storage = local(&dir);
+        let body = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 31 % 251) as u8).collect() };
+        let chunks = |bytes: &[u8]| {
+            let parts: Vec<Result<Bytes, String>> = bytes
+                .chunks(64 * 1024)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            futures_util::stream::iter(parts)
+        };
+        for n in [10, 3 * 1024 * 1024 + 512 * 1024] {
+            let data = body(n);
+            let key = format!("s/{n}");
+            let written = storage
+                .put_stream(&key, "application/octet-stream", chunks(&data), 32 << 20)
+                .await
+                .unwrap();
+            assert_eq!(written.bytes, n as u64);
+            assert_eq!(written.sha256, hex::encode(Sha256::digest(&data)));
+            assert_eq!(storage.get(&key).await.unwrap(), Bytes::from(data));
+        }
+        let data = body(3 * 1024 * 1024);
+        let err = storage
+            .put_stream("s/big", "x", chunks(&data), 2 * 1024 * 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StreamError::TooLarge(_)), "{err}");
+        let failing = chunks(&data[..2 * 1024 * 1024])
+            .chain(futures_util::stream::iter([Err("reset".to_owned())]));
+        let err = storage
+            .put_stream("s/cut", "x", failing, 32 << 20)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StreamError::Source(ref e) if e == "reset"),
+            "{err}"
+        );
+        for key in ["s/big", "s/cut"] {
+            assert!(!storage.exists(key).await.unwrap(), "{key}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -54,24 +54,39 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/queues/{queue}/dead/purge", post(queues::dead_purge))
         .route("/v1/ops/jobs/{job_id}", get(jobs::operator_show))
         .route("/v1/ops/jobs/{job_id}/cancel", post(jobs::operator_cancel))
+        .route("/v1/ops/health", get(ops::health))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_operator_key,
         ));
-    Router::new()
+    let mut public = Router::new()
         .merge(api)
         .merge(operator)
         .route("/v1/events", get(events::socket))
         .route("/objects/{*key}", get(objects::read))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz));
+    if state.config.intake.metrics_listen.is_none() {
+        public = public.route("/metrics", get(ops::metrics));
+    }
+    public
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), bound_request))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_request,
         ))
+        .with_state(state)
+}
+
+/// The internal listener's routes (`intake.metrics_listen`): `/metrics`
+/// and `/healthz`, nothing a client can reach.
+pub(crate) fn internal_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -89,6 +104,31 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "method not allowed on this route",
     )
+}
+
+/// At most `intake.max_in_flight` requests at once (`503 intake.busy`
+/// past it: shedding is cheaper than queueing when the process is full),
+/// each answered within `intake.request_timeout` (`408 request.timeout`).
+/// Probes and metrics are exempt: they must answer when the process is
+/// busiest.
+async fn bound_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = state.requests.clone().try_acquire_owned() else {
+        return ApiError::busy("too many requests in flight").into_response();
+    };
+    let limit = state.config.intake.request_timeout.get();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::timeout(format!(
+            "the request was not complete within {} s",
+            limit.as_secs()
+        ))
+        .into_response(),
+    }
 }
 
 async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {

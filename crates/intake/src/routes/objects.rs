@@ -32,15 +32,19 @@ pub(super) async fn read(
             "missing, invalid or expired signature",
         ));
     }
-    let bytes = state.storage.get(&key).await?;
+    let (size, chunks) = state.storage.get_stream(&key).await?;
     let extension = key.rsplit('.').next().unwrap_or("");
     let content_type = match extension {
         "jpg" => "image/jpeg",
         other => atelier_storage::content_type(other),
     };
+    // Streamed, never whole in memory; the type is ours, not a browser's
+    // guess (an upload is whatever its client sent).
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, size)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::CACHE_CONTROL, "private, max-age=300")
-        .body(Body::from(bytes))
+        .body(Body::from_stream(chunks))
         .map_err(ApiError::internal)
 }

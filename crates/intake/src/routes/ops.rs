@@ -10,38 +10,94 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready when Redis, Postgres and object storage all answer.
-pub(super) async fn readyz(State(state): State<AppState>) -> Response {
-    let redis = redis::cmd("PING")
-        .query_async::<String>(&mut state.redis.clone())
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
-    let database = atelier_db::ping(&state.pool)
-        .await
-        .map_err(|e| e.to_string());
-    let storage = state.storage.ping().await.map_err(|e| e.to_string());
-    let check = |r: &Result<(), String>| match r {
-        Ok(()) => json!({"ok": true}),
-        Err(e) => json!({"ok": false, "error": e}),
-    };
-    let ready = redis.is_ok() && database.is_ok() && storage.is_ok();
-    let body = json!({
-        "status": if ready { "ready" } else { "unavailable" },
-        "checks": {"redis": check(&redis), "database": check(&database), "storage": check(&storage)},
+/// `GET /readyz`: whether this process can serve, which is not whether
+/// every dependency is up: a Redis or PostgreSQL outage is answered per
+/// request with its 503 code (`queue.unavailable`, `database.unavailable`,
+/// `storage.unavailable`) while the outbox keeps recorded jobs, so one
+/// outage must not take every replica out of the load balancer.
+pub(super) async fn readyz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ready"}))
+}
+
+/// Each dependency's health, checked now (bounded: a dependency that does
+/// not answer within 2 s is down).
+pub(crate) async fn dependencies(state: &AppState) -> Vec<(&'static str, Result<f64, String>)> {
+    async fn timed<F, E>(check: F) -> Result<f64, String>
+    where
+        F: std::future::Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+            Ok(Ok(())) => Ok(started.elapsed().as_secs_f64()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer within 2 s".into()),
+        }
+    }
+    let redis = timed(async {
+        redis::cmd("PING")
+            .query_async::<String>(&mut state.redis.clone())
+            .await
+            .map(|_| ())
     });
-    let status = if ready {
+    let database = timed(atelier_db::ping(&state.pool));
+    let storage = timed(state.storage.ping());
+    let (redis, database, storage) = tokio::join!(redis, database, storage);
+    vec![
+        ("redis", redis),
+        ("database", database),
+        ("storage", storage),
+    ]
+}
+
+/// `GET /v1/ops/health` (operators): each dependency up or down with the
+/// check's latency or error; 503 when any is down.
+pub(super) async fn health(State(state): State<AppState>) -> Response {
+    let checks = dependencies(&state).await;
+    let up = checks.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, serde_json::Value> = checks
+        .into_iter()
+        .map(|(name, r)| {
+            let v = match r {
+                Ok(seconds) => json!({"ok": true, "seconds": seconds}),
+                Err(error) => json!({"ok": false, "error": error}),
+            };
+            (name.to_owned(), v)
+        })
+        .collect();
+    let status = if up {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    (
+        status,
+        Json(json!({"status": if up { "ok" } else { "degraded" }, "dependencies": body})),
+    )
+        .into_response()
 }
 
 /// Prometheus text format: queue gauges read from Redis at scrape time, plus
 /// this process's counters.
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
+    for (name, result) in dependencies(&state).await {
+        let l = [("dependency", name)];
+        m.gauge_set(
+            "atelier_dependency_up",
+            "Whether the dependency answered its check at this scrape (1) or not (0)",
+            &l,
+            if result.is_ok() { 1.0 } else { 0.0 },
+        );
+        if let Ok(seconds) = result {
+            m.gauge_set(
+                "atelier_dependency_check_seconds",
+                "How long the dependency's check took at this scrape",
+                &l,
+                seconds,
+            );
+        }
+    }
     for spec in &state.queues_config.queues {
         let Ok(s) = state.queues[&spec.name].stats().await else {
             continue;

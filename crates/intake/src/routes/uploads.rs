@@ -1,16 +1,48 @@
 use atelier_jobs::{ErrorCode, validate_user_id};
+use atelier_storage::StreamError;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::{Extension, Json};
+use futures_util::{Stream, StreamExt};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
-/// `POST /v1/uploads`: store the raw body, private, as uploaded.
+/// Why an upload's body stopped.
+enum BodyError {
+    /// Nothing arrived for `intake.body_idle_timeout`.
+    Idle,
+    /// The connection failed (reset, malformed chunking).
+    Read(String),
+}
+
+/// The body's chunks, ending in [`BodyError::Idle`] when the client pauses
+/// longer than `idle` (a slowly sent body must not hold its slot and socket
+/// forever).
+fn paced(
+    body: Body,
+    idle: std::time::Duration,
+) -> impl Stream<Item = Result<Bytes, BodyError>> + Unpin {
+    Box::pin(futures_util::stream::unfold(
+        Some(body.into_data_stream()),
+        move |stream| async move {
+            let mut stream = stream?;
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
+                Ok(Some(Err(e))) => Some((Err(BodyError::Read(e.to_string())), None)),
+                Ok(None) => None,
+                Err(_) => Some((Err(BodyError::Idle), None)),
+            }
+        },
+    ))
+}
+
+/// `POST /v1/uploads`: stream the raw body to storage, private, as
+/// uploaded, hashing it on the way (never the whole body in memory).
 pub(super) async fn create(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
@@ -37,14 +69,49 @@ pub(super) async fn create(
         .chars()
         .take(128)
         .collect::<String>();
-    let limit = state.config.intake.max_upload_bytes as usize;
-    let body = super::read_body(request, limit, ErrorCode::UploadTooLarge).await?;
+    let limit = state.config.intake.max_upload_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UploadTooLarge,
+            format!("body is larger than {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    // A slot among the uploads streamed at once, else 503 once the wait is
+    // over: memory stays bounded however many clients upload.
+    let wait = state.config.intake.upload_slot_wait.get();
+    let _slot = match tokio::time::timeout(wait, state.uploads.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(ApiError::busy("too many uploads in flight")),
+    };
 
     let upload_id = Uuid::new_v4();
-    let sha256 = hex::encode(Sha256::digest(&body));
     let key = format!("uploads/{}/{user_id}/{upload_id}", client.0);
-    let bytes = body.len() as i64;
-    state.storage.put(&key, body, &content_type).await?;
+    let idle = state.config.intake.body_idle_timeout.get();
+    let body = paced(request.into_body(), idle);
+    let written = state
+        .storage
+        .put_stream(&key, &content_type, body, limit)
+        .await
+        .map_err(|e| match e {
+            StreamError::TooLarge(_) => too_large(),
+            StreamError::Source(BodyError::Idle) => {
+                ApiError::timeout(format!("the upload sent nothing for {} s", idle.as_secs()))
+            }
+            StreamError::Source(BodyError::Read(e)) => {
+                ApiError::invalid(format!("the upload could not be read: {e}"))
+            }
+            StreamError::Storage(e) => e.into(),
+        })?;
+    let (bytes, sha256) = (written.bytes as i64, written.sha256);
     atelier_db::uploads::insert(
         &state.pool,
         &atelier_db::NewUpload {
