@@ -315,3 +315,127 @@ async fn metrics_can_move_to_an_internal_listener() {
     );
     env.finish().await;
 }
+
+/// A completed `vision.embed` job of `client` and its embedding, written in
+/// `tx` (committed by the caller).
+async fn embedded(
+    tx: &mut sqlx::PgConnection,
+    client: &str,
+    version: &str,
+    vector: &[f32],
+) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, status, request_hash, input)
+         VALUES ($1, 'vision.embed', 1, 'vision', $2, 'ida', 'complete', 'h', '{}')",
+    )
+    .bind(id)
+    .bind(client)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    reembed(tx, id, client, version, vector).await;
+    id
+}
+
+/// Store (or re-store, as a re-run does) the job's embedding.
+async fn reembed(
+    tx: &mut sqlx::PgConnection,
+    id: uuid::Uuid,
+    client: &str,
+    version: &str,
+    vector: &[f32],
+) {
+    sqlx::query(
+        "INSERT INTO embeddings (job_id, client_id, user_id, modality, model, model_version, input_sha256, vector)
+         VALUES ($1, $2, 'ida', 'image', 'm', $3, 's', $4)
+         ON CONFLICT (job_id) DO UPDATE SET model_version = EXCLUDED.model_version,
+             vector = EXCLUDED.vector, tx = pg_current_xact_id()",
+    )
+    .bind(id)
+    .bind(client)
+    .bind(version)
+    .bind(vector)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+}
+
+/// Two workers' transactions commit out of `seq` order, and jobs are
+/// re-run: search sees every committed embedding once, as last written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_misses_no_embedding_committed_out_of_order() {
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let client =
+        atelier_intake::ApiKeys::new(&[atelier_config::Secret::new(atelier_tests::API_KEY)])
+            .check(atelier_tests::API_KEY)
+            .unwrap()
+            .0;
+    let pool = &env.state.pool;
+    let mut conn = pool.acquire().await.unwrap();
+    let query = embedded(&mut conn, &client, "1", &[1.0, 0.0, 0.0, 0.0]).await;
+    let search = || async {
+        let resp = env
+            .http
+            .post(env.url("/v1/search/similar"))
+            .bearer_auth(atelier_tests::API_KEY)
+            .json(&json!({"job_id": query, "k": 10}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        let mut found: Vec<(String, f64)> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["job_id"].as_str().unwrap().to_owned(),
+                    r["score"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    };
+    assert!(search().await.is_empty());
+
+    // The first takes its seq, the second a later one and commits first.
+    let mut first = pool.begin().await.unwrap();
+    let a = embedded(&mut first, &client, "1", &[0.9, 0.1, 0.0, 0.0]).await;
+    let mut second = pool.begin().await.unwrap();
+    let b = embedded(&mut second, &client, "1", &[0.6, 0.8, 0.0, 0.0]).await;
+    second.commit().await.unwrap();
+    let seen = search().await;
+    assert_eq!(
+        seen.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+        [b.to_string()]
+    );
+    first.commit().await.unwrap();
+    let seen = search().await;
+    let mut both = vec![a.to_string(), b.to_string()];
+    both.sort();
+    assert_eq!(
+        seen.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+        both,
+        "{seen:?}"
+    );
+
+    // A re-run writes b's vector again: updated in place, still once.
+    let before = seen.iter().find(|s| s.0 == b.to_string()).unwrap().1;
+    reembed(&mut conn, b, &client, "1", &[1.0, 0.0, 0.0, 0.0]).await;
+    let seen = search().await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let after = seen.iter().find(|s| s.0 == b.to_string()).unwrap().1;
+    assert!(after > before + 0.3, "{before} → {after}");
+    // A re-run under another model version leaves this version's space.
+    reembed(&mut conn, a, &client, "2", &[0.9, 0.1, 0.0, 0.0]).await;
+    let seen = search().await;
+    assert_eq!(
+        seen.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+        [b.to_string()]
+    );
+    drop(conn);
+    env.finish().await;
+}

@@ -1,9 +1,13 @@
 //! Similarity search over the embeddings `vision.embed` stores. Each intake
 //! keeps, per API client and modality, an in-memory index
 //! ([`atelier_search::VectorIndex`], 8-bit codes) split by model version; a
-//! query first loads the rows added since its last look (`seq` order), then
-//! scans. Text queries are embedded here with the same MiniLM model the
-//! workers use, loaded on the first text query.
+//! query first loads the rows written since its last look's visibility
+//! horizon (so rows of transactions that committed out of `seq` order are
+//! never missed; a re-run's row replaces the job's item in place), then
+//! scans on a blocking thread. An index no query used for
+//! [`IDLE_EVICTION`] is dropped (the next query loads it again). Text
+//! queries are embedded here with the same MiniLM model the workers use,
+//! loaded on the first text query, at most [`TEXT_AT_ONCE`] at a time.
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,17 +20,76 @@ use uuid::Uuid;
 /// Rows read per round trip while catching up.
 const LOAD_BATCH: i64 = 5_000;
 
+/// An index no query has used for this long is dropped.
+pub const IDLE_EVICTION: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Text queries embedded at once (each a model run on a blocking thread).
+pub const TEXT_AT_ONCE: usize = 2;
+
 /// Items of one model version.
 struct Space {
     index: VectorIndex,
     users: Vec<String>,
+    /// False where the job's row moved to another space (a re-run under
+    /// another model version).
+    live: Vec<bool>,
 }
+
+type SpaceKey = (String, String);
 
 #[derive(Default)]
 struct Loaded {
-    last_seq: i64,
+    /// Transactions from this one on may still add rows.
+    horizon: i64,
     /// By (model, version).
-    spaces: HashMap<(String, String), Space>,
+    spaces: HashMap<SpaceKey, Space>,
+    /// Where each job's item is, and the transaction that wrote it.
+    items: HashMap<Uuid, (SpaceKey, usize, i64)>,
+}
+
+impl Loaded {
+    /// Add a row, or replace the job's item when a later transaction wrote
+    /// it again; a row already held is skipped.
+    fn take(&mut self, tx: i64, row: atelier_db::embeddings::EmbeddingRow) {
+        let key = (row.model.clone(), row.model_version.clone());
+        if let Some((held, index, written)) = self.items.get(&row.job_id).cloned() {
+            if written == tx {
+                return;
+            }
+            if held == key {
+                let space = self.spaces.get_mut(&key).expect("held space");
+                match space.index.set(index, &row.vector) {
+                    Ok(()) => {
+                        space.users[index] = row.user_id;
+                        self.items.insert(row.job_id, (key, index, tx));
+                    }
+                    Err(error) => {
+                        tracing::warn!(job = %row.job_id, %error, "embedding skipped by the index")
+                    }
+                }
+                return;
+            }
+            if let Some(space) = self.spaces.get_mut(&held) {
+                space.live[index] = false;
+            }
+            self.items.remove(&row.job_id);
+        }
+        let space = self.spaces.entry(key.clone()).or_insert_with(|| Space {
+            index: VectorIndex::new(row.vector.len()),
+            users: Vec::new(),
+            live: Vec::new(),
+        });
+        match space.index.push(row.job_id, &row.vector) {
+            Ok(index) => {
+                space.users.push(row.user_id);
+                space.live.push(true);
+                self.items.insert(row.job_id, (key, index, tx));
+            }
+            Err(error) => {
+                tracing::warn!(job = %row.job_id, %error, "embedding skipped by the index")
+            }
+        }
+    }
 }
 
 /// What a query found, and how much it searched.
@@ -38,21 +101,43 @@ pub struct Found {
 /// One client's index of one modality, shared by concurrent queries.
 type SharedLoaded = Arc<RwLock<Loaded>>;
 
-#[derive(Default)]
 pub struct SearchIndexes {
-    /// By (client, modality).
-    loaded: Mutex<HashMap<(String, String), SharedLoaded>>,
+    /// By (client, modality), with when a query last used it.
+    loaded: Mutex<HashMap<(String, String), (SharedLoaded, std::time::Instant)>>,
     text: OnceCell<Result<Arc<TextEncoder>, String>>,
+    /// Text queries being embedded ([`TEXT_AT_ONCE`]).
+    pub text_slots: tokio::sync::Semaphore,
+}
+
+impl Default for SearchIndexes {
+    fn default() -> Self {
+        SearchIndexes {
+            loaded: Mutex::default(),
+            text: OnceCell::new(),
+            text_slots: tokio::sync::Semaphore::new(TEXT_AT_ONCE),
+        }
+    }
 }
 
 impl SearchIndexes {
+    /// A client's index of `modality`, marked used now; indexes idle past
+    /// [`IDLE_EVICTION`] (and in no query's hands) are dropped on the way.
     async fn space_set(&self, client: &str, modality: &str) -> Arc<RwLock<Loaded>> {
-        self.loaded
-            .lock()
-            .await
+        let now = std::time::Instant::now();
+        let mut loaded = self.loaded.lock().await;
+        loaded.retain(|_, (set, used)| {
+            Arc::strong_count(set) > 1 || now.duration_since(*used) < IDLE_EVICTION
+        });
+        let entry = loaded
             .entry((client.to_owned(), modality.to_owned()))
-            .or_default()
-            .clone()
+            .or_insert_with(|| (Arc::default(), now));
+        entry.1 = now;
+        entry.0.clone()
+    }
+
+    /// How many (client, modality) indexes this process holds.
+    pub async fn held(&self) -> usize {
+        self.loaded.lock().await.len()
     }
 
     /// Bring a client's index of `modality` up to date with PostgreSQL.
@@ -64,31 +149,24 @@ impl SearchIndexes {
     ) -> Result<Arc<RwLock<Loaded>>, atelier_db::DbError> {
         let set = self.space_set(client, modality).await;
         let mut loaded = set.write().await;
+        // Taken before reading: a row this refresh does not see was written
+        // by a transaction at or after it, and the next refresh starts there.
+        let horizon = atelier_db::embeddings::horizon(pool).await?;
+        let mut after = (loaded.horizon, -1);
         loop {
             let rows =
-                atelier_db::embeddings::since(pool, client, modality, loaded.last_seq, LOAD_BATCH)
+                atelier_db::embeddings::written_since(pool, client, modality, after, LOAD_BATCH)
                     .await?;
             let count = rows.len();
-            for row in rows {
-                loaded.last_seq = loaded.last_seq.max(row.seq);
-                let space = loaded
-                    .spaces
-                    .entry((row.model.clone(), row.model_version.clone()))
-                    .or_insert_with(|| Space {
-                        index: VectorIndex::new(row.vector.len()),
-                        users: Vec::new(),
-                    });
-                match space.index.push(row.job_id, &row.vector) {
-                    Ok(_) => space.users.push(row.user_id),
-                    Err(error) => {
-                        tracing::warn!(job = %row.job_id, %error, "embedding skipped by the index")
-                    }
-                }
+            for (tx, row) in rows {
+                after = (tx, row.seq);
+                loaded.take(tx, row);
             }
             if (count as i64) < LOAD_BATCH {
                 break;
             }
         }
+        loaded.horizon = horizon;
         drop(loaded);
         Ok(set)
     }
@@ -108,30 +186,40 @@ impl SearchIndexes {
         exclude: &[Uuid],
     ) -> Result<Found, atelier_db::DbError> {
         let set = self.refresh(pool, client, modality).await?;
-        let loaded = set.read().await;
-        let Some(space) = loaded.spaces.get(&(model.0.to_owned(), model.1.to_owned())) else {
-            return Ok(Found {
-                hits: Vec::new(),
-                searched: 0,
-            });
-        };
-        let keep = |i: usize| {
-            !exclude.contains(&space.index.id(i)) && user.is_none_or(|u| space.users[i] == u)
-        };
-        let hits = space
-            .index
-            .search(query, k, keep)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| {
-                let user = space.users[h.index].clone();
-                (h, user)
-            })
-            .collect();
-        Ok(Found {
-            hits,
-            searched: space.index.len(),
+        let loaded = set.read_owned().await;
+        let (model, query) = ((model.0.to_owned(), model.1.to_owned()), query.to_vec());
+        let (user, exclude) = (user.map(str::to_owned), exclude.to_vec());
+        // The scan is CPU work over every item: off the async threads.
+        let found = tokio::task::spawn_blocking(move || {
+            let Some(space) = loaded.spaces.get(&model) else {
+                return Found {
+                    hits: Vec::new(),
+                    searched: 0,
+                };
+            };
+            let keep = |i: usize| {
+                space.live[i]
+                    && !exclude.contains(&space.index.id(i))
+                    && user.as_deref().is_none_or(|u| space.users[i] == u)
+            };
+            let hits = space
+                .index
+                .search(&query, k, keep)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| {
+                    let user = space.users[h.index].clone();
+                    (h, user)
+                })
+                .collect();
+            Found {
+                hits,
+                searched: space.live.iter().filter(|&&l| l).count(),
+            }
         })
+        .await
+        .expect("the scan does not panic");
+        Ok(found)
     }
 
     /// The text model, loaded once on first use; `Err` says why it is not

@@ -126,6 +126,20 @@ impl VectorIndex {
         Ok(self.ids.len() - 1)
     }
 
+    /// Replace the item at `index` (a re-run's new vector, same id).
+    pub fn set(&mut self, index: usize, vector: &[f32]) -> Result<(), DimensionMismatch> {
+        if vector.len() != self.dim {
+            return Err(DimensionMismatch {
+                expected: self.dim,
+                actual: vector.len(),
+            });
+        }
+        let (codes, scale) = quantise(vector);
+        self.codes[index * self.dim..(index + 1) * self.dim].copy_from_slice(&codes);
+        self.scales[index] = scale;
+        Ok(())
+    }
+
     /// The `k` items most similar to `query` among those `keep` accepts,
     /// best first.
     pub fn search(

@@ -98,6 +98,14 @@ pub(super) async fn similar(
                 encoder.model.manifest.name.clone(),
                 encoder.model.manifest.version.clone(),
             );
+            // A bounded number of text embeddings at once: each takes a
+            // blocking thread and a model run.
+            let _slot = state
+                .search
+                .text_slots
+                .acquire()
+                .await
+                .map_err(ApiError::internal)?;
             let mut vectors = tokio::task::spawn_blocking(move || encoder.embed(&[&text]))
                 .await
                 .map_err(ApiError::internal)?
