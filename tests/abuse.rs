@@ -439,3 +439,163 @@ async fn search_misses_no_embedding_committed_out_of_order() {
     drop(conn);
     env.finish().await;
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_socket(
+    env: &TestEnv,
+    token: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!(
+        "{}/v1/events?token={token}",
+        env.base_url.replacen("http", "ws", 1)
+    );
+    tokio_tungstenite::connect_async(url)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// The close code the server ends `ws` with (1006 when the connection ends
+/// without one); `None` when it stays open `within`.
+async fn closed_with(ws: &mut Ws, within: Duration) -> Option<u16> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Some(frame.map_or(1005, |f| f.code.into()));
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => return Some(1006),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_sockets_are_capped_bounded_pinged_and_expire() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let env = TestEnv::start(with_env(&[
+        ("ATELIER__EVENTS__MAX_SOCKETS_PER_USER", "2"),
+        ("ATELIER__EVENTS__MAX_INBOUND_BYTES", "1024"),
+        ("ATELIER__EVENTS__PING_INTERVAL", "200ms"),
+        ("ATELIER__EVENTS__IDLE_TIMEOUT", "1s"),
+    ]))
+    .await
+    .unwrap();
+    let token = env.token("uma").await;
+
+    // Two sockets per user; the third is refused until one closes.
+    let mut first = open_socket(&env, &token).await.unwrap();
+    let second = open_socket(&env, &token).await.unwrap();
+    match open_socket(&env, &token).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+            let body: Value =
+                serde_json::from_slice(resp.body().as_deref().unwrap_or(b"{}")).unwrap();
+            assert_eq!(body["error"]["code"], "events.too_many_sockets");
+        }
+        other => panic!("a third socket: {other:?}"),
+    }
+    // Events go to the user's sockets only: this intake routes one audience.
+    assert_eq!(env.state.hub.audiences(), 1);
+    drop(second);
+    let mut third = None;
+    for _ in 0..50 {
+        if let Ok(ws) = open_socket(&env, &token).await {
+            third = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut third = third.expect("a slot frees when a socket closes");
+
+    // An inbound message over the bound ends the socket (1009: too big).
+    first.send(Message::text("x".repeat(4096))).await.unwrap();
+    let code = closed_with(&mut first, Duration::from_secs(5)).await;
+    assert!(matches!(code, Some(1009) | Some(1006)), "{code:?}");
+
+    // A client that answers nothing (it never reads, so never pongs) is
+    // closed as idle.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // (1001 "idle"; or 1006 when the pongs the client queues on reading
+    // the buffered pings meet the closed connection first.)
+    let code = closed_with(&mut third, Duration::from_secs(5)).await;
+    assert!(matches!(code, Some(1001) | Some(1006)), "idle: {code:?}");
+    env.finish().await;
+
+    // A socket is closed when its token expires (4001), though it pongs.
+    let env = TestEnv::start(with_env(&[("ATELIER__INTAKE__TOKEN_TTL", "2s")]))
+        .await
+        .unwrap();
+    let token = env.token("uma").await;
+    let mut ws = open_socket(&env, &token).await.unwrap();
+    let code = closed_with(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(code, Some(4001));
+    assert_eq!(env.state.hub.audiences(), 0, "nobody listens any more");
+    env.finish().await;
+}
+
+/// The intake's live subscription is cut while an event is published: when
+/// it is back, the socket replays from the last event it sent, so the event
+/// still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
+    use atelier_jobs::EventType;
+    let upstream = atelier_tests::redis_url();
+    let address = upstream
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let proxy = atelier_tests::Proxy::start(address).await.unwrap();
+    let env = TestEnv::start(EnvOptions {
+        redis_url: Some(format!("redis://{}", proxy.addr)),
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    // A publisher that does not go through the proxy, as a worker's would not.
+    let (_, direct) = atelier_queue::connect(&upstream, false).await.unwrap();
+    let events = atelier_events::EventLog::new(direct, &env.name, &env.config.events);
+    let client = env.state.api_keys.check(atelier_tests::API_KEY).unwrap().0;
+    let to = atelier_events::Audience::new(&client, "vic");
+    let job = uuid::Uuid::new_v4();
+    let mut socket = env.socket(&env.token("vic").await, None).await;
+    // Until the socket is live: warm-ups, then a marker.
+    loop {
+        events
+            .publish(&to, EventType::JobProgress, job, json!({"n": -1}))
+            .await
+            .unwrap();
+        if socket.next(Duration::from_millis(500)).await.is_some() {
+            break;
+        }
+    }
+    events
+        .publish(&to, EventType::JobProgress, job, json!({"n": -2}))
+        .await
+        .unwrap();
+    while socket.next(Duration::from_secs(10)).await.unwrap()["data"]["n"] != -2 {}
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    events
+        .publish(&to, EventType::JobProgress, job, json!({"n": 7}))
+        .await
+        .unwrap();
+    assert!(
+        socket.next(Duration::from_millis(700)).await.is_none(),
+        "nothing live while the subscription is cut"
+    );
+    proxy.restore().await.unwrap();
+    let event = socket
+        .next(Duration::from_secs(15))
+        .await
+        .expect("the missed event, replayed after the subscription came back");
+    assert_eq!(event["data"]["n"], 7, "{event}");
+    env.finish().await;
+}

@@ -231,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let events = EventLog::new(conn.clone(), &prefix, &EventsConfig::default());
             let hub = EventHub::start(client.clone(), &prefix, 4096).await?;
-            let mut live = hub.subscribe();
+            let mut live = hub.subscribe(&Audience::new("bench", "bench").key());
             let shared = Arc::new(Shared {
                 done: AtomicU64::new(0),
                 events: Some(events),
@@ -243,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
             let collector = tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(total as usize);
                 while (latencies.len() as u64) < total {
-                    let Ok(item) = live.recv().await else {
+                    let Ok(item) = live.events.recv().await else {
                         continue;
                     };
                     let id = item.event.data["job"]

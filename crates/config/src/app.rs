@@ -268,9 +268,17 @@ pub struct EventsConfig {
     pub retention_per_user: u32,
     /// A user's event log expires this long after their last event.
     pub retention_age: HumanDuration,
-    /// Live events an intake buffers for its sockets; a socket further
-    /// behind than this replays the gap from the user's log.
+    /// Live events an intake buffers per user for their sockets; a socket
+    /// further behind than this replays the gap from the user's log.
     pub live_buffer: u32,
+    /// Sockets one end user may hold open on one intake at once.
+    pub max_sockets_per_user: u32,
+    /// The largest message (and frame) a socket accepts from its client.
+    pub max_inbound_bytes: u32,
+    /// A socket is pinged this often…
+    pub ping_interval: HumanDuration,
+    /// …and closed when nothing (not even a pong) came from it this long.
+    pub idle_timeout: HumanDuration,
 }
 
 impl Default for EventsConfig {
@@ -278,7 +286,11 @@ impl Default for EventsConfig {
         EventsConfig {
             retention_per_user: 1000,
             retention_age: HumanDuration::secs(7 * 86400),
-            live_buffer: 4096,
+            live_buffer: 64,
+            max_sockets_per_user: 8,
+            max_inbound_bytes: 4096,
+            ping_interval: HumanDuration::secs(30),
+            idle_timeout: HumanDuration::secs(75),
         }
     }
 }
@@ -477,6 +489,12 @@ impl AppConfig {
             || !(1..=100).contains(&self.media.webp_quality)
         {
             return Err("media.jpeg_quality, media.webp_quality: between 1 and 100".into());
+        }
+        if self.events.max_sockets_per_user == 0 || self.events.max_inbound_bytes < 16 {
+            return Err(
+                "events.max_sockets_per_user: positive; events.max_inbound_bytes: at least 16"
+                    .into(),
+            );
         }
         if self.events.retention_per_user == 0 || self.events.live_buffer == 0 {
             return Err("events.retention_per_user, events.live_buffer: must be positive".into());

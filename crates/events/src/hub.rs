@@ -1,17 +1,29 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atelier_jobs::EventEnvelope;
 use futures_util::StreamExt;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::{EventLog, decode};
 
 /// In-process fan-out of the live channel: one Redis subscription per
-/// gateway process, any number of WebSocket clients.
+/// gateway process, each event routed to its audience's sockets only (a
+/// socket is not woken for anyone else's events).
 #[derive(Clone)]
 pub struct EventHub {
-    tx: broadcast::Sender<Arc<LiveEvent>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Per audience key, while anyone listens.
+    routes: Mutex<HashMap<String, broadcast::Sender<Arc<LiveEvent>>>>,
+    buffer: usize,
+    /// Bumped each time the live subscription is made again after a loss:
+    /// whatever was published meanwhile reached no socket, so every socket
+    /// replays from the last event it sent.
+    resubscribed: watch::Sender<u64>,
 }
 
 /// An event on the live channel with the audience key it is for.
@@ -21,26 +33,55 @@ pub struct LiveEvent {
     pub event: EventEnvelope,
 }
 
+/// One socket's share of the hub: its audience's live events, and word of
+/// a re-subscription. Dropping it stops the routing when it was the last.
+pub struct Subscription {
+    pub events: broadcast::Receiver<Arc<LiveEvent>>,
+    pub resubscribed: watch::Receiver<u64>,
+    hub: EventHub,
+    audience: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut routes = self.hub.inner.routes.lock().expect("routes lock");
+        // This receiver still counts until dropped: it was the last when
+        // it is the only one.
+        if routes
+            .get(&self.audience)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            routes.remove(&self.audience);
+        }
+    }
+}
+
 impl EventHub {
     /// Subscribe to the live channel, reconnecting for as long as the process
-    /// runs. Clients that fall behind are told they lagged and replay from the
+    /// runs. Sockets that fall behind are told they lagged and replay from the
     /// log, so a slow socket never loses events.
-    /// `buffer` live events are kept for slow sockets (4096 by default).
+    /// `buffer` live events are kept per audience for slow sockets.
     pub async fn start(
         client: redis::Client,
         prefix: &str,
         buffer: usize,
     ) -> Result<Self, redis::RedisError> {
-        let (tx, _) = broadcast::channel(buffer.max(1));
         let channel = EventLog::channel(prefix);
         // The first subscription happens before returning, so events
         // published after start() are never missed.
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
-        let hub = EventHub { tx: tx.clone() };
+        let hub = EventHub {
+            inner: Arc::new(Inner {
+                routes: Mutex::default(),
+                buffer: buffer.max(1),
+                resubscribed: watch::channel(0).0,
+            }),
+        };
+        let routing = hub.clone();
         tokio::spawn(async move {
             loop {
-                forward(&mut pubsub, &tx).await;
+                routing.forward(&mut pubsub).await;
                 tracing::warn!("event subscription lost, reconnecting");
                 loop {
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -51,35 +92,76 @@ impl EventHub {
                         break;
                     }
                 }
+                routing.inner.resubscribed.send_modify(|n| *n += 1);
             }
         });
         Ok(hub)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.tx.subscribe()
+    /// The live events of one audience (its `Audience::key`).
+    pub fn subscribe(&self, audience: &str) -> Subscription {
+        let events = self
+            .inner
+            .routes
+            .lock()
+            .expect("routes lock")
+            .entry(audience.to_owned())
+            .or_insert_with(|| broadcast::channel(self.inner.buffer).0)
+            .subscribe();
+        Subscription {
+            events,
+            resubscribed: self.inner.resubscribed.subscribe(),
+            hub: self.clone(),
+            audience: audience.to_owned(),
+        }
     }
-}
 
-async fn forward(pubsub: &mut redis::aio::PubSub, tx: &broadcast::Sender<Arc<LiveEvent>>) {
-    let mut messages = pubsub.on_message();
-    while let Some(msg) = messages.next().await {
-        let Ok(payload) = msg.get_payload::<String>() else {
-            continue;
-        };
-        let mut parts = payload.splitn(3, ' ');
-        let (Some(id), Some(audience), Some(json)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        match decode(id.to_owned(), json) {
-            Ok(event) => {
-                let _ = tx.send(Arc::new(LiveEvent {
-                    audience: audience.to_owned(),
-                    event,
-                }));
+    /// Audiences with a socket listening in this process.
+    pub fn audiences(&self) -> usize {
+        self.inner.routes.lock().expect("routes lock").len()
+    }
+
+    async fn forward(&self, pubsub: &mut redis::aio::PubSub) {
+        let mut messages = pubsub.on_message();
+        while let Some(msg) = messages.next().await {
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let mut parts = payload.splitn(3, ' ');
+            let (Some(id), Some(audience), Some(json)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let route = self
+                .inner
+                .routes
+                .lock()
+                .expect("routes lock")
+                .get(audience)
+                .cloned();
+            // Nobody of this audience listens here: nothing to decode.
+            let Some(route) = route else {
+                continue;
+            };
+            match decode(id.to_owned(), json) {
+                Ok(event) => {
+                    let live = Arc::new(LiveEvent {
+                        audience: audience.to_owned(),
+                        event,
+                    });
+                    if route.send(live).is_err() {
+                        // Its last sockets left together: forget the route.
+                        let mut routes = self.inner.routes.lock().expect("routes lock");
+                        if routes
+                            .get(audience)
+                            .is_some_and(|tx| tx.receiver_count() == 0)
+                        {
+                            routes.remove(audience);
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "dropping malformed live event"),
             }
-            Err(error) => tracing::warn!(%error, "dropping malformed live event"),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 mod hub;
 
-pub use hub::{EventHub, LiveEvent};
+pub use hub::{EventHub, LiveEvent, Subscription};
 
 use std::cmp::Ordering;
 
@@ -141,6 +141,23 @@ impl EventLog {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(stored.into_envelope(id))
+    }
+
+    /// The id of `audience`'s newest logged event (`0-0` when none): where a
+    /// socket that asked for no replay starts, should it ever need one.
+    pub async fn latest(&self, audience: &Audience) -> Result<String, EventError> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(self.user_stream(audience))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(entries
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
     }
 
     /// Up to `limit` events of `audience` after `after` (exclusive), oldest first.

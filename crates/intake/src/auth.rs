@@ -187,13 +187,20 @@ impl Tokens {
 
     /// `(client, user)` of a valid, unexpired token.
     pub fn verify(&self, token: &str) -> Option<(ClientId, String)> {
+        self.verify_until(token).map(|(c, u, _)| (c, u))
+    }
+
+    /// `(client, user, expiry)` of a valid, unexpired token: a socket
+    /// opened with it is closed at its expiry.
+    pub fn verify_until(&self, token: &str) -> Option<(ClientId, String, DateTime<Utc>)> {
         let (payload, sig) = token.split_once('.')?;
         let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
         if !bool::from(self.mac(payload).ct_eq(&sig)) {
             return None;
         }
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        (claims.e > Utc::now().timestamp()).then_some((ClientId(claims.c), claims.u))
+        let expires = DateTime::from_timestamp(claims.e, 0)?;
+        (expires > Utc::now()).then_some((ClientId(claims.c), claims.u, expires))
     }
 }
 

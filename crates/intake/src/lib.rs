@@ -48,6 +48,8 @@ pub struct Inner {
     pub requests: Arc<tokio::sync::Semaphore>,
     /// Upload bodies being streamed (`intake.max_uploads_in_flight`).
     pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Open event sockets per audience key (`events.max_sockets_per_user`).
+    pub sockets: std::sync::Mutex<HashMap<String, usize>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -115,6 +117,7 @@ impl AppState {
             uploads: Arc::new(tokio::sync::Semaphore::new(
                 config.intake.max_uploads_in_flight as usize,
             )),
+            sockets: std::sync::Mutex::default(),
             config,
             queues_config,
             pool,

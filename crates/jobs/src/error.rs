@@ -79,6 +79,9 @@ pub enum ErrorCode {
     /// after `Retry-After`.
     #[serde(rename = "intake.busy")]
     IntakeBusy,
+    /// An end user already holds `events.max_sockets_per_user` sockets.
+    #[serde(rename = "events.too_many_sockets")]
+    EventsTooManySockets,
     #[serde(rename = "job.unknown_kind")]
     JobUnknownKind,
     #[serde(rename = "job.kind_not_available")]
@@ -127,7 +130,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 53] = [
+    pub const ALL: [ErrorCode; 54] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
@@ -159,6 +162,7 @@ impl ErrorCode {
         ErrorCode::RequestUnsupportedMediaType,
         ErrorCode::RequestTimeout,
         ErrorCode::IntakeBusy,
+        ErrorCode::EventsTooManySockets,
         ErrorCode::JobUnknownKind,
         ErrorCode::JobKindNotAvailable,
         ErrorCode::JobNotFound,
@@ -216,6 +220,7 @@ impl ErrorCode {
             ErrorCode::RequestUnsupportedMediaType => "request.unsupported_media_type",
             ErrorCode::RequestTimeout => "request.timeout",
             ErrorCode::IntakeBusy => "intake.busy",
+            ErrorCode::EventsTooManySockets => "events.too_many_sockets",
             ErrorCode::JobUnknownKind => "job.unknown_kind",
             ErrorCode::JobKindNotAvailable => "job.kind_not_available",
             ErrorCode::JobNotFound => "job.not_found",

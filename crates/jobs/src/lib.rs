@@ -22,7 +22,7 @@ pub use avatar::{
 pub use catalogue::*;
 pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode};
-pub use event::{EventEnvelope, EventType};
+pub use event::{EVENT_MAX_NUMBERS, EventEnvelope, EventType, slim_result};
 pub use export::ExportInput;
 pub use kind::JobKind;
 pub use kind::UnknownKind;

@@ -122,11 +122,12 @@ impl Runtime {
         match outcome {
             Ok(result) => {
                 tracing::info!(elapsed = ran.as_secs_f64(), "job complete");
+                let (result, cut) = atelier_jobs::slim_result(&result);
                 publish(
                     &services.events,
                     &job,
                     EventType::JobCompleted,
-                    json!({"kind": job.kind, "result": result, "cost": cost}),
+                    json!({"kind": job.kind, "result": result, "result_slimmed": cut, "cost": cost}),
                 )
                 .await;
                 Some(Finish::Ack(Some(ran)))
@@ -377,10 +378,16 @@ async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) -> Option
                 "job already final; acknowledging redelivery"
             );
             let (event_type, data) = match JobStatus::parse(&job.status) {
-                Some(JobStatus::Complete) => (
-                    EventType::JobCompleted,
-                    json!({"kind": job.kind, "result": job.result}),
-                ),
+                Some(JobStatus::Complete) => {
+                    let (result, cut) = job
+                        .result
+                        .as_ref()
+                        .map_or((serde_json::Value::Null, false), atelier_jobs::slim_result);
+                    (
+                        EventType::JobCompleted,
+                        json!({"kind": job.kind, "result": result, "result_slimmed": cut}),
+                    )
+                }
                 _ => (
                     EventType::JobFailed,
                     json!({"status": job.status, "error": {"code": job.error_code, "message": job.error_message}}),

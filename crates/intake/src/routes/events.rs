@@ -3,7 +3,7 @@ use std::cmp::Ordering;
 use atelier_events::{Audience, compare_ids, parse_id};
 use atelier_jobs::{ErrorCode, EventEnvelope, validate_user_id};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -45,16 +45,20 @@ pub(super) struct SocketQuery {
 }
 
 /// `GET /v1/events?token=…[&last_event_id=…]`: the user's own events, live,
-/// after replaying whatever followed `last_event_id`.
+/// after replaying whatever followed `last_event_id`. At most
+/// `events.max_sockets_per_user` sockets per user on this intake; inbound
+/// messages of at most `events.max_inbound_bytes`; pinged every
+/// `events.ping_interval`, closed after `events.idle_timeout` of silence
+/// and when the token expires (close code 4001).
 pub(super) async fn socket(
     State(state): State<AppState>,
     Query(query): Query<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (client, user_id) = query
+    let (client, user_id, expires) = query
         .token
         .as_deref()
-        .and_then(|t| state.tokens.verify(t))
+        .and_then(|t| state.tokens.verify_until(t))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -75,19 +79,70 @@ pub(super) async fn socket(
         )
     })?;
     let audience = Audience::new(client.0, user_id);
-    Ok(upgrade.on_upgrade(move |ws| stream_events(state, audience, query.last_event_id, ws)))
+    let cap = state.config.events.max_sockets_per_user as usize;
+    let held = SocketSlot::take(&state, audience.key(), cap).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::EventsTooManySockets,
+            format!("this user already has {cap} event sockets open; close one first"),
+        )
+    })?;
+    let inbound = state.config.events.max_inbound_bytes as usize;
+    Ok(upgrade
+        .max_message_size(inbound)
+        .max_frame_size(inbound)
+        .on_upgrade(move |ws| async move {
+            stream_events(state, audience, query.last_event_id, expires, ws).await;
+            drop(held);
+        }))
 }
+
+/// One of a user's sockets on this intake, counted until dropped.
+struct SocketSlot {
+    state: AppState,
+    key: String,
+}
+
+impl SocketSlot {
+    fn take(state: &AppState, key: String, cap: usize) -> Option<Self> {
+        let mut open = state.sockets.lock().expect("sockets lock");
+        let n = open.entry(key.clone()).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(SocketSlot {
+            state: state.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.state.sockets.lock().expect("sockets lock");
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Close code sent when the socket's token expires.
+const TOKEN_EXPIRED: u16 = 4001;
 
 async fn stream_events(
     state: AppState,
     audience: Audience,
     after: Option<String>,
+    expires: chrono::DateTime<chrono::Utc>,
     mut ws: WebSocket,
 ) {
     // Subscribe before replaying so nothing published in between is missed;
     // duplicates are dropped by id.
-    let mut live = state.hub.subscribe();
-    let key = audience.key();
+    let mut live = state.hub.subscribe(&audience.key());
     let mut last_sent = after;
     if let Some(from) = last_sent.clone()
         && replay(&state, &audience, from, &mut last_sent, &mut ws)
@@ -96,13 +151,24 @@ async fn stream_events(
     {
         return;
     }
+    // Where a replay starts should the live subscription be lost before
+    // this socket sent anything: the newest event it did not need.
+    let baseline = match &last_sent {
+        Some(_) => None,
+        None => state.events.latest(&audience).await.ok(),
+    };
+    let events = &state.config.events;
+    let until_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    let expiry = tokio::time::sleep(until_expiry);
+    tokio::pin!(expiry);
+    let mut ping = tokio::time::interval(events.ping_interval.get());
+    ping.tick().await;
+    let idle = events.idle_timeout.get();
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            received = live.recv() => match received {
+            received = live.events.recv() => match received {
                 Ok(item) => {
-                    if item.audience != key {
-                        continue;
-                    }
                     if last_sent.as_deref().is_some_and(|l| compare_ids(&item.event.event_id, l) != Ordering::Greater) {
                         continue;
                     }
@@ -120,17 +186,55 @@ async fn stream_events(
                         &[],
                         1.0,
                     );
-                    let from = last_sent.clone().unwrap_or_else(|| "0-0".into());
+                    let from = last_sent.clone().or_else(|| baseline.clone()).unwrap_or_else(|| "0-0".into());
                     if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
                         return;
                     }
                 }
                 Err(RecvError::Closed) => return,
             },
+            changed = live.resubscribed.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // The live subscription was lost and is back: what was
+                // published meanwhile reached no socket. Replay it.
+                state.metrics.counter_add(
+                    "atelier_event_socket_resubscribed_total",
+                    "Times a socket replayed from its last event after the live subscription came back",
+                    &[],
+                    1.0,
+                );
+                let Some(from) = last_sent.clone().or_else(|| baseline.clone()) else {
+                    continue;
+                };
+                if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
+                    return;
+                }
+            }
             incoming = ws.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
             },
+            _ = ping.tick() => {
+                if heard.elapsed() >= idle {
+                    let _ = ws.send(Message::Close(Some(CloseFrame {
+                        code: 1001,
+                        reason: "idle".into(),
+                    }))).await;
+                    return;
+                }
+                if ws.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+            () = &mut expiry => {
+                let _ = ws.send(Message::Close(Some(CloseFrame {
+                    code: TOKEN_EXPIRED,
+                    reason: "token expired: reconnect with a new token and last_event_id".into(),
+                }))).await;
+                return;
+            }
         }
     }
 }
@@ -143,7 +247,21 @@ async fn replay(
     ws: &mut WebSocket,
 ) -> Result<(), ()> {
     loop {
-        let page = match state.events.replay(audience, &from, REPLAY_PAGE).await {
+        // A few tries: after a Redis blip the connection comes back on the
+        // next command.
+        let mut tries = 0;
+        let page = loop {
+            match state.events.replay(audience, &from, REPLAY_PAGE).await {
+                Ok(page) => break Ok(page),
+                Err(error) if tries < 4 => {
+                    tracing::debug!(%error, tries, "event replay failed; trying again");
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
+                }
+                Err(error) => break Err(error),
+            }
+        };
+        let page = match page {
             Ok(page) => page,
             Err(error) => {
                 tracing::warn!(%error, "event replay failed");
