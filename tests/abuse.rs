@@ -599,3 +599,106 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
     assert_eq!(event["data"]["n"], 7, "{event}");
     env.finish().await;
 }
+
+/// One client at its quota of open jobs is refused more (429
+/// quota.exceeded); another client still submits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_at_its_quota_of_open_jobs_cannot_starve_the_others() {
+    let env = TestEnv::start(with_env(&[(
+        "ATELIER__INTAKE__MAX_OPEN_JOBS_PER_CLIENT",
+        "2",
+    )]))
+    .await
+    .unwrap();
+    let upload = env
+        .upload("kai", fixture("samples/franz-kafka.jpg"), "image/jpeg")
+        .await;
+    let submit = |key: &'static str, upload: String| {
+        env.http
+            .post(env.url("/v1/jobs"))
+            .bearer_auth(key)
+            .json(
+                &json!({"kind": "photo.ingest", "user_id": "kai", "input": {"upload_id": upload}}),
+            )
+            .send()
+    };
+    for _ in 0..2 {
+        let resp = submit(atelier_tests::API_KEY, upload.clone())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    }
+    let refused = submit(atelier_tests::API_KEY, upload.clone())
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "quota.exceeded");
+
+    let theirs: Value = env
+        .http
+        .post(env.url("/v1/uploads"))
+        .bearer_auth(atelier_tests::OTHER_API_KEY)
+        .header("X-User-Id", "kai")
+        .body(fixture("samples/franz-kafka.jpg"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other = submit(
+        atelier_tests::OTHER_API_KEY,
+        theirs["upload_id"].as_str().unwrap().to_owned(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::ACCEPTED,
+        "the other client is not starved"
+    );
+    env.finish().await;
+}
+
+/// Failed authentication and the unauthenticated routes spend from one
+/// bucket per client address: past it, 429 instead of another try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_keys_and_unauthenticated_routes_are_limited_per_address() {
+    let env = TestEnv::start(with_env(&[
+        ("ATELIER__INTAKE__PER_ADDRESS_PER_SECOND", "0.1"),
+        ("ATELIER__INTAKE__PER_ADDRESS_BURST", "3"),
+    ]))
+    .await
+    .unwrap();
+    let guess = |key: &'static str| {
+        env.http
+            .get(env.url(&format!("/v1/jobs/{}", uuid::Uuid::new_v4())))
+            .bearer_auth(key)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            guess("wrong-key-0123456789").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = guess("wrong-key-0123456789").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate.limited");
+    // The same address's unauthenticated reads share the bucket…
+    let objects = env
+        .http
+        .get(env.url("/objects/uploads/x?expires=9999999999&sig=00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …while a valid key is limited by its own rate only.
+    let valid = guess(atelier_tests::API_KEY).await.unwrap();
+    assert_eq!(valid.status(), StatusCode::NOT_FOUND);
+    env.finish().await;
+}

@@ -163,6 +163,19 @@ pub struct IntakeConfig {
     pub token_ttl: HumanDuration,
     pub max_upload_bytes: u64,
     pub max_json_bytes: u64,
+    /// Requests per second per client address on the routes anyone can
+    /// reach (`/v1/events`, `/objects`) and for failed authentication,
+    /// shared by all replicas; past it `429 rate.limited`.
+    pub per_address_per_second: f64,
+    pub per_address_burst: u32,
+    /// The header a trusted load balancer puts the client's address in
+    /// (its last entry is used: the one the balancer appended); unset, the
+    /// connection's peer address.
+    pub client_address_header: Option<String>,
+    /// Jobs one API client may have queued or running at once; past it
+    /// `429 quota.exceeded`, so one client cannot starve the others in the
+    /// shared queues.
+    pub max_open_jobs_per_client: u32,
     /// Requests this process serves at once; past it, `503 intake.busy`
     /// at once (health, readiness and metrics are not counted).
     pub max_in_flight: u32,
@@ -206,6 +219,10 @@ impl Default for IntakeConfig {
             token_ttl: HumanDuration::secs(900),
             max_upload_bytes: 25 * 1024 * 1024,
             max_json_bytes: 64 * 1024,
+            per_address_per_second: 50.0,
+            per_address_burst: 200,
+            client_address_header: None,
+            max_open_jobs_per_client: 10_000,
             max_in_flight: 1024,
             max_uploads_in_flight: 16,
             upload_slot_wait: HumanDuration::secs(10),
@@ -467,6 +484,15 @@ impl AppConfig {
                 "intake.api_keys, intake.operator_keys: every key must be at least 8 characters"
                     .into(),
             );
+        }
+        let per_address = self.intake.per_address_per_second;
+        if !per_address.is_finite() || per_address <= 0.0 || self.intake.per_address_burst == 0 {
+            return Err(
+                "intake.per_address_per_second, intake.per_address_burst: must be positive".into(),
+            );
+        }
+        if self.intake.max_open_jobs_per_client == 0 {
+            return Err("intake.max_open_jobs_per_client: must be positive".into());
         }
         if self.intake.max_in_flight == 0 || self.intake.max_uploads_in_flight == 0 {
             return Err(

@@ -482,3 +482,20 @@ pub async fn add_cost(
     .await?;
     Ok(())
 }
+
+/// How many of `client_id`'s jobs are queued or running, counting no
+/// further than `cap` (a quota check reads at most that many index entries).
+pub async fn open_jobs(pool: &PgPool, client_id: &str, cap: i64) -> Result<i64, DbError> {
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM (
+               SELECT 1 FROM jobs
+               WHERE client_id = $1 AND status IN ('queued', 'processing')
+               LIMIT $2
+           ) open"#,
+        client_id,
+        cap
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}

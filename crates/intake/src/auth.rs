@@ -88,15 +88,70 @@ async fn rate_limit(state: &AppState, client: &ClientId) -> Result<(), ApiError>
     }
 }
 
+/// The client's address: the last entry of `intake.client_address_header`
+/// when a trusted balancer sets one, else the connection's peer.
+pub fn client_address(state: &AppState, request: &Request) -> Option<String> {
+    if let Some(header) = &state.config.intake.client_address_header {
+        return request
+            .headers()
+            .get(header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+    }
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// Take a token from the address's bucket, or 429 with `Retry-After`
+/// (a limiter outage admits, as for API keys).
+async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), ApiError> {
+    let Some(address) = address else {
+        return Ok(());
+    };
+    match state.address_limiter.admit(address).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(wait)) => Err(ApiError::rate_limited(wait)),
+        Err(error) => {
+            tracing::warn!(%error, "address rate limiter unavailable; admitting");
+            Ok(())
+        }
+    }
+}
+
+/// Middleware for the routes anyone can reach (`/v1/events`, `/objects`):
+/// the per-address limit.
+pub async fn limit_by_address(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let address = client_address(&state, &request);
+    limit_address(&state, address.as_deref()).await?;
+    Ok(next.run(request).await)
+}
+
 /// `/v1` middleware: `Authorization: Bearer <api key>` or 401; then the
-/// key's rate limit.
+/// key's rate limit. A failed attempt spends from the address's bucket:
+/// guessing keys is limited per address, then answered 429.
 pub async fn require_api_key(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let key = bearer(&request)?;
+    let address = client_address(&state, &request);
+    let key = match bearer(&request) {
+        Ok(key) => key,
+        Err(e) => {
+            limit_address(&state, address.as_deref()).await?;
+            return Err(e);
+        }
+    };
     let Some(client) = state.api_keys.check(key) else {
+        limit_address(&state, address.as_deref()).await?;
         let status = if state.operator_keys.check(key).is_some() {
             (
                 StatusCode::FORBIDDEN,
@@ -123,8 +178,16 @@ pub async fn require_operator_key(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let key = bearer(&request)?;
+    let address = client_address(&state, &request);
+    let key = match bearer(&request) {
+        Ok(key) => key,
+        Err(e) => {
+            limit_address(&state, address.as_deref()).await?;
+            return Err(e);
+        }
+    };
     let Some(operator) = state.operator_keys.check(key) else {
+        limit_address(&state, address.as_deref()).await?;
         if state.api_keys.check(key).is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -41,6 +41,8 @@ pub struct Inner {
     pub api_keys: ApiKeys,
     pub operator_keys: ApiKeys,
     pub limiter: atelier_queue::RateLimiter,
+    /// Per client address (`intake.per_address_per_second`).
+    pub address_limiter: atelier_queue::RateLimiter,
     pub tokens: Tokens,
     pub metrics: Registry,
     pub search: search::SearchIndexes,
@@ -107,6 +109,12 @@ impl AppState {
                 &config.redis.prefix,
                 config.intake.rate_limit_per_second,
                 config.intake.rate_limit_burst,
+            ),
+            address_limiter: atelier_queue::RateLimiter::new(
+                redis.clone(),
+                &format!("{}:address", config.redis.prefix),
+                config.intake.per_address_per_second,
+                config.intake.per_address_burst,
             ),
             tokens: Tokens::new(&config.intake.token_secret, config.intake.token_ttl.get()),
             metrics: Registry::default(),
@@ -192,9 +200,9 @@ async fn accept(
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of descriptors, say: back off instead of spinning.
                     tracing::warn!(%error, "accepting a connection");
@@ -205,7 +213,17 @@ async fn accept(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request knows the connection's peer (the per-address limits).
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                app.clone(),
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                },
+            ));
         let mut stopped = stopped.clone();
         connections.spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();

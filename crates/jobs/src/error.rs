@@ -82,6 +82,10 @@ pub enum ErrorCode {
     /// An end user already holds `events.max_sockets_per_user` sockets.
     #[serde(rename = "events.too_many_sockets")]
     EventsTooManySockets,
+    /// The API client has `intake.max_open_jobs_per_client` jobs queued or
+    /// running.
+    #[serde(rename = "quota.exceeded")]
+    QuotaExceeded,
     #[serde(rename = "job.unknown_kind")]
     JobUnknownKind,
     #[serde(rename = "job.kind_not_available")]
@@ -130,7 +134,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 54] = [
+    pub const ALL: [ErrorCode; 55] = [
         ErrorCode::ImageUnsupportedFormat,
         ErrorCode::ImageTooLarge,
         ErrorCode::ImageCorrupt,
@@ -163,6 +167,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::IntakeBusy,
         ErrorCode::EventsTooManySockets,
+        ErrorCode::QuotaExceeded,
         ErrorCode::JobUnknownKind,
         ErrorCode::JobKindNotAvailable,
         ErrorCode::JobNotFound,
@@ -221,6 +226,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request.timeout",
             ErrorCode::IntakeBusy => "intake.busy",
             ErrorCode::EventsTooManySockets => "events.too_many_sockets",
+            ErrorCode::QuotaExceeded => "quota.exceeded",
             ErrorCode::JobUnknownKind => "job.unknown_kind",
             ErrorCode::JobKindNotAvailable => "job.kind_not_available",
             ErrorCode::JobNotFound => "job.not_found",

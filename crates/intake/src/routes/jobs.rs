@@ -147,6 +147,20 @@ pub(super) async fn submit(
         ),
         None => None,
     };
+    // The client's quota of open jobs (soft: submissions racing at the
+    // bound may pass it by a few).
+    let quota = i64::from(state.config.intake.max_open_jobs_per_client);
+    if atelier_db::jobs::open_jobs(&state.pool, &client.0, quota).await? >= quota {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::QuotaExceeded,
+            format!(
+                "{quota} jobs of this client are queued or running; submit more as they finish"
+            ),
+        );
+        error.retry_after = Some(5);
+        return Err(error);
+    }
     let submission = atelier_db::jobs::submit(
         &state.pool,
         NewJob {

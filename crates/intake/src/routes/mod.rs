@@ -62,8 +62,15 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut public = Router::new()
         .merge(api)
         .merge(operator)
-        .route("/v1/events", get(events::socket))
-        .route("/objects/{*key}", get(objects::read))
+        .merge(
+            Router::new()
+                .route("/v1/events", get(events::socket))
+                .route("/objects/{*key}", get(objects::read))
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::auth::limit_by_address,
+                )),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.config.intake.metrics_listen.is_none() {
