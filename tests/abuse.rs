@@ -115,19 +115,14 @@ async fn a_rotated_key_keeps_its_clients_jobs_and_uploads() {
         .await
         .unwrap();
     let http = &env.http;
-    let upload: Value = http
-        .post(env.url("/v1/uploads"))
-        .bearer_auth(OLD)
-        .header("X-User-Id", "rita")
-        .header("Content-Type", "image/jpeg")
-        .body(fixture("samples/franz-kafka.jpg"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let upload_id = upload["upload_id"].as_str().expect("upload id").to_owned();
+    let upload_id = env
+        .upload_as(
+            OLD,
+            "rita",
+            fixture("samples/franz-kafka.jpg"),
+            "image/jpeg",
+        )
+        .await;
     let submit = |key: &'static str| {
         http.post(env.url("/v1/jobs"))
             .bearer_auth(key)
@@ -636,24 +631,15 @@ async fn a_client_at_its_quota_of_open_jobs_cannot_starve_the_others() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "quota.exceeded");
 
-    let theirs: Value = env
-        .http
-        .post(env.url("/v1/uploads"))
-        .bearer_auth(atelier_tests::OTHER_API_KEY)
-        .header("X-User-Id", "kai")
-        .body(fixture("samples/franz-kafka.jpg"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let other = submit(
-        atelier_tests::OTHER_API_KEY,
-        theirs["upload_id"].as_str().unwrap().to_owned(),
-    )
-    .await
-    .unwrap();
+    let theirs = env
+        .upload_as(
+            atelier_tests::OTHER_API_KEY,
+            "kai",
+            fixture("samples/franz-kafka.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let other = submit(atelier_tests::OTHER_API_KEY, theirs).await.unwrap();
     assert_eq!(
         other.status(),
         StatusCode::ACCEPTED,

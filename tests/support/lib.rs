@@ -447,10 +447,21 @@ impl TestEnv {
     }
 
     pub async fn upload(&self, user: &str, bytes: Vec<u8>, content_type: &str) -> String {
+        self.upload_as(API_KEY, user, bytes, content_type).await
+    }
+
+    /// `POST /v1/uploads` with the API key `key`; returns the upload id.
+    pub async fn upload_as(
+        &self,
+        key: &str,
+        user: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> String {
         let resp = self
             .http
             .post(self.url("/v1/uploads"))
-            .bearer_auth(API_KEY)
+            .bearer_auth(key)
             .header("X-User-Id", user)
             .header("Content-Type", content_type)
             .body(bytes)

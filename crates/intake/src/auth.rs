@@ -122,6 +122,22 @@ async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), Ap
     }
 }
 
+/// The presented key; without one, the 401 after spending from the
+/// address's bucket (or its 429).
+async fn presented(
+    state: &AppState,
+    bearer: Result<&str, ApiError>,
+    address: Option<&str>,
+) -> Result<String, ApiError> {
+    match bearer {
+        Ok(key) => Ok(key.to_owned()),
+        Err(missing) => {
+            limit_address(state, address).await?;
+            Err(missing)
+        }
+    }
+}
+
 /// Middleware for the routes anyone can reach (`/v1/events`, `/objects`):
 /// the per-address limit.
 pub async fn limit_by_address(
@@ -143,13 +159,8 @@ pub async fn require_api_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     let address = client_address(&state, &request);
-    let key = match bearer(&request) {
-        Ok(key) => key,
-        Err(e) => {
-            limit_address(&state, address.as_deref()).await?;
-            return Err(e);
-        }
-    };
+    let key = presented(&state, bearer(&request), address.as_deref()).await?;
+    let key = key.as_str();
     let Some(client) = state.api_keys.check(key) else {
         limit_address(&state, address.as_deref()).await?;
         let status = if state.operator_keys.check(key).is_some() {
@@ -179,13 +190,8 @@ pub async fn require_operator_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     let address = client_address(&state, &request);
-    let key = match bearer(&request) {
-        Ok(key) => key,
-        Err(e) => {
-            limit_address(&state, address.as_deref()).await?;
-            return Err(e);
-        }
-    };
+    let key = presented(&state, bearer(&request), address.as_deref()).await?;
+    let key = key.as_str();
     let Some(operator) = state.operator_keys.check(key) else {
         limit_address(&state, address.as_deref()).await?;
         if state.api_keys.check(key).is_some() {
