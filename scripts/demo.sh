@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export SQLX_OFFLINE=true
 echo "==> building (first build takes several minutes)" >&2
-cargo build --locked -q -p atelier-intake -p atelier-worker -p atelier-tests --bin atelier-studio
+cargo build --locked -q --bin atelier-intake --bin atelier-worker --bin atelier-studio
 BIN="${CARGO_TARGET_DIR:-target}/debug"
 
 export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_demo"
