@@ -194,13 +194,13 @@ async fn slow_clients_are_cut_off_and_a_full_intake_sheds_load() {
     slow.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let job = format!("/v1/jobs/{}", uuid::Uuid::new_v4());
-    let busy = env
-        .http
-        .get(env.url(&job))
-        .bearer_auth(atelier_tests::API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let show_job = || {
+        env.http
+            .get(env.url(&job))
+            .bearer_auth(atelier_tests::API_KEY)
+            .send()
+    };
+    let busy = show_job().await.unwrap();
     assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(busy.headers()["retry-after"], "1");
     let body: Value = busy.json().await.unwrap();
@@ -214,13 +214,7 @@ async fn slow_clients_are_cut_off_and_a_full_intake_sheds_load() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request.timeout"), "{answer}");
     // Nothing was kept of it, and the intake serves again.
-    let served = env
-        .http
-        .get(env.url(&job))
-        .bearer_auth(atelier_tests::API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let served = show_job().await.unwrap();
     assert_eq!(served.status(), StatusCode::NOT_FOUND);
     let kept = env.state.storage.list("uploads").await.unwrap_or_default();
     assert!(kept.is_empty(), "{kept:?}");

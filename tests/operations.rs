@@ -122,7 +122,7 @@ async fn a_dead_job_retried_in_the_queue_runs_even_before_its_row_is_reset() {
 
     // Only the queue half of a retry, as if the intake died before the row.
     let retried = env.state.queues["ingest"]
-        .dead_retry(std::slice::from_ref(&job_id))
+        .dead_retry(atelier_queue::Dead::Only(std::slice::from_ref(&job_id)))
         .await
         .unwrap();
     assert_eq!(retried, vec![job_id.clone()]);

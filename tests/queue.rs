@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use atelier_config::{HumanDuration, QueuesConfig};
-use atelier_queue::{Deferred, Presence, RedisQueue, RetryOutcome, Settled};
+use atelier_queue::{Dead, Deferred, Presence, RedisQueue, RetryOutcome, Settled};
 use atelier_tests::redis_url;
 
 async fn queue(lease: &str, max_attempts: u32) -> RedisQueue {
@@ -178,7 +178,9 @@ async fn dead_jobs_are_listed_retried_with_a_fresh_budget_and_purged() {
     assert_eq!(dead[1].last_error, "storage.unavailable: s3 down");
 
     assert_eq!(
-        q.dead_retry(&["a".into(), "zzz".into()]).await.unwrap(),
+        q.dead_retry(Dead::Only(&["a".into(), "zzz".into()]))
+            .await
+            .unwrap(),
         ["a"]
     );
     let again = q.lease("w", 1).await.unwrap().jobs;
@@ -188,7 +190,7 @@ async fn dead_jobs_are_listed_retried_with_a_fresh_budget_and_purged() {
         .unwrap();
     assert_eq!(q.stats().await.unwrap().service_time_ms, Some(40.0));
 
-    assert_eq!(q.dead_purge(&[]).await.unwrap(), ["b"]);
+    assert_eq!(q.dead_purge(Dead::All).await.unwrap(), ["b"]);
     assert!(q.dead_list(10).await.unwrap().is_empty());
     assert_eq!(q.stats().await.unwrap().dead, 0);
 }

@@ -74,11 +74,11 @@ fn bearer(request: &Request) -> Result<&str, ApiError> {
     Ok(value.strip_prefix("Bearer ").unwrap_or("").trim())
 }
 
-/// Take a token from the client's bucket, or 429 with `Retry-After`. When
-/// Redis cannot answer, the request goes through: a limiter outage must not
-/// become an API outage.
-async fn rate_limit(state: &AppState, client: &ClientId) -> Result<(), ApiError> {
-    match state.limiter.admit(&client.0).await {
+/// Take a token from `id`'s bucket in `limiter`, or 429 with
+/// `Retry-After`. When Redis cannot answer, the request goes through: a
+/// limiter outage must not become an API outage.
+async fn admit(limiter: &atelier_queue::RateLimiter, id: &str) -> Result<(), ApiError> {
+    match limiter.admit(id).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(wait)) => Err(ApiError::rate_limited(wait)),
         Err(error) => {
@@ -106,19 +106,11 @@ pub fn client_address(state: &AppState, request: &Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// Take a token from the address's bucket, or 429 with `Retry-After`
-/// (a limiter outage admits, as for API keys).
+/// Take a token from the address's bucket (none known: nothing to limit).
 async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), ApiError> {
-    let Some(address) = address else {
-        return Ok(());
-    };
-    match state.address_limiter.admit(address).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(wait)) => Err(ApiError::rate_limited(wait)),
-        Err(error) => {
-            tracing::warn!(%error, "address rate limiter unavailable; admitting");
-            Ok(())
-        }
+    match address {
+        Some(address) => admit(&state.address_limiter, address).await,
+        None => Ok(()),
     }
 }
 
@@ -178,7 +170,7 @@ pub async fn require_api_key(
         };
         return Err(ApiError::new(status.0, status.1, status.2));
     };
-    rate_limit(&state, &client).await?;
+    admit(&state.limiter, &client.0).await?;
     request.extensions_mut().insert(client);
     Ok(next.run(request).await)
 }
@@ -207,7 +199,7 @@ pub async fn require_operator_key(
             "invalid api key",
         ));
     };
-    rate_limit(&state, &operator).await?;
+    admit(&state.limiter, &operator.0).await?;
     Ok(next.run(request).await)
 }
 

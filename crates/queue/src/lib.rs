@@ -38,7 +38,7 @@ pub use consume::{ConsumeOptions, LeaseHandler, consume};
 pub use held::InFlight;
 pub use lease::{Lease, Settling};
 pub use lock::RoleLock;
-pub use operate::{CancelOutcome, DeadEntry};
+pub use operate::{CancelOutcome, Dead, DeadEntry};
 pub use queue::{
     DeadJob, Deferred, LeaseBatch, LeasedJob, Presence, QueueStats, RedisQueue, RetryOutcome,
     Settled,

@@ -50,9 +50,13 @@ impl RedisQueue {
             .collect())
     }
 
-    /// Queue dead jobs again with a fresh attempt budget; `ids` empty means
-    /// every dead job (up to 1000 per call). Returns the ids queued.
-    pub async fn dead_retry(&self, ids: &[String]) -> Result<Vec<String>, QueueError> {
+    /// Queue dead jobs again with a fresh attempt budget: those named (an
+    /// empty list is none), or every one (up to 1000 per call). Returns the
+    /// ids queued.
+    pub async fn dead_retry(&self, which: Dead<'_>) -> Result<Vec<String>, QueueError> {
+        let Some(ids) = which.ids_or_all() else {
+            return Ok(Vec::new());
+        };
         let mut invocation = self.invoke(
             &self.scripts.dead_retry,
             &["dead", "ready", "enq", "seq", "stats"],
@@ -64,9 +68,12 @@ impl RedisQueue {
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
 
-    /// Forget dead jobs; `ids` empty means every dead job (up to 1000 per
-    /// call). Returns the ids forgotten.
-    pub async fn dead_purge(&self, ids: &[String]) -> Result<Vec<String>, QueueError> {
+    /// Forget dead jobs: those named (an empty list is none), or every one
+    /// (up to 1000 per call). Returns the ids forgotten.
+    pub async fn dead_purge(&self, which: Dead<'_>) -> Result<Vec<String>, QueueError> {
+        let Some(ids) = which.ids_or_all() else {
+            return Ok(Vec::new());
+        };
         let mut invocation = self.invoke(&self.scripts.dead_purge, &["dead"]);
         invocation.arg(self.keys.job_prefix());
         for id in ids {
@@ -108,5 +115,25 @@ impl RedisQueue {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(exists)
+    }
+}
+
+/// Which dead jobs a retry or purge acts on. "All" is said, never implied
+/// by an empty list (the scripts read no ids as every job).
+#[derive(Debug, Clone, Copy)]
+pub enum Dead<'a> {
+    All,
+    Only(&'a [String]),
+}
+
+impl<'a> Dead<'a> {
+    /// The ids to pass the script (none: every job), or `None` when there
+    /// is nothing to do.
+    fn ids_or_all(self) -> Option<&'a [String]> {
+        match self {
+            Dead::All => Some(&[]),
+            Dead::Only([]) => None,
+            Dead::Only(ids) => Some(ids),
+        }
     }
 }

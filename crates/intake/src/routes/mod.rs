@@ -185,27 +185,39 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
-pub(crate) async fn read_body(
-    request: axum::extract::Request,
-    limit: usize,
+/// A body declared (`Content-Length`) larger than `limit` bytes: refused
+/// with `too_large` before a byte of it is read.
+pub(crate) fn refuse_declared_over(
+    request: &axum::extract::Request,
+    limit: u64,
     too_large: ErrorCode,
-) -> Result<Bytes, ApiError> {
+) -> Result<(), ApiError> {
     let declared = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let refuse = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            too_large,
-            format!("body is larger than {limit} bytes"),
-        )
-    };
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(refuse());
+    match declared {
+        Some(n) if n > limit => Err(too_large_error(limit, too_large)),
+        _ => Ok(()),
     }
+}
+
+pub(crate) fn too_large_error(limit: u64, code: ErrorCode) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        code,
+        format!("body is larger than {limit} bytes"),
+    )
+}
+
+pub(crate) async fn read_body(
+    request: axum::extract::Request,
+    limit: usize,
+    too_large: ErrorCode,
+) -> Result<Bytes, ApiError> {
+    refuse_declared_over(&request, limit as u64, too_large)?;
     axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| refuse())
+        .map_err(|_| too_large_error(limit as u64, too_large))
 }

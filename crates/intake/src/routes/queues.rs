@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use atelier_queue::Dead;
+
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -172,12 +174,11 @@ pub(super) async fn dead_retry(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let q = queue(&state, &name)?.clone();
-    let retried = match selection(&state, request).await? {
-        Some(ids) if ids.is_empty() => Ok(Vec::new()),
-        Some(ids) => q.dead_retry(&ids).await,
-        None => q.dead_retry(&[]).await,
-    }
-    .map_err(ApiError::queue_unavailable)?;
+    let ids = selection(&state, request).await?;
+    let retried = q
+        .dead_retry(ids.as_deref().map_or(Dead::All, Dead::Only))
+        .await
+        .map_err(ApiError::queue_unavailable)?;
     let uuids: Vec<Uuid> = retried.iter().filter_map(|id| id.parse().ok()).collect();
     atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
     tracing::info!(
@@ -197,12 +198,11 @@ pub(super) async fn dead_purge(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let q = queue(&state, &name)?.clone();
-    let purged = match selection(&state, request).await? {
-        Some(ids) if ids.is_empty() => Ok(Vec::new()),
-        Some(ids) => q.dead_purge(&ids).await,
-        None => q.dead_purge(&[]).await,
-    }
-    .map_err(ApiError::queue_unavailable)?;
+    let ids = selection(&state, request).await?;
+    let purged = q
+        .dead_purge(ids.as_deref().map_or(Dead::All, Dead::Only))
+        .await
+        .map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, count = purged.len(), "dead jobs purged");
     Ok(Json(json!({"queue": name, "purged": purged})))
 }

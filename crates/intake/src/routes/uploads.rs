@@ -70,21 +70,7 @@ pub(super) async fn create(
         .take(128)
         .collect::<String>();
     let limit = state.config.intake.max_upload_bytes;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::UploadTooLarge,
-            format!("body is larger than {limit} bytes"),
-        )
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
+    super::refuse_declared_over(&request, limit, ErrorCode::UploadTooLarge)?;
     // A slot among the uploads streamed at once, else 503 once the wait is
     // over: memory stays bounded however many clients upload.
     let wait = state.config.intake.upload_slot_wait.get();
@@ -102,7 +88,7 @@ pub(super) async fn create(
         .put_stream(&key, &content_type, body, limit)
         .await
         .map_err(|e| match e {
-            StreamError::TooLarge(_) => too_large(),
+            StreamError::TooLarge(_) => super::too_large_error(limit, ErrorCode::UploadTooLarge),
             StreamError::Source(BodyError::Idle) => {
                 ApiError::timeout(format!("the upload sent nothing for {} s", idle.as_secs()))
             }
