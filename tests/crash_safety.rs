@@ -133,6 +133,7 @@ async fn a_crash_between_recording_and_enqueueing_loses_no_job() {
             input,
             notify: None,
         },
+        i64::MAX,
     )
     .await
     .unwrap();

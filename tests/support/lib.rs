@@ -5,6 +5,7 @@
 //! signature checks on), an intake API served in-process on a free port, and
 //! worker processes started from the real worker binary.
 mod cluster;
+pub mod contract;
 mod proxy;
 pub mod studio;
 
@@ -420,6 +421,21 @@ impl TestEnv {
         format!("{}{path}", self.base_url)
     }
 
+    /// A response's status and JSON body (null when it has none), checked
+    /// against `openapi.json` (see [`contract`]).
+    pub async fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        response: reqwest::Response,
+    ) -> (StatusCode, Value) {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let checked = (!body.is_null()).then_some(&body);
+        contract::check(method, path, status.as_u16(), checked);
+        (status, body)
+    }
+
     /// `POST /v1/uploads`; returns the upload id.
     /// Submit a job (`202 Accepted` asserted) and return its id.
     pub async fn submit(&self, kind: &str, user: &str, input: Value) -> String {
@@ -468,8 +484,8 @@ impl TestEnv {
             .send()
             .await
             .expect("upload request");
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let body: Value = resp.json().await.unwrap();
+        let (status, body) = self.answer("POST", "/v1/uploads", resp).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         body["upload_id"].as_str().unwrap().to_owned()
     }
 
@@ -482,8 +498,7 @@ impl TestEnv {
             .send()
             .await
             .expect("request");
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.answer("POST", path, resp).await
     }
 
     /// Upload a file and submit `photo.ingest` for it; returns the job id.
@@ -508,14 +523,13 @@ impl TestEnv {
     ) -> (StatusCode, Value) {
         let mut req = self
             .http
-            .request(method, self.url(path))
+            .request(method.clone(), self.url(path))
             .bearer_auth(OPERATOR_KEY);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("operator request");
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.answer(method.as_str(), path, resp).await
     }
 
     /// The intake's `/metrics` exposition.
@@ -552,15 +566,15 @@ impl TestEnv {
     }
 
     pub async fn job(&self, id: &str) -> Value {
-        self.http
-            .get(self.url(&format!("/v1/jobs/{id}")))
+        let path = format!("/v1/jobs/{id}");
+        let resp = self
+            .http
+            .get(self.url(&path))
             .bearer_auth(API_KEY)
             .send()
             .await
-            .expect("job request")
-            .json()
-            .await
-            .expect("job json")
+            .expect("job request");
+        self.answer("GET", &path, resp).await.1
     }
 
     /// Poll until the job is complete, error or dead.
@@ -637,8 +651,7 @@ impl TestEnv {
             .send()
             .await
             .expect("token request");
-        let status = resp.status();
-        let body: Value = resp.json().await.expect("token json");
+        let (status, body) = self.answer("POST", "/v1/tokens", resp).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -712,7 +725,14 @@ impl EventSocket {
         loop {
             match tokio::time::timeout(within, self.ws.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => {
-                    return Some(serde_json::from_str(&text).unwrap());
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    // Events follow the document's `EventEnvelope`.
+                    if message.get("event_id").is_some() {
+                        let schema = json!({"$ref": "#/components/schemas/EventEnvelope"});
+                        let errors = contract::validate(&schema, &message);
+                        assert!(errors.is_empty(), "event {message}: {errors:?}");
+                    }
+                    return Some(message);
                 }
                 Ok(Some(Ok(_))) => continue,
                 _ => return None,

@@ -202,6 +202,9 @@ pub struct IntakeConfig {
     /// A `queued` or `processing` row untouched for this long is checked
     /// against its queue (and pushed again when Redis lost it).
     pub reconcile_after: HumanDuration,
+    /// A client's similarity-search index no query used for this long is
+    /// dropped (the next query loads it again).
+    pub search_idle_eviction: HumanDuration,
     /// Accept the test-only job kinds (`test.staged`). Off in production.
     pub test_kinds: bool,
 }
@@ -233,6 +236,7 @@ impl Default for IntakeConfig {
             outbox_grace: HumanDuration::secs(5),
             reconcile_interval: HumanDuration::secs(30),
             reconcile_after: HumanDuration::secs(120),
+            search_idle_eviction: HumanDuration::secs(600),
             test_kinds: false,
         }
     }

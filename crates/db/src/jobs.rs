@@ -99,16 +99,47 @@ fn fenced(rows: u64) -> Result<(), DbError> {
     }
 }
 
-/// Outcome of [`submit`]: the job, and whether this call created it.
+/// Outcome of [`submit`].
 #[derive(Debug)]
-pub struct Submission {
-    pub job: JobRow,
-    pub created: bool,
+pub enum Submission {
+    /// Recorded now.
+    Created(JobRow),
+    /// The client's idempotency key was used before: that job.
+    Existing(JobRow),
+    /// The client already has `max_open` jobs queued or running.
+    OverQuota,
 }
 
-/// Record a job (status `queued`, not yet enqueued). With an idempotency key
-/// already used by this client, the existing job comes back instead.
-pub async fn submit(pool: &PgPool, job: NewJob<'_>) -> Result<Submission, DbError> {
+/// Record a job (status `queued`, not yet enqueued), unless the client
+/// already has `max_open` jobs queued or running. With an idempotency key
+/// already used by this client, the existing job comes back instead (even
+/// at the quota: a repeat is not a new job).
+///
+/// The count and the insert are one transaction under a lock per client
+/// (`pg_advisory_xact_lock`), so concurrent submissions cannot pass the
+/// quota together; other clients' submissions do not wait on it.
+pub async fn submit(pool: &PgPool, job: NewJob<'_>, max_open: i64) -> Result<Submission, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("atelier.quota:{}", job.client_id))
+        .execute(&mut *tx)
+        .await?;
+    if job.idempotency_key.is_some() {
+        let existing = sqlx::query_as!(
+            JobRow,
+            "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
+            job.client_id,
+            job.idempotency_key
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            return Ok(Submission::Existing(existing));
+        }
+    }
+    if open_jobs(&mut *tx, job.client_id, max_open).await? >= max_open {
+        return Ok(Submission::OverQuota);
+    }
     let inserted = sqlx::query_as!(
         JobRow,
         "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, priority,
@@ -129,23 +160,25 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>) -> Result<Submission, DbErro
         job.notify.map(|(email, _)| email),
         job.notify.map(|(_, queue)| queue)
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if let Some(job) = inserted {
-        return Ok(Submission { job, created: true });
+    tx.commit().await?;
+    match inserted {
+        Some(job) => Ok(Submission::Created(job)),
+        // Unreachable under the lock (the key was looked up above); a
+        // conflict still answers with the job that holds the key.
+        None => {
+            let existing = sqlx::query_as!(
+                JobRow,
+                "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
+                job.client_id,
+                job.idempotency_key
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok(Submission::Existing(existing))
+        }
     }
-    let existing = sqlx::query_as!(
-        JobRow,
-        "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
-        job.client_id,
-        job.idempotency_key
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Submission {
-        job: existing,
-        created: false,
-    })
 }
 
 /// The queue has the job.
@@ -485,7 +518,11 @@ pub async fn add_cost(
 
 /// How many of `client_id`'s jobs are queued or running, counting no
 /// further than `cap` (a quota check reads at most that many index entries).
-pub async fn open_jobs(pool: &PgPool, client_id: &str, cap: i64) -> Result<i64, DbError> {
+pub async fn open_jobs<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    client_id: &str,
+    cap: i64,
+) -> Result<i64, DbError> {
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM (
                SELECT 1 FROM jobs
@@ -495,7 +532,7 @@ pub async fn open_jobs(pool: &PgPool, client_id: &str, cap: i64) -> Result<i64, 
         client_id,
         cap
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?;
     Ok(n)
 }

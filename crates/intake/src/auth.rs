@@ -2,7 +2,6 @@
 use atelier_config::Secret;
 use atelier_jobs::ErrorCode;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
@@ -66,7 +65,6 @@ fn bearer(request: &Request) -> Result<&str, ApiError> {
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
                 ErrorCode::AuthMissingApiKey,
                 "missing Authorization: Bearer <api key>",
             )
@@ -155,20 +153,11 @@ pub async fn require_api_key(
     let key = key.as_str();
     let Some(client) = state.api_keys.check(key) else {
         limit_address(&state, address.as_deref()).await?;
-        let status = if state.operator_keys.check(key).is_some() {
-            (
-                StatusCode::FORBIDDEN,
-                ErrorCode::AuthForbidden,
-                "operator keys do not submit jobs",
-            )
+        return Err(if state.operator_keys.check(key).is_some() {
+            ApiError::new(ErrorCode::AuthForbidden, "operator keys do not submit jobs")
         } else {
-            (
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::AuthInvalidApiKey,
-                "invalid api key",
-            )
-        };
-        return Err(ApiError::new(status.0, status.1, status.2));
+            ApiError::new(ErrorCode::AuthInvalidApiKey, "invalid api key")
+        });
     };
     admit(&state.limiter, &client.0).await?;
     request.extensions_mut().insert(client);
@@ -188,13 +177,11 @@ pub async fn require_operator_key(
         limit_address(&state, address.as_deref()).await?;
         if state.api_keys.check(key).is_some() {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
                 ErrorCode::AuthForbidden,
                 "this route needs an operator key",
             ));
         }
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::AuthInvalidApiKey,
             "invalid api key",
         ));

@@ -14,7 +14,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error answered with its code's status
+    /// ([`ErrorCode::http_status`]: one status per code, as the OpenAPI
+    /// document lists them).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = code
+            .http_status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError {
             status,
             code,
@@ -24,20 +31,12 @@ impl ApiError {
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::RequestInvalid,
-            message,
-        )
+        Self::new(ErrorCode::RequestInvalid, message)
     }
 
     pub fn unavailable(code: ErrorCode, what: &str, error: impl std::fmt::Display) -> Self {
         tracing::warn!(%error, what, "dependency unavailable");
-        let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            format!("{what} is unavailable, retry later"),
-        );
+        let mut e = Self::new(code, format!("{what} is unavailable, retry later"));
         e.retry_after = Some(5);
         e
     }
@@ -48,7 +47,6 @@ impl ApiError {
 
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
             format!("rate limit exceeded; retry in {} ms", wait.as_millis()),
         );
@@ -58,31 +56,19 @@ impl ApiError {
 
     /// `503 intake.busy`: at a bound of work in flight.
     pub fn busy(what: &str) -> Self {
-        let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::IntakeBusy,
-            format!("{what}; retry shortly"),
-        );
+        let mut e = Self::new(ErrorCode::IntakeBusy, format!("{what}; retry shortly"));
         e.retry_after = Some(1);
         e
     }
 
     /// `408 request.timeout`.
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::RequestTimeout,
-            message,
-        )
+        Self::new(ErrorCode::RequestTimeout, message)
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "internal error",
-        )
+        Self::new(ErrorCode::Internal, "internal error")
     }
 }
 
@@ -117,11 +103,9 @@ impl From<atelier_db::DbError> for ApiError {
 impl From<atelier_storage::StorageError> for ApiError {
     fn from(e: atelier_storage::StorageError) -> Self {
         match e {
-            atelier_storage::StorageError::NotFound(_) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::ObjectNotFound,
-                "object not found",
-            ),
+            atelier_storage::StorageError::NotFound(_) => {
+                ApiError::new(ErrorCode::ObjectNotFound, "object not found")
+            }
             e if e.is_transient() => {
                 ApiError::unavailable(ErrorCode::StorageUnavailable, "object storage", e)
             }

@@ -3,6 +3,7 @@
 //! knows HTTP.
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod auth;
 mod error;
 mod outbox;
@@ -118,7 +119,7 @@ impl AppState {
             ),
             tokens: Tokens::new(&config.intake.token_secret, config.intake.token_ttl.get()),
             metrics: Registry::default(),
-            search: search::SearchIndexes::default(),
+            search: search::SearchIndexes::new(config.intake.search_idle_eviction.get()),
             requests: Arc::new(tokio::sync::Semaphore::new(
                 config.intake.max_in_flight as usize,
             )),

@@ -5,7 +5,7 @@
 //! horizon (so rows of transactions that committed out of `seq` order are
 //! never missed; a re-run's row replaces the job's item in place), then
 //! scans on a blocking thread. An index no query used for
-//! [`IDLE_EVICTION`] is dropped (the next query loads it again). Text
+//! `intake.search_idle_eviction` is dropped (the next query loads it again). Text
 //! queries are embedded here with the same MiniLM model the workers use,
 //! loaded on the first text query, at most [`TEXT_AT_ONCE`] at a time.
 use std::collections::HashMap;
@@ -19,9 +19,6 @@ use uuid::Uuid;
 
 /// Rows read per round trip while catching up.
 const LOAD_BATCH: i64 = 5_000;
-
-/// An index no query has used for this long is dropped.
-pub const IDLE_EVICTION: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Text queries embedded at once (each a model run on a blocking thread).
 pub const TEXT_AT_ONCE: usize = 2;
@@ -104,29 +101,30 @@ type SharedLoaded = Arc<RwLock<Loaded>>;
 pub struct SearchIndexes {
     /// By (client, modality), with when a query last used it.
     loaded: Mutex<HashMap<(String, String), (SharedLoaded, std::time::Instant)>>,
+    idle_eviction: std::time::Duration,
     text: OnceCell<Result<Arc<TextEncoder>, String>>,
     /// Text queries being embedded ([`TEXT_AT_ONCE`]).
     pub text_slots: tokio::sync::Semaphore,
 }
 
-impl Default for SearchIndexes {
-    fn default() -> Self {
+impl SearchIndexes {
+    /// Indexes dropped once no query used them for `idle_eviction`.
+    pub fn new(idle_eviction: std::time::Duration) -> Self {
         SearchIndexes {
             loaded: Mutex::default(),
+            idle_eviction,
             text: OnceCell::new(),
             text_slots: tokio::sync::Semaphore::new(TEXT_AT_ONCE),
         }
     }
-}
 
-impl SearchIndexes {
     /// A client's index of `modality`, marked used now; indexes idle past
-    /// [`IDLE_EVICTION`] (and in no query's hands) are dropped on the way.
+    /// `idle_eviction` (and in no query's hands) are dropped on the way.
     async fn space_set(&self, client: &str, modality: &str) -> Arc<RwLock<Loaded>> {
         let now = std::time::Instant::now();
         let mut loaded = self.loaded.lock().await;
         loaded.retain(|_, (set, used)| {
-            Arc::strong_count(set) > 1 || now.duration_since(*used) < IDLE_EVICTION
+            Arc::strong_count(set) > 1 || now.duration_since(*used) < self.idle_eviction
         });
         let entry = loaded
             .entry((client.to_owned(), modality.to_owned()))

@@ -15,7 +15,7 @@ pub const CM_PER_INCH: f32 = 2.54;
 /// One measurement: the value and ± the half-width of its 90 % interval
 /// (f64, so the rounded values serialise as written: 40.1, not
 /// 40.10000228881836).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Measured {
     pub value: f64,
     pub uncertainty: f64,
@@ -42,7 +42,7 @@ impl Measured {
 }
 
 /// The avatar's measurements (4.1.3), in `unit`: `cm` or `in`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AvatarMeasurements {
     pub unit: String,
     pub height: Measured,
@@ -57,7 +57,7 @@ pub struct AvatarMeasurements {
 
 /// The fitted body model (MakeHuman HM08): macro variables in 0–1 and the
 /// measurement targets' weights in −1–1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BodyParameters {
     pub model: String,
     pub sex: Sex,
@@ -74,7 +74,7 @@ pub struct BodyParameters {
 }
 
 /// One GLB file of the avatar.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AvatarModelFile {
     /// 0 (full), 1 (−25 %), 2 (−50 %); with `options.draco` each level
     /// comes twice, meshopt and Draco.
@@ -87,10 +87,13 @@ pub struct AvatarModelFile {
     pub triangles: u32,
     pub vertices: u32,
     pub bytes: u64,
+    /// A signed URL to read the object, in the job view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// `avatar.build` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AvatarBuildResult {
     pub avatar_id: Uuid,
     /// `ready`.

@@ -7,14 +7,14 @@ use uuid::Uuid;
 use crate::ValidationError;
 
 /// `vision.segment`, `vision.pose`, `vision.skin_tone`, `vision.tag` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisionInput {
     pub upload_id: Uuid,
 }
 
 /// `vision.embed` v1: an image or a text, exactly one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedInput {
     #[serde(default)]
@@ -50,7 +50,7 @@ impl EmbedInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UnitSystem {
     #[default]
@@ -60,7 +60,7 @@ pub enum UnitSystem {
 
 /// The sex the body model starts from; `unspecified` starts between the
 /// two and lets the fit decide nothing about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sex {
     Female,
@@ -71,7 +71,7 @@ pub enum Sex {
 
 /// The photos an avatar is built from: a front photo, and a side photo for
 /// depths (without one, depths are estimated and the uncertainty is larger).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarPhotos {
     pub front: Uuid,
@@ -80,7 +80,7 @@ pub struct AvatarPhotos {
 }
 
 /// Options of `avatar.build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarOptions {
     /// Also write a `KHR_draco_mesh_compression` variant of each GLB
@@ -94,7 +94,7 @@ pub const AVATAR_HEIGHT_CM: std::ops::RangeInclusive<f32> = 50.0..=250.0;
 
 /// `avatar.build` v1: `{avatar_id?, photos: {front, side?}, height_cm, sex?,
 /// unit, options}`. The stated height is required: it fixes the scale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarBuildInput {
     #[serde(default)]
@@ -128,7 +128,7 @@ impl AvatarBuildInput {
 }
 
 /// `notify.email` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEmailInput {
     pub to: String,
@@ -140,6 +140,23 @@ impl NotifyEmailInput {
         validate_email(&self.to)
             .map_err(|e| ValidationError::new(format!("input.to: {}", e.message)))
     }
+}
+
+/// `notify.email` result v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NotifyEmailResult {
+    pub to: String,
+    pub about_job_id: Uuid,
+    /// The status the job had when the e-mail was written.
+    pub about_status: crate::JobStatus,
+    pub message_id: String,
+    /// What the mail relay answered.
+    pub relay_reply: String,
+    /// Tries this delivery took (0: an earlier run had already sent it).
+    pub send_attempts: u32,
+    /// Whether the e-mail was sent again after a crash left its outcome
+    /// unknown.
+    pub resent_after_crash: bool,
 }
 
 /// An address an e-mail can go to: `local@domain.tld`, at most 254 bytes, no

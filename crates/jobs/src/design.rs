@@ -62,6 +62,25 @@ impl Serialize for Colour {
     }
 }
 
+impl utoipa::PartialSchema for Colour {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"))
+            .description(Some(
+                "An sRGB colour, `#rrggbb` or `#rrggbbaa` (`#rgb`, `#rgba` accepted)",
+            ))
+            .examples(["#1f3a5c"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Colour {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RgbaColour".into()
+    }
+}
+
 impl<'de> Deserialize<'de> for Colour {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -93,6 +112,18 @@ impl Serialize for Background {
     }
 }
 
+impl utoipa::PartialSchema for Background {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^(transparent|#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}))$"))
+            .description(Some("`transparent` or an opaque colour `#rrggbb`"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Background {}
+
 impl<'de> Deserialize<'de> for Background {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -108,7 +139,7 @@ impl<'de> Deserialize<'de> for Background {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Lighting {
     /// Key, fill and rim lights with a soft ground shadow.
@@ -128,6 +159,38 @@ pub struct ModelSource {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Uuid>,
 }
+
+impl utoipa::PartialSchema for ModelSource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, Type};
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder};
+        let upload = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        };
+        let full = ObjectBuilder::new()
+            .property("upload_id", upload())
+            .required("upload_id")
+            .property(
+                "resources",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(upload())),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(upload().description(Some("The upload id of a `.glb`")))
+            .item(full)
+            .description(Some(
+                "An upload of the same end user: a `.glb`, or a `.gltf` whose external \
+                 buffers and images are uploads named in `resources` by the URI the file uses",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ModelSource {}
 
 impl<'de> Deserialize<'de> for ModelSource {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -160,7 +223,7 @@ impl<'de> Deserialize<'de> for ModelSource {
 
 /// Placement in metres: translation, rotation as a unit quaternion
 /// `[x, y, z, w]`, scale per axis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transform {
     #[serde(default)]
@@ -190,7 +253,7 @@ impl Default for Transform {
 }
 
 /// Material changes applied to every mesh of an item.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaterialOverrides {
     /// Replaces the base colour (and the model's own base-colour texture,
@@ -206,7 +269,7 @@ pub struct MaterialOverrides {
     pub metallic: Option<f32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DesignItem {
     pub source: ModelSource,
@@ -217,7 +280,7 @@ pub struct DesignItem {
 }
 
 /// A design, v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Design {
     pub design_id: Uuid,
@@ -313,7 +376,7 @@ impl Design {
 /// Output quality. Stills: `draft` 512 px, `standard` 1024, `high` 2048,
 /// `ultra` 4096 on the long side, with finer shadows at each step; videos:
 /// the encoder's quality (CRF) and shadow detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
     Draft,
@@ -344,7 +407,7 @@ impl Quality {
 }
 
 /// A named preset camera framed on the design.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraPreset {
     Front,
@@ -368,7 +431,7 @@ impl CameraPreset {
 }
 
 /// An explicit camera: where it stands and looks, in the design's metres.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplicitCamera {
     /// Names the output file: `[a-z0-9_-]`, 1 to 32 characters.
@@ -384,7 +447,7 @@ fn default_fov() -> f32 {
 }
 
 /// `"front"`, …, or an explicit camera object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum CameraSpec {
     Preset(CameraPreset),
@@ -424,7 +487,7 @@ impl CameraSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StillFormat {
     Png,
@@ -443,7 +506,7 @@ fn default_still_formats() -> Vec<StillFormat> {
 }
 
 /// `render.stills` v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderStillsInput {
     pub design: Design,
@@ -504,7 +567,7 @@ impl RenderStillsInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoFormat {
     /// H.264, yuv420p, `+faststart`.
@@ -529,7 +592,7 @@ impl VideoFormat {
 }
 
 /// Frame size of a turntable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Resolution {
     #[serde(rename = "480p")]
     P480,
@@ -567,7 +630,7 @@ fn default_video_formats() -> Vec<VideoFormat> {
 }
 
 /// `render.turntable` v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TurntableInput {
     pub design: Design,

@@ -253,6 +253,83 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// The HTTP status an intake answers the code with; `None` for codes
+    /// found only in a failed job's `error` (the job's own request was
+    /// accepted).
+    pub fn http_status(self) -> Option<u16> {
+        use ErrorCode::*;
+        Some(match self {
+            RequestMalformedJson | UploadMissingUser => 400,
+            AuthMissingApiKey | AuthInvalidApiKey | AuthInvalidToken => 401,
+            AuthForbidden | ObjectInvalidSignature => 403,
+            JobNotFound | QueueNotFound | ObjectNotFound | RouteNotFound => 404,
+            MethodNotAllowed => 405,
+            RequestTimeout => 408,
+            JobIdempotencyConflict | JobNotCancellable => 409,
+            RequestTooLarge | UploadTooLarge => 413,
+            RequestUnsupportedMediaType => 415,
+            RequestInvalid | JobUnknownKind | UploadNotFound | SearchNoEmbedding => 422,
+            RateLimited | QuotaExceeded | EventsTooManySockets => 429,
+            Internal => 500,
+            JobKindNotAvailable => 501,
+            IntakeBusy | SearchUnavailable | StorageUnavailable | QueueUnavailable
+            | DatabaseUnavailable => 503,
+            ImageUnsupportedFormat
+            | ImageTooLarge
+            | ImageCorrupt
+            | VisionNoPerson
+            | VisionNoFace
+            | AvatarMultiplePeople
+            | AvatarPoseMismatch
+            | AvatarBodyCropped
+            | AvatarPhotosDisagree
+            | AvatarUnmeasurable
+            | ModelInvalid
+            | ModelTooLarge
+            | ModelUnsupported
+            | ModelEmpty
+            | RenderCameraInsideModel
+            | RenderUnavailable
+            | RenderFailed
+            | VideoEncodeFailed
+            | EmailRejected
+            | EmailUnavailable
+            | JobTimeout
+            | JobCancelled
+            | JobWorkerLost => return None,
+        })
+    }
+}
+
+/// In the OpenAPI document: one constant per code, described by the HTTP
+/// status the intake answers it with.
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::Type;
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder};
+        let mut codes = OneOfBuilder::new().description(Some(
+            "A stable, machine-readable error code; each is described by the HTTP status \
+             it is answered with, or as found only in a failed job's `error`",
+        ));
+        for code in ErrorCode::ALL {
+            let said = match code.http_status() {
+                Some(status) => format!("HTTP {status}"),
+                None => "In a failed job's `error` only".to_owned(),
+            };
+            codes = codes.item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([code.as_str()]))
+                    .description(Some(said)),
+            );
+        }
+        codes.into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -260,8 +337,9 @@ impl fmt::Display for ErrorCode {
 }
 
 /// `{"code","message"}`: the error half of every failed response and job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     pub message: String,
 }
@@ -296,9 +374,13 @@ mod tests {
                 code
             );
             assert!(names.insert(name), "{name} used twice");
+            let answered = match code.http_status() {
+                Some(status) => status.to_string(),
+                None => "a failed job's `error`".to_owned(),
+            };
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "{name} is not in README.md"
+                readme.contains(&format!("| `{name}` | {answered} |")),
+                "{name} is not in README.md's table as answered with {answered}"
             );
         }
     }

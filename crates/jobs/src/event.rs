@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Event types the gateway delivers. Domain events sit beside the job ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventType {
     #[serde(rename = "job.progress")]
     JobProgress,
@@ -37,7 +37,7 @@ impl EventType {
 /// `event_id` is assigned by the event log when the event is appended; it is
 /// opaque to clients, increases per user, and is what a reconnecting client
 /// hands back as `last_event_id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventEnvelope {
     pub event_id: String,
     #[serde(rename = "type")]

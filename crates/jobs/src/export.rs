@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::ValidationError;
 use crate::design::{CameraSpec, Design, Quality};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportType {
     Image,
@@ -15,7 +15,7 @@ pub enum ExportType {
     Pdf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Png,
@@ -65,7 +65,44 @@ impl ExportType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The exported file: a stored object (the job view adds its signed `url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportFile {
+    pub key: String,
+    /// The file's extension: `png`, `jpg`, `webp`, `mp4`, `webm`, `gif`,
+    /// `glb` or `pdf`.
+    pub format: String,
+    pub bytes: u64,
+    /// Pixels, for images and videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A signed URL to read the file, in the job view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `export` result v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportResult {
+    pub export_id: Uuid,
+    pub design_id: Uuid,
+    #[serde(rename = "type")]
+    pub export_type: ExportType,
+    pub format: ExportFormat,
+    pub quality: Quality,
+    /// `complete`.
+    pub status: String,
+    pub file: ExportFile,
+    /// The file's bytes (as `file.bytes`).
+    pub size: u64,
+    pub renderer: crate::RendererInfo,
+    /// Milliseconds per step: `load`, `render`, `encode`, `store`.
+    pub timings_ms: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WatermarkPosition {
     #[serde(alias = "top-left")]
@@ -95,7 +132,7 @@ fn white() -> crate::design::Colour {
 
 /// A logo (an uploaded PNG) or a line of text laid over images and every
 /// video frame; exactly one of `logo` and `text`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Watermark {
     /// Upload id of a PNG (its alpha is kept).
@@ -118,7 +155,7 @@ pub struct Watermark {
 }
 
 /// `export` v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportInput {
     pub design: Design,

@@ -6,6 +6,7 @@
 
 pub mod avatar;
 mod catalogue;
+pub mod contract;
 pub mod design;
 mod error;
 mod event;
@@ -23,7 +24,7 @@ pub use catalogue::*;
 pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{EVENT_MAX_NUMBERS, EventEnvelope, EventType, slim_result};
-pub use export::ExportInput;
+pub use export::{ExportFile, ExportInput, ExportResult};
 pub use kind::JobKind;
 pub use kind::UnknownKind;
 pub use photo::{ExifFacts, PhotoIngestInput, PhotoIngestResult, StoredObject};

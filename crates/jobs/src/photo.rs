@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `photo.ingest` v1 input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhotoIngestInput {
     pub upload_id: Uuid,
@@ -13,7 +13,7 @@ pub struct PhotoIngestInput {
 }
 
 /// One object written to storage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredObject {
     pub key: String,
     /// `jpeg`, `png` or `webp`.
@@ -21,11 +21,14 @@ pub struct StoredObject {
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
+    /// A signed URL to read the object, in the job view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// EXIF facts kept from the original; everything else (GPS included) is
 /// dropped from every derivative.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExifFacts {
     pub make: Option<String>,
     pub model: Option<String>,
@@ -37,7 +40,7 @@ pub struct ExifFacts {
 }
 
 /// `photo.ingest` v1 result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhotoIngestResult {
     pub photo_id: Uuid,
     pub avatar_id: Uuid,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::StoredObject;
 
 /// The model (name and version) that computed a result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelRef {
     pub name: String,
     pub version: String,
@@ -17,21 +17,21 @@ pub struct ModelRef {
 
 /// Whether the result was answered from a stored one (same client and user,
 /// same input bytes, same model versions), and which job computed it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CacheInfo {
     pub hit: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageSize {
     pub width: u32,
     pub height: u32,
 }
 
 /// A body point in photo pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BodyKeypoint {
     pub name: String,
     pub x: f32,
@@ -45,7 +45,7 @@ pub struct BodyKeypoint {
 /// `vision.pose` result v1. The single-person fields describe the primary
 /// person (the largest, most central); `persons` lists everyone, primary
 /// first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PoseResult {
     pub person_present: bool,
     pub person_count: usize,
@@ -65,7 +65,7 @@ pub struct PoseResult {
 }
 
 /// Where a person is and how sure each model was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FoundPerson {
     #[serde(rename = "box")]
     pub bounds: PixelBox,
@@ -78,7 +78,7 @@ pub struct FoundPerson {
 }
 
 /// One person of a `vision.pose` result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PersonPose {
     #[serde(flatten)]
     pub person: FoundPerson,
@@ -88,7 +88,7 @@ pub struct PersonPose {
 }
 
 /// A box in photo pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PixelBox {
     pub x: u32,
     pub y: u32,
@@ -97,7 +97,7 @@ pub struct PixelBox {
 }
 
 /// `vision.segment` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SegmentResult {
     pub person_present: bool,
     /// Grey PNG, 255 = person.
@@ -120,14 +120,14 @@ pub struct SegmentResult {
     pub cache: CacheInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryScore {
     /// tops, bottoms, dresses, outerwear, footwear or accessories.
     pub category: String,
     pub score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GarmentScore {
     pub label: String,
     pub imagenet_class: usize,
@@ -135,14 +135,15 @@ pub struct GarmentScore {
     pub score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClassScore {
     pub label: String,
     pub imagenet_class: usize,
     pub score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DominantColour)]
 pub struct Colour {
     pub hex: String,
     pub name: String,
@@ -151,7 +152,7 @@ pub struct Colour {
     pub lab: [f32; 3],
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeasonSuggestion {
     /// `spring_summer` or `fall_winter`.
     pub season: String,
@@ -159,7 +160,7 @@ pub struct SeasonSuggestion {
 }
 
 /// `vision.tag` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TagResult {
     /// `person` (the person's box and mask) or `whole_image`.
     pub region: String,
@@ -173,7 +174,7 @@ pub struct TagResult {
 }
 
 /// `vision.embed` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EmbedResult {
     /// `image` or `text`.
     pub modality: String,
@@ -185,7 +186,7 @@ pub struct EmbedResult {
     pub cache: CacheInfo,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceBox {
     pub x: f32,
     pub y: f32,
@@ -193,7 +194,7 @@ pub struct FaceBox {
     pub height: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FoundFace {
     /// The face detector's score; 0 for a face placed from the body pose.
     pub score: f32,
@@ -207,7 +208,7 @@ pub struct FoundFace {
     pub roll: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonkTone {
     /// MST 1 (lightest) to 10 (deepest).
     pub scale: u8,
@@ -215,7 +216,7 @@ pub struct MonkTone {
     pub delta_e: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Palette {
     pub season: String,
     pub sub_season: String,
@@ -223,7 +224,7 @@ pub struct Palette {
     pub avoid: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkinEvidence {
     pub skin_pixels: usize,
     /// Region name → its colour (hex).
@@ -233,7 +234,7 @@ pub struct SkinEvidence {
 }
 
 /// One person's skin reading in a `vision.skin_tone` result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PersonSkin {
     /// The person's box; null for a face found with no person detected
     /// around it (a close-up).
@@ -251,7 +252,7 @@ pub struct PersonSkin {
 /// `vision.skin_tone` result v1. The single-person fields are the primary
 /// person's reading (the largest, most central person whose face could be
 /// read); `persons` has everyone's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkinToneResult {
     pub face: FoundFace,
     pub monk: MonkTone,
@@ -335,14 +336,14 @@ mod tests {
 
 /// The renderer that drew a result: its adapter (a GPU, or `llvmpipe` on
 /// machines without one) and MSAA samples per pixel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RendererInfo {
     pub adapter: String,
     pub samples: u32,
 }
 
 /// One camera's still, as PNG or WebP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RenderedStill {
     pub camera: String,
     #[serde(flatten)]
@@ -350,7 +351,7 @@ pub struct RenderedStill {
 }
 
 /// `render.stills` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RenderStillsResult {
     pub design_id: Uuid,
     pub quality: crate::design::Quality,
@@ -362,7 +363,7 @@ pub struct RenderStillsResult {
 }
 
 /// A stored video (or animated preview) and what `ffprobe` would say of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredVideo {
     pub key: String,
     /// `mp4`, `webm` or `webp`.
@@ -375,10 +376,13 @@ pub struct StoredVideo {
     pub fps: u32,
     pub duration_s: f64,
     pub bytes: u64,
+    /// A signed URL to read the object, in the job view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// `render.turntable` result v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TurntableResult {
     pub design_id: Uuid,
     pub frames: u32,

@@ -8,7 +8,7 @@ use crate::export::ExportInput;
 use crate::{JobKind, PhotoIngestInput, TestStagedInput};
 
 /// Lifecycle of a job as clients see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -179,7 +179,7 @@ impl JobSpec {
 
 /// What travels through the queue: only the id and kind. The job row in
 /// Postgres is the source of truth for input and status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueMessage {
     pub job_id: Uuid,
     pub kind: JobKind,

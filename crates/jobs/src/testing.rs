@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::ValidationError;
 
 /// One declared stage: name, version and how long it works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestStage {
     pub name: String,
@@ -21,7 +21,7 @@ fn one() -> u32 {
 }
 
 /// `test.staged` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestStagedInput {
     pub stages: Vec<TestStage>,
@@ -55,7 +55,7 @@ impl TestStagedInput {
 }
 
 /// What each stage recorded: the attempt that ran it and the object it wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestStageRun {
     pub name: String,
     pub version: u32,
@@ -64,7 +64,7 @@ pub struct TestStageRun {
 }
 
 /// `test.staged` result v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestStagedResult {
     pub stages: Vec<TestStageRun>,
 }

@@ -9,38 +9,45 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
+use crate::api::{ErrorResponse, TokenIssued, TokenRequest};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
 /// Events replayed per round trip to Redis on reconnect.
 const REPLAY_PAGE: usize = 500;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenRequest {
-    user_id: String,
-}
-
 /// `POST /v1/tokens`: a short-lived token a platform hands its end user.
-pub(super) async fn issue_token(
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "issueToken", tag = "events",
+    security(("api_key" = [])),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A token for this end user's events", body = TokenIssued),
+        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
+        (status = 413, description = "`request.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`", body = ErrorResponse),
+    ))]
+pub(crate) async fn issue_token(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenIssued>, ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
     let req: TokenRequest = super::json_body(request, limit).await?;
     validate_user_id(&req.user_id).map_err(|e| ApiError::invalid(e.message))?;
     let (token, expires_at) = state.tokens.issue(&client, &req.user_id);
-    Ok(Json(json!({"token": token, "expires_at": expires_at})))
+    Ok(Json(TokenIssued { token, expires_at }))
 }
 
-#[derive(Deserialize)]
-pub(super) struct SocketQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SocketQuery {
+    /// From `POST /v1/tokens`.
     token: Option<String>,
+    /// Replay every event after this one first.
     last_event_id: Option<String>,
 }
 
@@ -50,7 +57,20 @@ pub(super) struct SocketQuery {
 /// messages of at most `events.max_inbound_bytes`; pinged every
 /// `events.ping_interval`, closed after `events.idle_timeout` of silence
 /// and when the token expires (close code 4001).
-pub(super) async fn socket(
+#[utoipa::path(get, path = "/v1/events", operation_id = "openEventSocket", tag = "events",
+    description = "A WebSocket of the end user's own events (messages are `EventEnvelope`s), \
+        replaying what followed `last_event_id` first. Closes: 1001 idle past \
+        `events.idle_timeout`, 1009 an inbound message over `events.max_inbound_bytes`, \
+        4001 the token expired (reconnect with a new token and the last `event_id`).",
+    params(SocketQuery),
+    responses(
+        (status = 101, description = "Switching to WebSocket; each message is an `EventEnvelope`"),
+        (status = 400, description = "`request.invalid`: not a WebSocket handshake", body = ErrorResponse),
+        (status = 401, description = "`auth.invalid_token`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: a malformed `last_event_id`", body = ErrorResponse),
+        (status = 429, description = "`events.too_many_sockets`", body = ErrorResponse),
+    ))]
+pub(crate) async fn socket(
     State(state): State<AppState>,
     Query(query): Query<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -61,7 +81,6 @@ pub(super) async fn socket(
         .and_then(|t| state.tokens.verify_until(t))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
                 ErrorCode::AuthInvalidToken,
                 "missing, invalid or expired token",
             )
@@ -72,17 +91,19 @@ pub(super) async fn socket(
         return Err(ApiError::invalid("last_event_id: not an event id"));
     }
     let upgrade = upgrade.map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
+        // The one code answered with another status than its own: a
+        // request that is not a WebSocket handshake is malformed HTTP here.
+        let mut error = ApiError::new(
             ErrorCode::RequestInvalid,
             "this route speaks WebSocket: send an upgrade request",
-        )
+        );
+        error.status = StatusCode::BAD_REQUEST;
+        error
     })?;
     let audience = Audience::new(client.0, user_id);
     let cap = state.config.events.max_sockets_per_user as usize;
     let held = SocketSlot::take(&state, audience.key(), cap).ok_or_else(|| {
         ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::EventsTooManySockets,
             format!("this user already has {cap} event sockets open; close one first"),
         )

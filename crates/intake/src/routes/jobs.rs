@@ -1,45 +1,42 @@
-use atelier_db::{JobRow, NewJob};
-use atelier_jobs::{CONTRACT_VERSION, ErrorCode, JobKind, JobSpec, validate_user_id};
+use atelier_db::{JobRow, NewJob, Submission};
+use atelier_jobs::{
+    CONTRACT_VERSION, ErrorBody, ErrorCode, JobKind, JobSpec, JobStatus, validate_user_id,
+};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::{
+    CancelAnswer, CancelState, ErrorResponse, JobAccepted, JobSubmission, JobView, JobViewSchema,
+    OperatorJobView, OperatorJobViewSchema, SubmitRequest,
+};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitRequest {
-    kind: String,
-    user_id: String,
-    input: Value,
-    #[serde(default)]
-    idempotency_key: Option<String>,
-    /// 0–9, higher runs first within the queue; default 5.
-    #[serde(default)]
-    priority: Option<u8>,
-    /// E-mail this address once when the job ends.
-    #[serde(default)]
-    notify: Option<Notify>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Notify {
-    email: String,
-}
-
 /// `POST /v1/jobs`: validate, record, enqueue.
-pub(super) async fn submit(
+#[utoipa::path(post, path = "/v1/jobs", operation_id = "submitJob", tag = "jobs",
+    security(("api_key" = [])),
+    request_body = JobSubmission,
+    responses(
+        (status = 202, description = "Recorded and queued (or, for a repeated idempotency key, \
+            the first call's job with its current status)", body = JobAccepted),
+        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
+        (status = 409, description = "`job.idempotency_conflict`", body = ErrorResponse),
+        (status = 413, description = "`request.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`, `job.unknown_kind`, `upload.not_found`", body = ErrorResponse),
+        (status = 429, description = "`quota.exceeded`", body = ErrorResponse),
+        (status = 501, description = "`job.kind_not_available`", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn submit(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
     let req: SubmitRequest = super::json_body(request, limit).await?;
 
@@ -51,7 +48,6 @@ pub(super) async fn submit(
         .filter(|k: &JobKind| !k.is_test() || state.config.intake.test_kinds)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::JobUnknownKind,
                 format!("unknown job kind {:?}", req.kind),
             )
@@ -88,7 +84,6 @@ pub(super) async fn submit(
     let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
     if !kind.has_handler() {
         return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
             ErrorCode::JobKindNotAvailable,
             format!("job kind {kind} is defined but no worker runs it in this release"),
         ));
@@ -98,7 +93,6 @@ pub(super) async fn submit(
         let owned = upload.is_some_and(|u| u.client_id == client.0 && u.user_id == req.user_id);
         if !owned {
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::UploadNotFound,
                 format!("upload {upload_id} not found for this user"),
             ));
@@ -123,7 +117,6 @@ pub(super) async fn submit(
         .find_for_kind(kind)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
                 ErrorCode::JobKindNotAvailable,
                 format!("no queue in queues.toml carries job kind {kind}"),
             )
@@ -137,7 +130,6 @@ pub(super) async fn submit(
                 .find_for_kind(JobKind::NotifyEmail)
                 .ok_or_else(|| {
                     ApiError::new(
-                        StatusCode::NOT_IMPLEMENTED,
                         ErrorCode::JobKindNotAvailable,
                         "no queue in queues.toml carries notify.email",
                     )
@@ -147,20 +139,6 @@ pub(super) async fn submit(
         ),
         None => None,
     };
-    // The client's quota of open jobs (soft: submissions racing at the
-    // bound may pass it by a few).
-    let quota = i64::from(state.config.intake.max_open_jobs_per_client);
-    if atelier_db::jobs::open_jobs(&state.pool, &client.0, quota).await? >= quota {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::QuotaExceeded,
-            format!(
-                "{quota} jobs of this client are queued or running; submit more as they finish"
-            ),
-        );
-        error.retry_after = Some(5);
-        return Err(error);
-    }
     let submission = atelier_db::jobs::submit(
         &state.pool,
         NewJob {
@@ -176,23 +154,43 @@ pub(super) async fn submit(
             input: spec.to_json(),
             notify: notify_email.zip(notify_queue.as_deref()),
         },
+        // The client's quota of open jobs, counted with the insert.
+        i64::from(state.config.intake.max_open_jobs_per_client),
     )
     .await?;
-    let job = submission.job;
-    if !submission.created {
-        if job.request_hash != request_hash {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::JobIdempotencyConflict,
-                "idempotency_key was already used for a different request",
+    let job = match submission {
+        Submission::Created(job) => job,
+        Submission::OverQuota => {
+            let mut error = ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "{} jobs of this client are queued or running; submit more as they finish",
+                    state.config.intake.max_open_jobs_per_client
+                ),
+            );
+            error.retry_after = Some(5);
+            return Err(error);
+        }
+        Submission::Existing(job) => {
+            if job.request_hash != request_hash {
+                return Err(ApiError::new(
+                    ErrorCode::JobIdempotencyConflict,
+                    "idempotency_key was already used for a different request",
+                ));
+            }
+            // The same answer as the first time, with the job's current status.
+            let status = JobStatus::parse(&job.status).ok_or_else(|| {
+                ApiError::internal(format!("job {} has status {}", job.id, job.status))
+            })?;
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(JobAccepted {
+                    job_id: job.id,
+                    status,
+                }),
             ));
         }
-        // The same answer as the first time, with the job's current status.
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"job_id": job.id, "status": job.status})),
-        ));
-    }
+    };
     crate::submit::enqueue(&state, &job).await;
     state.metrics.counter_add(
         "atelier_jobs_submitted_total",
@@ -203,23 +201,20 @@ pub(super) async fn submit(
     tracing::info!(job_id = %job.id, %kind, queue, user_id = job.user_id, "job accepted");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"job_id": job.id, "status": "queued"})),
+        Json(JobAccepted {
+            job_id: job.id,
+            status: JobStatus::Queued,
+        }),
     ))
 }
 
 /// The job, if `owner` (None: an operator) may see it.
-pub(super) async fn load(
+pub(crate) async fn load(
     state: &AppState,
     owner: Option<&ClientId>,
     job_id: &str,
 ) -> Result<JobRow, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::JobNotFound,
-            "job not found",
-        )
-    };
+    let not_found = || ApiError::new(ErrorCode::JobNotFound, "job not found");
     let id: Uuid = job_id.parse().map_err(|_| not_found())?;
     atelier_db::jobs::get(&state.pool, id)
         .await?
@@ -228,50 +223,74 @@ pub(super) async fn load(
 }
 
 /// `GET /v1/jobs/{job_id}`: status, and the result with signed URLs.
-pub(super) async fn show(
+#[utoipa::path(get, path = "/v1/jobs/{job_id}", operation_id = "getJob", tag = "jobs",
+    security(("api_key" = [])),
+    params(("job_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The job; its result follows its kind's schema", body = JobViewSchema),
+        (status = 404, description = "`job.not_found` (also another client's job)", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`, `storage.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     let job = load(&state, Some(&client), &job_id).await?;
     Ok(Json(job_view(&state, job).await?))
 }
 
 /// `GET /v1/ops/jobs/{job_id}`: any client's job, for operators.
-pub(super) async fn operator_show(
+#[utoipa::path(get, path = "/v1/ops/jobs/{job_id}", operation_id = "getAnyJob", tag = "operators",
+    security(("operator_key" = [])),
+    params(("job_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The job, its client and queue", body = OperatorJobViewSchema),
+        (status = 404, description = "`job.not_found`", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`, `storage.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn operator_show(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OperatorJobView>, ApiError> {
     let job = load(&state, None, &job_id).await?;
     let (client_id, queue) = (job.client_id.clone(), job.queue.clone());
-    let mut view = job_view(&state, job).await?;
-    view["client_id"] = json!(client_id);
-    view["queue"] = json!(queue);
-    Ok(Json(view))
+    Ok(Json(OperatorJobView {
+        view: job_view(&state, job).await?,
+        client_id,
+        queue,
+    }))
 }
 
-async fn job_view(state: &AppState, job: JobRow) -> Result<Value, ApiError> {
-    let mut view = json!({
-        "job_id": job.id,
-        "kind": job.kind,
-        "user_id": job.user_id,
-        "status": job.status,
-        "progress": job.progress,
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
+async fn job_view(state: &AppState, job: JobRow) -> Result<JobView, ApiError> {
+    let result = match job.result {
+        Some(mut result) => {
+            sign_objects(state, &mut result).await?;
+            Some(result)
+        }
+        None => None,
+    };
+    let cost = match job.cost {
+        Some(cost) => Some(serde_json::from_value(cost).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let error = job.error_code.map(|code| ErrorBody {
+        code,
+        message: job.error_message.unwrap_or_default(),
     });
-    if let Some(mut result) = job.result {
-        sign_objects(state, &mut result).await?;
-        view["result"] = result;
-    }
-    if let Some(cost) = job.cost {
-        view["cost"] = cost;
-    }
-    if let Some(code) = job.error_code {
-        view["error"] = json!({"code": code, "message": job.error_message.unwrap_or_default()});
-    }
-    Ok(view)
+    Ok(JobView {
+        job_id: job.id,
+        kind: job.kind,
+        user_id: job.user_id,
+        status: job.status,
+        progress: job.progress,
+        attempts: job.attempts,
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+        result,
+        cost,
+        error,
+    })
 }
 
 /// Give every stored object in a result (an object with `key` and `format`)
@@ -297,31 +316,62 @@ async fn sign_objects(state: &AppState, value: &mut Value) -> Result<(), ApiErro
     Ok(())
 }
 
+/// What either cancel route answers.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // The document's, never built.
+enum CancelResponses {
+    /// A waiting job: cancelled now, `error` with `job.cancelled`
+    #[response(status = 200)]
+    Done(CancelAnswer),
+    /// A running job: it stops at its next stage
+    #[response(status = 202)]
+    Requested(CancelAnswer),
+    /// `job.not_found`
+    #[response(status = 404)]
+    NotFound(ErrorResponse),
+    /// `job.not_cancellable`: already finished
+    #[response(status = 409)]
+    Finished(ErrorResponse),
+    /// `queue.unavailable`, `database.unavailable`
+    #[response(status = 503)]
+    Unavailable(ErrorResponse),
+}
+
 /// `POST /v1/jobs/{job_id}/cancel`: a waiting job ends `error` with
 /// `job.cancelled` now; a running one stops at its next progress report.
-pub(super) async fn cancel(
+#[utoipa::path(post, path = "/v1/jobs/{job_id}/cancel", operation_id = "cancelJob", tag = "jobs",
+    security(("api_key" = [])),
+    params(("job_id" = Uuid, Path)),
+    responses(CancelResponses))]
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     Path(job_id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
     let job = load(&state, Some(&client), &job_id).await?;
     cancel_job(&state, job).await
 }
 
 /// `POST /v1/ops/jobs/{job_id}/cancel`: the same, for operators.
-pub(super) async fn operator_cancel(
+#[utoipa::path(post, path = "/v1/ops/jobs/{job_id}/cancel", operation_id = "cancelAnyJob", tag = "operators",
+    security(("operator_key" = [])),
+    params(("job_id" = Uuid, Path)),
+    responses(CancelResponses))]
+pub(crate) async fn operator_cancel(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
     let job = load(&state, None, &job_id).await?;
     cancel_job(&state, job).await
 }
 
-async fn cancel_job(state: &AppState, job: JobRow) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn cancel_job(
+    state: &AppState,
+    job: JobRow,
+) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
     let id = job.id;
     if matches!(job.status.as_str(), "complete" | "error" | "dead") {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::JobNotCancellable,
             format!("job is already {}", job.status),
         ));
@@ -336,7 +386,11 @@ async fn cancel_job(state: &AppState, job: JobRow) -> Result<(StatusCode, Json<V
     if outcome == atelier_queue::CancelOutcome::Flagged {
         return Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"job_id": id, "status": "processing", "cancel": "requested"})),
+            Json(CancelAnswer {
+                job_id: id,
+                status: JobStatus::Processing,
+                cancel: CancelState::Requested,
+            }),
         ));
     }
     // Removed from the queue, or never pushed (the outbox skips non-queued rows).
@@ -359,6 +413,10 @@ async fn cancel_job(state: &AppState, job: JobRow) -> Result<(StatusCode, Json<V
     }
     Ok((
         StatusCode::OK,
-        Json(json!({"job_id": id, "status": "error", "cancel": "done"})),
+        Json(CancelAnswer {
+            job_id: id,
+            status: JobStatus::Error,
+            cancel: CancelState::Done,
+        }),
     ))
 }

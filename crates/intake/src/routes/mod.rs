@@ -1,16 +1,15 @@
-mod events;
-mod jobs;
-mod objects;
-mod ops;
-mod queues;
-mod search;
-mod uploads;
+pub(crate) mod events;
+pub(crate) mod jobs;
+pub(crate) mod objects;
+pub(crate) mod ops;
+pub(crate) mod queues;
+pub(crate) mod search;
+pub(crate) mod uploads;
 
 use std::time::Instant;
 
 use atelier_jobs::ErrorCode;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -72,7 +71,8 @@ pub(crate) fn router(state: AppState) -> Router {
                 )),
         )
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .route("/openapi.json", get(ops::openapi_json));
     if state.config.intake.metrics_listen.is_none() {
         public = public.route("/metrics", get(ops::metrics));
     }
@@ -98,16 +98,11 @@ pub(crate) fn internal_router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::RouteNotFound,
-        "no such route",
-    )
+    ApiError::new(ErrorCode::RouteNotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::MethodNotAllowed,
         "method not allowed on this route",
     )
@@ -121,7 +116,7 @@ async fn method_not_allowed() -> ApiError {
 async fn bound_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     use axum::response::IntoResponse;
     let path = request.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") {
         return next.run(request).await;
     }
     let Ok(_permit) = state.requests.clone().try_acquire_owned() else {
@@ -177,7 +172,6 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     let bytes = read_body(request, limit, ErrorCode::RequestTooLarge).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
             ErrorCode::RequestMalformedJson,
             format!("body is not valid JSON: {e}"),
         )
@@ -204,11 +198,7 @@ pub(crate) fn refuse_declared_over(
 }
 
 pub(crate) fn too_large_error(limit: u64, code: ErrorCode) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        code,
-        format!("body is larger than {limit} bytes"),
-    )
+    ApiError::new(code, format!("body is larger than {limit} bytes"))
 }
 
 pub(crate) async fn read_body(

@@ -1,22 +1,35 @@
 use atelier_jobs::ErrorCode;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::Response;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::api::ErrorResponse;
 use crate::error::ApiError;
 
-#[derive(Deserialize)]
-pub(super) struct Signature {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Signature {
+    /// Unix seconds.
     expires: Option<i64>,
     sig: Option<String>,
 }
 
 /// `GET /objects/{key}?expires=…&sig=…`: objects of the local storage backend
 /// behind signed URLs (S3 URLs go to S3 directly).
-pub(super) async fn read(
+#[utoipa::path(get, path = "/objects/{key}", operation_id = "readObject", tag = "jobs",
+    description = "A stored object of the local storage backend, behind the signed `url` a \
+        job view gives (`key` may hold `/`). Streamed, with `X-Content-Type-Options: nosniff`.",
+    params(("key" = String, Path, description = "The object's key"), Signature),
+    responses(
+        (status = 200, description = "The object's bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, description = "`object.invalid_signature`", body = ErrorResponse),
+        (status = 404, description = "`object.not_found`", body = ErrorResponse),
+        (status = 503, description = "`storage.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn read(
     State(state): State<AppState>,
     Path(key): Path<String>,
     Query(signature): Query<Signature>,
@@ -27,7 +40,6 @@ pub(super) async fn read(
     };
     if !valid {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             ErrorCode::ObjectInvalidSignature,
             "missing, invalid or expired signature",
         ));

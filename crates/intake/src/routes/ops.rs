@@ -1,13 +1,20 @@
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::api::{DependencyCheck, Health, Probe};
 
-pub(super) async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`: the process is alive.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "probes",
+    responses((status = 200, description = "Alive", body = Probe)))]
+pub(crate) async fn healthz() -> Json<Probe> {
+    Json(Probe {
+        status: "ok".into(),
+    })
 }
 
 /// `GET /readyz`: whether this process can serve, which is not whether
@@ -15,8 +22,12 @@ pub(super) async fn healthz() -> Json<Value> {
 /// request with its 503 code (`queue.unavailable`, `database.unavailable`,
 /// `storage.unavailable`) while the outbox keeps recorded jobs, so one
 /// outage must not take every replica out of the load balancer.
-pub(super) async fn readyz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ready"}))
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "probes",
+    responses((status = 200, description = "This process can serve", body = Probe)))]
+pub(crate) async fn readyz() -> Json<Probe> {
+    Json(Probe {
+        status: "ready".into(),
+    })
 }
 
 /// Each dependency's health, checked now (bounded: a dependency that does
@@ -52,17 +63,34 @@ pub(crate) async fn dependencies(state: &AppState) -> Vec<(&'static str, Result<
 
 /// `GET /v1/ops/health` (operators): each dependency up or down with the
 /// check's latency or error; 503 when any is down.
-pub(super) async fn health(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/v1/ops/health", operation_id = "getHealth", tag = "operators",
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "Every dependency answered", body = Health),
+        (status = 503, description = "`degraded`: a dependency is down", body = Health),
+        (status = 401, description = "`auth.missing_api_key`, `auth.invalid_api_key`", body = crate::api::ErrorResponse),
+        (status = 403, description = "`auth.forbidden`", body = crate::api::ErrorResponse),
+        (status = 429, description = "`rate.limited`", body = crate::api::ErrorResponse),
+    ))]
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let checks = dependencies(&state).await;
     let up = checks.iter().all(|(_, r)| r.is_ok());
-    let body: serde_json::Map<String, serde_json::Value> = checks
+    let dependencies: BTreeMap<String, DependencyCheck> = checks
         .into_iter()
         .map(|(name, r)| {
-            let v = match r {
-                Ok(seconds) => json!({"ok": true, "seconds": seconds}),
-                Err(error) => json!({"ok": false, "error": error}),
+            let check = match r {
+                Ok(seconds) => DependencyCheck {
+                    ok: true,
+                    seconds: Some(seconds),
+                    error: None,
+                },
+                Err(error) => DependencyCheck {
+                    ok: false,
+                    seconds: None,
+                    error: Some(error),
+                },
             };
-            (name.to_owned(), v)
+            (name.to_owned(), check)
         })
         .collect();
     let status = if up {
@@ -70,16 +98,20 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"status": if up { "ok" } else { "degraded" }, "dependencies": body})),
-    )
-        .into_response()
+    let health = Health {
+        status: if up { "ok" } else { "degraded" }.into(),
+        dependencies,
+    };
+    (status, Json(health)).into_response()
 }
 
 /// Prometheus text format: queue gauges read from Redis at scrape time, plus
 /// this process's counters.
-pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "probes",
+    description = "Prometheus text exposition. Served on `intake.metrics_listen` instead \
+                   when that is set (then this listener answers 404 `route.not_found`).",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
     for (name, result) in dependencies(&state).await {
         let l = [("dependency", name)];
@@ -172,6 +204,17 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         m.render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "getOpenApi", tag = "probes",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::api::document_json(),
     )
         .into_response()
 }

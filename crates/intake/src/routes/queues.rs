@@ -3,87 +3,111 @@ use atelier_jobs::{ErrorCode, QueueMessage};
 use atelier_queue::RedisQueue;
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use atelier_queue::Dead;
 
 use crate::AppState;
+use crate::api::{
+    DeadJob, DeadList, DeadPurged, DeadRetried, DeadSelection, ErrorResponse, QueueList,
+    QueueOverview, QueueScaling, QueueSettings, QueueTotals,
+};
 use crate::error::ApiError;
 
 fn queue<'a>(state: &'a AppState, name: &str) -> Result<&'a RedisQueue, ApiError> {
-    state.queue(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::QueueNotFound,
-            format!("no queue named {name:?}"),
-        )
-    })
+    state
+        .queue(name)
+        .ok_or_else(|| ApiError::new(ErrorCode::QueueNotFound, format!("no queue named {name:?}")))
 }
 
-async fn overview(q: &RedisQueue) -> Result<Value, ApiError> {
+async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
     let stats = q.stats().await.map_err(ApiError::queue_unavailable)?;
     let paused = q.is_paused().await.map_err(ApiError::queue_unavailable)?;
     let spec = q.spec();
     let recommendation = stats.recommendation(spec);
-    Ok(json!({
-        "queue": spec.name,
-        "priority": spec.priority,
-        "kinds": spec.kinds,
-        "paused": paused,
-        "depth": stats.depth(),
-        "ready": stats.ready,
-        "scheduled": stats.scheduled,
-        "in_flight": stats.in_flight,
-        "dead": stats.dead,
-        "oldest_age_seconds": stats.oldest_age_ms.map(|ms| ms as f64 / 1000.0),
-        "live_workers": stats.live_workers,
-        "service_time_seconds": stats.service_time_ms.map(|ms| ms / 1000.0),
-        "recommended_workers": recommendation.workers,
-        "recommendation": recommendation.reason,
-        "totals": {
-            "enqueued": stats.enqueued_total,
-            "completed": stats.completed_total,
-            "failed": stats.failed_total,
-            "retried": stats.retried_total,
-            "dead": stats.dead_total,
-            "lease_expired": stats.lease_expired_total,
+    Ok(QueueOverview {
+        queue: spec.name.clone(),
+        priority: spec.priority.into(),
+        kinds: spec.kinds.clone(),
+        paused,
+        depth: stats.depth(),
+        ready: stats.ready,
+        scheduled: stats.scheduled,
+        in_flight: stats.in_flight,
+        dead: stats.dead,
+        oldest_age_seconds: stats.oldest_age_ms.map(|ms| ms as f64 / 1000.0),
+        live_workers: stats.live_workers,
+        service_time_seconds: stats.service_time_ms.map(|ms| ms / 1000.0),
+        recommended_workers: recommendation.workers,
+        recommendation: recommendation.reason,
+        totals: QueueTotals {
+            enqueued: stats.enqueued_total,
+            completed: stats.completed_total,
+            failed: stats.failed_total,
+            retried: stats.retried_total,
+            dead: stats.dead_total,
+            lease_expired: stats.lease_expired_total,
         },
-        "config": {
-            "concurrency": spec.concurrency,
-            "prefetch": spec.prefetch,
-            "max_attempts": spec.max_attempts,
-            "lease_seconds": spec.lease.get().as_secs_f64(),
-            "timeout_seconds": spec.timeout.get().as_secs_f64(),
-            "scaling": spec.scaling,
+        config: QueueSettings {
+            concurrency: spec.concurrency,
+            prefetch: spec.prefetch,
+            max_attempts: spec.max_attempts,
+            lease_seconds: spec.lease.get().as_secs_f64(),
+            timeout_seconds: spec.timeout.get().as_secs_f64(),
+            scaling: QueueScaling {
+                min_workers: spec.scaling.min_workers,
+                max_workers: spec.scaling.max_workers,
+                target_latency: spec.scaling.target_latency.to_string(),
+            },
         },
-    }))
+    })
 }
 
 /// `GET /v1/queues`
-pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut out = Vec::new();
+#[utoipa::path(get, path = "/v1/queues", operation_id = "listQueues", tag = "operators",
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "Every queue, in descending priority", body = QueueList),
+        (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, ApiError> {
+    let mut queues = Vec::new();
     for spec in &state.queues_config.queues {
-        out.push(overview(&state.queues[&spec.name]).await?);
+        queues.push(overview(&state.queues[&spec.name]).await?);
     }
-    Ok(Json(json!({"queues": out})))
+    Ok(Json(QueueList { queues }))
 }
 
 /// `GET /v1/queues/{queue}`
-pub(super) async fn show(
+#[utoipa::path(get, path = "/v1/queues/{queue}", operation_id = "getQueue", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path)),
+    responses(
+        (status = 200, description = "The queue", body = QueueOverview),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueOverview>, ApiError> {
     Ok(Json(overview(queue(&state, &name)?).await?))
 }
 
 /// `POST /v1/queues/{queue}/pause`: running jobs finish, no new ones start.
-pub(super) async fn pause(
+#[utoipa::path(post, path = "/v1/queues/{queue}/pause", operation_id = "pauseQueue", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path)),
+    responses(
+        (status = 200, description = "Paused: running jobs finish, no new ones start", body = QueueOverview),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn pause(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueOverview>, ApiError> {
     let q = queue(&state, &name)?;
     q.pause().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue paused");
@@ -91,58 +115,65 @@ pub(super) async fn pause(
 }
 
 /// `POST /v1/queues/{queue}/resume`
-pub(super) async fn resume(
+#[utoipa::path(post, path = "/v1/queues/{queue}/resume", operation_id = "resumeQueue", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path)),
+    responses(
+        (status = 200, description = "Resumed", body = QueueOverview),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn resume(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueOverview>, ApiError> {
     let q = queue(&state, &name)?;
     q.resume().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue resumed");
     Ok(Json(overview(q).await?))
 }
 
-#[derive(Deserialize)]
-pub(super) struct Limit {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Limit {
+    /// At most this many (default 100, at most 1,000).
     limit: Option<usize>,
 }
 
 /// `GET /v1/queues/{queue}/dead?limit=N`: newest first, with the last error.
-pub(super) async fn dead_list(
+#[utoipa::path(get, path = "/v1/queues/{queue}/dead", operation_id = "listDeadJobs", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path), Limit),
+    responses(
+        (status = 200, description = "Dead jobs, newest first", body = DeadList),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: a malformed `limit`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn dead_list(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(limit): Query<Limit>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadList>, ApiError> {
     let q = queue(&state, &name)?;
     let entries = q
         .dead_list(limit.limit.unwrap_or(100).min(1000))
         .await
         .map_err(ApiError::queue_unavailable)?;
-    let jobs: Vec<Value> = entries
+    let jobs = entries
         .into_iter()
         .map(|d| {
             let message: Option<QueueMessage> = serde_json::from_str(&d.payload).ok();
-            json!({
-                "job_id": d.id,
-                "kind": message.map(|m| m.kind),
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "died_at": chrono::DateTime::from_timestamp_millis(d.died_at_ms as i64),
-            })
+            DeadJob {
+                job_id: d.id,
+                kind: message.map(|m| m.kind),
+                attempts: d.attempts,
+                last_error: d.last_error,
+                died_at: chrono::DateTime::from_timestamp_millis(d.died_at_ms as i64),
+            }
         })
         .collect();
-    Ok(Json(json!({"queue": name, "jobs": jobs})))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Selection {
-    /// The jobs to act on; an empty list is none.
-    #[serde(default)]
-    job_ids: Option<Vec<Uuid>>,
-    /// Every dead job of the queue (never implied by a missing or empty
-    /// list: one stray empty body must not retry or forget them all).
-    #[serde(default)]
-    all: bool,
+    Ok(Json(DeadList { queue: name, jobs }))
 }
 
 /// The dead jobs a retry or purge acts on: `Some(ids)` (perhaps none) or
@@ -151,8 +182,8 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
     let limit = state.config.intake.max_json_bytes as usize;
     let bytes = super::read_body(request, limit, ErrorCode::RequestTooLarge).await?;
     let invalid = ApiError::invalid;
-    let selection: Selection = if bytes.is_empty() {
-        Selection::default()
+    let selection: DeadSelection = if bytes.is_empty() {
+        DeadSelection::default()
     } else {
         serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?
     };
@@ -168,11 +199,22 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
 }
 
 /// `POST /v1/queues/{queue}/dead/retry` `{"job_ids": [...]}` or `{"all": true}`
-pub(super) async fn dead_retry(
+#[utoipa::path(post, path = "/v1/queues/{queue}/dead/retry", operation_id = "retryDeadJobs", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path)),
+    request_body = DeadSelection,
+    responses(
+        (status = 200, description = "Queued again with a fresh attempt budget", body = DeadRetried),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 413, description = "`request.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn dead_retry(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadRetried>, ApiError> {
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let retried = q
@@ -186,17 +228,31 @@ pub(super) async fn dead_retry(
         count = retried.len(),
         "dead jobs queued again"
     );
-    Ok(Json(json!({"queue": name, "retried": retried})))
+    Ok(Json(DeadRetried {
+        queue: name,
+        retried,
+    }))
 }
 
 /// `POST /v1/queues/{queue}/dead/purge` `{"job_ids": [...]}` or
 /// `{"all": true}`: the jobs leave
 /// the dead set; their rows stay, status `dead`.
-pub(super) async fn dead_purge(
+#[utoipa::path(post, path = "/v1/queues/{queue}/dead/purge", operation_id = "purgeDeadJobs", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path)),
+    request_body = DeadSelection,
+    responses(
+        (status = 200, description = "Forgotten (their rows stay `dead`)", body = DeadPurged),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 413, description = "`request.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
+        (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn dead_purge(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadPurged>, ApiError> {
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let purged = q
@@ -204,5 +260,8 @@ pub(super) async fn dead_purge(
         .await
         .map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, count = purged.len(), "dead jobs purged");
-    Ok(Json(json!({"queue": name, "purged": purged})))
+    Ok(Json(DeadPurged {
+        queue: name,
+        purged,
+    }))
 }

@@ -2,41 +2,37 @@
 //! API client, for an embedded image or text job, or for a text query.
 use std::time::Instant;
 
-use atelier_jobs::{ErrorCode, JobKind};
+use atelier_jobs::{ErrorCode, JobKind, ModelRef};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
+use crate::api::{ErrorResponse, SimilarHit, SimilarRequest, SimilarResults};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
 pub const MAX_K: usize = 100;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SimilarRequest {
-    /// A completed `vision.embed` job: search its modality for its vector.
-    #[serde(default)]
-    job_id: Option<String>,
-    /// A text query, embedded here with the text model.
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    k: Option<usize>,
-    /// Only this user's items.
-    #[serde(default)]
-    user_id: Option<String>,
-}
-
-pub(super) async fn similar(
+/// `POST /v1/search/similar`: the client's stored embeddings nearest a
+/// completed `vision.embed` job's vector or a text query.
+#[utoipa::path(post, path = "/v1/search/similar", operation_id = "searchSimilar", tag = "search",
+    security(("api_key" = [])),
+    request_body = SimilarRequest,
+    responses(
+        (status = 200, description = "Nearest first", body = SimilarResults),
+        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
+        (status = 404, description = "`job.not_found`", body = ErrorResponse),
+        (status = 413, description = "`request.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`, `search.no_embedding`", body = ErrorResponse),
+        (status = 503, description = "`search.unavailable`, `database.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn similar(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SimilarResults>, ApiError> {
     let started = Instant::now();
     let limit = state.config.intake.max_json_bytes as usize;
     let req: SimilarRequest = super::json_body(request, limit).await?;
@@ -51,13 +47,8 @@ pub(super) async fn similar(
         (Some(job_id), None) => {
             let job = super::jobs::load(&state, Some(&client), &job_id).await?;
             let id = job.id;
-            let no_embedding = |why: &str| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::SearchNoEmbedding,
-                    format!("job {id} {why}"),
-                )
-            };
+            let no_embedding =
+                |why: &str| ApiError::new(ErrorCode::SearchNoEmbedding, format!("job {id} {why}"));
             if job.kind != JobKind::VisionEmbed.as_str() {
                 return Err(no_embedding("is not a vision.embed job"));
             }
@@ -87,7 +78,6 @@ pub(super) async fn similar(
                 .await
                 .map_err(|e| {
                     let mut error = ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
                         ErrorCode::SearchUnavailable,
                         format!("text search is unavailable: {e}"),
                     );
@@ -131,16 +121,23 @@ pub(super) async fn similar(
             &exclude,
         )
         .await?;
-    let results: Vec<Value> = found
+    let results = found
         .hits
         .iter()
-        .map(|(hit, user)| json!({"job_id": hit.id, "user_id": user, "score": hit.score}))
+        .map(|(hit, user)| SimilarHit {
+            job_id: hit.id,
+            user_id: user.clone(),
+            score: hit.score,
+        })
         .collect();
-    Ok(Json(json!({
-        "modality": modality,
-        "model": {"name": model.0, "version": model.1},
-        "results": results,
-        "searched": found.searched,
-        "took_ms": started.elapsed().as_secs_f64() * 1000.0,
-    })))
+    Ok(Json(SimilarResults {
+        modality,
+        model: ModelRef {
+            name: model.0,
+            version: model.1,
+        },
+        results,
+        searched: found.searched,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }))
 }

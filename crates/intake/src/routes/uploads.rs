@@ -5,10 +5,10 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::{ErrorResponse, UploadCreated};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
@@ -43,22 +43,30 @@ fn paced(
 
 /// `POST /v1/uploads`: stream the raw body to storage, private, as
 /// uploaded, hashing it on the way (never the whole body in memory).
-pub(super) async fn create(
+#[utoipa::path(post, path = "/v1/uploads", operation_id = "createUpload", tag = "jobs",
+    security(("api_key" = [])),
+    params(("X-User-Id" = String, Header, description = "The end user the upload belongs to")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file, raw, with its own `Content-Type`"),
+    responses(
+        (status = 201, description = "Stored, private, as uploaded", body = UploadCreated),
+        (status = 400, description = "`upload.missing_user`", body = ErrorResponse),
+        (status = 413, description = "`upload.too_large`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`", body = ErrorResponse),
+        (status = 503, description = "`intake.busy`, `storage.unavailable`, `database.unavailable`", body = ErrorResponse),
+    ))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<UploadCreated>), ApiError> {
     let user_id = request
         .headers()
         .get("x-user-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::UploadMissingUser,
-                "header X-User-Id is required",
-            )
+            ApiError::new(ErrorCode::UploadMissingUser, "header X-User-Id is required")
         })?;
     validate_user_id(&user_id).map_err(|e| ApiError::invalid(e.message))?;
     let content_type = request
@@ -114,6 +122,10 @@ pub(super) async fn create(
     tracing::info!(%upload_id, user_id, bytes, "upload stored");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"upload_id": upload_id, "bytes": bytes, "sha256": sha256})),
+        Json(UploadCreated {
+            upload_id,
+            bytes,
+            sha256,
+        }),
     ))
 }

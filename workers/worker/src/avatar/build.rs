@@ -593,6 +593,7 @@ impl Build {
                     triangles: glb.triangles,
                     vertices: glb.vertices,
                     bytes: size,
+                    url: None,
                 });
             }
             let png = self.preview(ctx, lod0).await?;
@@ -604,6 +605,7 @@ impl Build {
                 width: PREVIEW_SIZE,
                 height: PREVIEW_SIZE,
                 bytes: size,
+                url: None,
             };
             Ok((files, preview))
         })

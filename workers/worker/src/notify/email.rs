@@ -7,11 +7,11 @@
 //! record sends again with the same Message-ID.
 use atelier_config::EmailConfig;
 use atelier_db::emails::Delivery;
-use atelier_jobs::{ErrorCode, JobKind, JobStatus, NotifyEmailInput};
+use atelier_jobs::{ErrorCode, JobKind, JobStatus, NotifyEmailInput, NotifyEmailResult};
 use atelier_runtime::{Handler, JobContext, JobFailure};
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -139,15 +139,22 @@ impl Handler for Email {
                 (reply, tries, tries > 1)
             }
         };
-        let result = json!({
-            "to": input.to,
-            "about_job_id": about.id,
-            "about_status": about.status,
-            "message_id": format!("<{}@atelier.notify>", ctx.id()),
-            "relay_reply": reply,
-            "send_attempts": tries,
-            "resent_after_crash": resent,
-        });
+        let about_status = JobStatus::parse(&about.status).ok_or_else(|| {
+            JobFailure::abort(
+                ErrorCode::Internal,
+                format!("job {} has an unknown status {:?}", about.id, about.status),
+            )
+        })?;
+        let result = serde_json::to_value(NotifyEmailResult {
+            to: input.to.clone(),
+            about_job_id: about.id,
+            about_status,
+            message_id: format!("<{}@atelier.notify>", ctx.id()),
+            relay_reply: reply,
+            send_attempts: u32::try_from(tries).unwrap_or(0),
+            resent_after_crash: resent,
+        })
+        .expect("a result always serialises");
         atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
         Ok(result)
     }

@@ -86,6 +86,7 @@ async fn run(ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
             width: photo.width,
             height: photo.height,
             bytes: original.len() as u64,
+            url: None,
         },
         variants,
         thumbnail,
@@ -128,5 +129,6 @@ async fn store(
         width: r.width,
         height: r.height,
         bytes: r.bytes.len() as u64,
+        url: None,
     })
 }

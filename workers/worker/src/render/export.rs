@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use atelier_jobs::design::{CameraPreset, CameraSpec, Quality, Resolution};
-use atelier_jobs::export::{ExportFormat, ExportInput, ExportType, WatermarkPosition};
+use atelier_jobs::export::{
+    ExportFile, ExportFormat, ExportInput, ExportResult, ExportType, WatermarkPosition,
+};
 use atelier_jobs::{ErrorCode, JobKind};
 use atelier_media::{Corner, Logo, Sheet, SheetImage};
 use atelier_render::FrameSpec;
 use atelier_runtime::{Handler, JobContext, JobFailure};
 use atelier_video::{Codec, EncodeSpec};
 use bytes::Bytes;
-use serde_json::json;
 
 use super::stills::camera;
 use super::turntable::{VideoJob, encode_turntable, level};
@@ -216,23 +217,27 @@ impl Handler for Export {
         let start = Instant::now();
         let stored = ctx.put(&key, Bytes::from(bytes), content_type).await?;
         timings.since("store", start);
-        let mut file = json!({"key": key, "format": format.extension(), "bytes": stored});
-        if width > 0 {
-            file["width"] = json!(width);
-            file["height"] = json!(height);
-        }
-        let result = json!({
-            "export_id": export_id,
-            "design_id": input.design.design_id,
-            "type": input.export_type,
-            "format": format,
-            "quality": input.quality,
-            "status": "complete",
-            "file": file,
-            "size": stored,
-            "renderer": self.0.info(),
-            "timings_ms": timings.0,
-        });
+        let sized = (width > 0).then_some((width, height));
+        let result = serde_json::to_value(ExportResult {
+            export_id,
+            design_id: input.design.design_id,
+            export_type: input.export_type,
+            format,
+            quality: input.quality,
+            status: "complete".into(),
+            file: ExportFile {
+                key,
+                format: format.extension().into(),
+                bytes: stored,
+                width: sized.map(|s| s.0),
+                height: sized.map(|s| s.1),
+                url: None,
+            },
+            size: stored,
+            renderer: self.0.info(),
+            timings_ms: timings.0,
+        })
+        .expect("a result always serialises");
         atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
         Ok(result)
     }

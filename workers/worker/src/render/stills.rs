@@ -136,6 +136,7 @@ impl Handler for Stills {
                         width: size,
                         height: size,
                         bytes: stored,
+                        url: None,
                     },
                 });
             }

@@ -185,6 +185,7 @@ impl Turntable {
                 fps: spec.output_fps(),
                 duration_s: f64::from(frames) / f64::from(input.fps),
                 bytes: *bytes,
+                url: None,
             });
         }
         Ok(Rendered {

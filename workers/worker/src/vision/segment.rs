@@ -117,6 +117,7 @@ async fn run(
             width,
             height,
             bytes: size,
+            url: None,
         });
     }
     ctx.report(90, "stored").await?;
