@@ -36,6 +36,8 @@ trap 'kill -TERM $INTAKE $WORKER 2>/dev/null; wait $INTAKE $WORKER 2>/dev/null |
 
 for _ in $(seq 1 60); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fs "$API/readyz" >/dev/null || { echo "intake did not become ready; see .demo/intake.log" >&2; exit 1; }
+curl -fs "$API/openapi.json" | jq -r --arg api "$API" \
+  '"API contract: OpenAPI \(.openapi), \(.paths | length) routes, \(.components.schemas | length) schemas at \($api)/openapi.json"'
 
 # One end user per run: the demo database keeps earlier runs, and the
 # similarity search below looks at this run's photos only.

@@ -75,6 +75,7 @@ pub fn check(method: &str, path: &str, status: u16, body: Option<&Value>) {
     let Some(body) = body else {
         return;
     };
+    record(method, &template, status, body);
     let Some(schema) = response["content"]["application/json"].get("schema") else {
         return;
     };
@@ -92,6 +93,28 @@ pub fn check(method: &str, path: &str, status: u16, body: Option<&Value>) {
             "{method} {template} {status}: code {code} is not documented for this status \
              ({listed})"
         );
+    }
+}
+
+/// With `ATELIER_CONTRACT_LOG` set, one line per checked response
+/// (`METHOD template status [kind job-status]`) appended to that file: which
+/// operations and which kinds' results a whole test run checked.
+fn record(method: &str, template: &str, status: u16, body: &Value) {
+    let Some(path) = std::env::var_os("ATELIER_CONTRACT_LOG") else {
+        return;
+    };
+    let job = match (body["kind"].as_str(), body["status"].as_str()) {
+        (Some(kind), Some(state)) if body.get("job_id").is_some() => format!(" {kind} {state}"),
+        _ => String::new(),
+    };
+    let line = format!("{} {template} {status}{job}\n", method.to_ascii_uppercase());
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 

@@ -321,6 +321,21 @@ pub struct Probe {
     pub status: String,
 }
 
+/// Raw bytes of any type (an upload, a stored object).
+pub struct RawBytes;
+
+impl PartialSchema for RawBytes {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for RawBytes {}
+
 fn reference(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }

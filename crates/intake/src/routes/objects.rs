@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::api::ErrorResponse;
+use crate::api::{ErrorResponse, RawBytes};
 use crate::error::ApiError;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -24,7 +24,7 @@ pub(crate) struct Signature {
         job view gives (`key` may hold `/`). Streamed, with `X-Content-Type-Options: nosniff`.",
     params(("key" = String, Path, description = "The object's key"), Signature),
     responses(
-        (status = 200, description = "The object's bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The object's bytes, with its own `Content-Type`", content_type = "*/*", body = inline(RawBytes)),
         (status = 403, description = "`object.invalid_signature`", body = ErrorResponse),
         (status = 404, description = "`object.not_found`", body = ErrorResponse),
         (status = 503, description = "`storage.unavailable`", body = ErrorResponse),

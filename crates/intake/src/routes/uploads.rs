@@ -8,7 +8,7 @@ use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::api::{ErrorResponse, UploadCreated};
+use crate::api::{ErrorResponse, RawBytes, UploadCreated};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 
@@ -46,7 +46,7 @@ fn paced(
 #[utoipa::path(post, path = "/v1/uploads", operation_id = "createUpload", tag = "jobs",
     security(("api_key" = [])),
     params(("X-User-Id" = String, Header, description = "The end user the upload belongs to")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = inline(RawBytes), content_type = "*/*",
         description = "The file, raw, with its own `Content-Type`"),
     responses(
         (status = 201, description = "Stored, private, as uploaded", body = UploadCreated),
