@@ -227,6 +227,47 @@ async fn every_documented_route_answers_as_the_document_says() {
     let (status, _) = env.answer("GET", "/v1/queues", response).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Malformed queries and paths are answered in the contract's own
+    // terms, not with axum's plain-text rejections.
+    let token = env.token("ana").await;
+    for (key, path, expected, code) in [
+        (
+            OPERATOR_KEY,
+            "/v1/queues/ingest/dead?limit=many".to_owned(),
+            422,
+            "request.invalid",
+        ),
+        (API_KEY, "/v1/jobs/%FF%FE".to_owned(), 404, "job.not_found"),
+        (
+            OPERATOR_KEY,
+            "/v1/queues/%FF".to_owned(),
+            404,
+            "queue.not_found",
+        ),
+        (
+            API_KEY,
+            format!("/v1/events?token={token}&token={token}"),
+            422,
+            "request.invalid",
+        ),
+        (
+            API_KEY,
+            "/objects/a/b?expires=soon&sig=x".to_owned(),
+            403,
+            "object.invalid_signature",
+        ),
+    ] {
+        let response = http
+            .get(env.url(&path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = env.answer("GET", &path, response).await;
+        assert_eq!(status.as_u16(), expected, "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+
     // Every documented operation was called.
     let called: BTreeSet<(String, String)> = contract::checked()
         .into_iter()

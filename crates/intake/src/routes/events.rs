@@ -2,6 +2,7 @@ use std::cmp::Ordering;
 
 use atelier_events::{Audience, compare_ids, parse_id};
 use atelier_jobs::{ErrorCode, EventEnvelope, validate_user_id};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
@@ -67,14 +68,15 @@ pub(crate) struct SocketQuery {
         (status = 101, description = "Switching to WebSocket; each message is an `EventEnvelope`"),
         (status = 400, description = "`request.invalid`: not a WebSocket handshake", body = ErrorResponse),
         (status = 401, description = "`auth.invalid_token`", body = ErrorResponse),
-        (status = 422, description = "`request.invalid`: a malformed `last_event_id`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: a malformed query or `last_event_id`", body = ErrorResponse),
         (status = 429, description = "`events.too_many_sockets`", body = ErrorResponse),
     ))]
 pub(crate) async fn socket(
     State(state): State<AppState>,
-    Query(query): Query<SocketQuery>,
+    query: Result<Query<SocketQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let query = super::query_params(query)?;
     let (client, user_id, expires) = query
         .token
         .as_deref()

@@ -2,6 +2,7 @@ use atelier_db::{JobRow, NewJob, Submission};
 use atelier_jobs::{
     CONTRACT_VERSION, ErrorBody, ErrorCode, JobKind, JobSpec, JobStatus, validate_user_id,
 };
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -234,8 +235,9 @@ pub(crate) async fn load(
 pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobView>, ApiError> {
+    let job_id = super::path_param(job_id);
     let job = load(&state, Some(&client), &job_id).await?;
     Ok(Json(job_view(&state, job).await?))
 }
@@ -251,8 +253,9 @@ pub(crate) async fn show(
     ))]
 pub(crate) async fn operator_show(
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<OperatorJobView>, ApiError> {
+    let job_id = super::path_param(job_id);
     let job = load(&state, None, &job_id).await?;
     let (client_id, queue) = (job.client_id.clone(), job.queue.clone());
     Ok(Json(OperatorJobView {
@@ -346,8 +349,9 @@ enum CancelResponses {
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
 ) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
+    let job_id = super::path_param(job_id);
     let job = load(&state, Some(&client), &job_id).await?;
     cancel_job(&state, job).await
 }
@@ -359,8 +363,9 @@ pub(crate) async fn cancel(
     responses(CancelResponses))]
 pub(crate) async fn operator_cancel(
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
 ) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
+    let job_id = super::path_param(job_id);
     let job = load(&state, None, &job_id).await?;
     cancel_job(&state, job).await
 }

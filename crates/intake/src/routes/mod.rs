@@ -179,6 +179,25 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
+/// A path parameter as text. One that does not decode (not UTF-8) names
+/// nothing, so the route answers its own 404 rather than axum's plain-text
+/// 400 outside the contract.
+pub(crate) fn path_param(
+    param: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> String {
+    param.map(|axum::extract::Path(p)| p).unwrap_or_default()
+}
+
+/// A query string's parameters, or `422 request.invalid` saying what is
+/// wrong (axum's own rejection is a plain-text 400 outside the contract).
+pub(crate) fn query_params<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    query
+        .map(|axum::extract::Query(params)| params)
+        .map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))
+}
+
 /// A body declared (`Content-Length`) larger than `limit` bytes: refused
 /// with `too_large` before a byte of it is read.
 pub(crate) fn refuse_declared_over(

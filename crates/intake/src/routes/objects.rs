@@ -1,5 +1,7 @@
 use atelier_jobs::ErrorCode;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::Response;
@@ -31,11 +33,16 @@ pub(crate) struct Signature {
     ))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    Path(key): Path<String>,
-    Query(signature): Query<Signature>,
+    key: Result<Path<String>, PathRejection>,
+    signature: Result<Query<Signature>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let valid = match (signature.expires, signature.sig.as_deref()) {
-        (Some(expires), Some(sig)) => state.storage.verify_local_signature(&key, expires, sig),
+    let key = super::path_param(key);
+    // A query that does not parse is no signature.
+    let valid = match signature {
+        Ok(Query(Signature {
+            expires: Some(expires),
+            sig: Some(sig),
+        })) => state.storage.verify_local_signature(&key, expires, &sig),
         _ => false,
     };
     if !valid {

@@ -2,6 +2,8 @@
 use atelier_jobs::{ErrorCode, QueueMessage};
 use atelier_queue::RedisQueue;
 use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -90,8 +92,9 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<QueueList
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<QueueOverview>, ApiError> {
+    let name = super::path_param(name);
     Ok(Json(overview(queue(&state, &name)?).await?))
 }
 
@@ -106,8 +109,9 @@ pub(crate) async fn show(
     ))]
 pub(crate) async fn pause(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<QueueOverview>, ApiError> {
+    let name = super::path_param(name);
     let q = queue(&state, &name)?;
     q.pause().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue paused");
@@ -125,8 +129,9 @@ pub(crate) async fn pause(
     ))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<QueueOverview>, ApiError> {
+    let name = super::path_param(name);
     let q = queue(&state, &name)?;
     q.resume().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue resumed");
@@ -147,14 +152,16 @@ pub(crate) struct Limit {
     responses(
         (status = 200, description = "Dead jobs, newest first", body = DeadList),
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
-        (status = 422, description = "`request.invalid`: a malformed `limit`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: a malformed query (`limit`)", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
 pub(crate) async fn dead_list(
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(limit): Query<Limit>,
+    name: Result<Path<String>, PathRejection>,
+    limit: Result<Query<Limit>, QueryRejection>,
 ) -> Result<Json<DeadList>, ApiError> {
+    let name = super::path_param(name);
+    let limit = super::query_params(limit)?;
     let q = queue(&state, &name)?;
     let entries = q
         .dead_list(limit.limit.unwrap_or(100).min(1000))
@@ -212,9 +219,10 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
     ))]
 pub(crate) async fn dead_retry(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Json<DeadRetried>, ApiError> {
+    let name = super::path_param(name);
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let retried = q
@@ -250,9 +258,10 @@ pub(crate) async fn dead_retry(
     ))]
 pub(crate) async fn dead_purge(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Json<DeadPurged>, ApiError> {
+    let name = super::path_param(name);
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let purged = q
