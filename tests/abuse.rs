@@ -622,7 +622,12 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
     // Until the socket is live: warm-ups, then a marker.
     loop {
         events
-            .publish(&to, EventType::JobProgress, job, json!({"n": -1}))
+            .publish(
+                &to,
+                EventType::JobProgress,
+                job,
+                json!({"stage": "test", "n": -1}),
+            )
             .await
             .unwrap();
         if socket.next(Duration::from_millis(500)).await.is_some() {
@@ -630,7 +635,12 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
         }
     }
     events
-        .publish(&to, EventType::JobProgress, job, json!({"n": -2}))
+        .publish(
+            &to,
+            EventType::JobProgress,
+            job,
+            json!({"stage": "test", "n": -2}),
+        )
         .await
         .unwrap();
     while socket.next(Duration::from_secs(10)).await.unwrap()["data"]["n"] != -2 {}
@@ -638,7 +648,12 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
     proxy.cut();
     tokio::time::sleep(Duration::from_millis(300)).await;
     events
-        .publish(&to, EventType::JobProgress, job, json!({"n": 7}))
+        .publish(
+            &to,
+            EventType::JobProgress,
+            job,
+            json!({"stage": "test", "n": 7}),
+        )
         .await
         .unwrap();
     assert!(

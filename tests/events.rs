@@ -37,7 +37,12 @@ async fn a_socket_that_falls_behind_the_live_buffer_replays_the_gap() {
     loop {
         env.state
             .events
-            .publish(&to, EventType::JobProgress, job, json!({"n": -1}))
+            .publish(
+                &to,
+                EventType::JobProgress,
+                job,
+                json!({"stage": "test", "n": -1}),
+            )
             .await
             .unwrap();
         if socket.next(Duration::from_millis(500)).await.is_some() {
@@ -50,7 +55,12 @@ async fn a_socket_that_falls_behind_the_live_buffer_replays_the_gap() {
     }
     env.state
         .events
-        .publish(&to, EventType::JobProgress, job, json!({"n": -2}))
+        .publish(
+            &to,
+            EventType::JobProgress,
+            job,
+            json!({"stage": "test", "n": -2}),
+        )
         .await
         .unwrap();
     while socket.next(WAIT).await.unwrap()["data"]["n"] != -2 {}
@@ -62,7 +72,12 @@ async fn a_socket_that_falls_behind_the_live_buffer_replays_the_gap() {
             tokio::spawn(async move {
                 for i in 0..75 {
                     events
-                        .publish(&to, EventType::JobProgress, job, json!({"n": p * 75 + i}))
+                        .publish(
+                            &to,
+                            EventType::JobProgress,
+                            job,
+                            json!({"stage": "test", "n": p * 75 + i}),
+                        )
                         .await
                         .unwrap();
                 }
@@ -124,7 +139,12 @@ async fn a_users_log_keeps_the_newest_events_and_expires() {
     for n in 0..1000 {
         env.state
             .events
-            .publish(&to, EventType::JobProgress, job, json!({"n": n}))
+            .publish(
+                &to,
+                EventType::JobProgress,
+                job,
+                json!({"stage": "test", "n": n}),
+            )
             .await
             .unwrap();
     }

@@ -97,17 +97,33 @@ pub fn check(method: &str, path: &str, status: u16, body: Option<&Value>) {
 }
 
 /// With `ATELIER_CONTRACT_LOG` set, one line per checked response
-/// (`METHOD template status [kind job-status]`) appended to that file: which
-/// operations and which kinds' results a whole test run checked.
+/// (`METHOD template status [kind job-status]`, `EVENT type`) appended to
+/// that file: which operations, kinds' results and events a whole test run
+/// checked.
 fn record(method: &str, template: &str, status: u16, body: &Value) {
-    let Some(path) = std::env::var_os("ATELIER_CONTRACT_LOG") else {
-        return;
-    };
     let job = match (body["kind"].as_str(), body["status"].as_str()) {
         (Some(kind), Some(state)) if body.get("job_id").is_some() => format!(" {kind} {state}"),
         _ => String::new(),
     };
-    let line = format!("{} {template} {status}{job}\n", method.to_ascii_uppercase());
+    log_line(&format!(
+        "{} {template} {status}{job}\n",
+        method.to_ascii_uppercase()
+    ));
+}
+
+/// Check one WebSocket event against the document's `EventEnvelope`.
+pub fn check_event(event: &Value) {
+    let schema = serde_json::json!({"$ref": "#/components/schemas/EventEnvelope"});
+    let errors = validate(&schema, event);
+    assert!(errors.is_empty(), "event {event}: {errors:?}");
+    let kind = event["type"].as_str().unwrap_or("?");
+    log_line(&format!("EVENT {kind}\n"));
+}
+
+fn log_line(line: &str) {
+    let Some(path) = std::env::var_os("ATELIER_CONTRACT_LOG") else {
+        return;
+    };
     use std::io::Write;
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)

@@ -519,7 +519,7 @@ impl utoipa::Modify for Security {
         crate::routes::ops::metrics,
         crate::routes::ops::openapi_json,
     ),
-    components(schemas(atelier_jobs::EventEnvelope, atelier_jobs::ErrorCode, CancelAnswer)),
+    components(schemas(atelier_jobs::EventEnvelopeSchema, atelier_jobs::ErrorCode, CancelAnswer)),
     modifiers(&Security),
     tags(
         (name = "jobs", description = "Uploads, jobs and their results (API keys)"),

@@ -16,7 +16,6 @@ use std::time::Duration;
 use atelier_db::JobRow;
 use atelier_jobs::{ErrorCode, EventType, JobKind, JobStatus, QueueMessage};
 use atelier_queue::{Presence, RoleLock};
-use serde_json::json;
 
 use crate::AppState;
 
@@ -171,7 +170,10 @@ async fn record_dead(state: &AppState, row: &JobRow) -> anyhow::Result<()> {
     let message = "the job ran out of attempts; its last failure was not recorded in time";
     atelier_db::jobs::finish_failed(&state.pool, row.id, "dead", code.as_str(), message).await?;
     let audience = atelier_events::Audience::new(&row.client_id, &row.user_id);
-    let data = json!({"status": "dead", "error": {"code": code.as_str(), "message": message}});
+    let data = atelier_jobs::event_data(&atelier_jobs::FailedData {
+        status: atelier_jobs::JobStatus::Dead,
+        error: atelier_jobs::ErrorBody::new(code, message),
+    });
     if let Err(error) = state
         .events
         .publish(&audience, EventType::JobFailed, row.id, data)

@@ -1,6 +1,16 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::schema::{Schema, Type};
+use utoipa::openapi::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
+
+use crate::{
+    AvatarMeasurements, AvatarModelFile, ErrorBody, JobKind, JobStatus, MonkTone, StoredObject,
+};
 
 /// Event types the gateway delivers. Domain events sit beside the job ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -38,6 +48,7 @@ impl EventType {
 /// opaque to clients, increases per user, and is what a reconnecting client
 /// hands back as `last_event_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = EventEnvelopeBase)]
 pub struct EventEnvelope {
     pub event_id: String,
     #[serde(rename = "type")]
@@ -46,6 +57,166 @@ pub struct EventEnvelope {
     pub user_id: String,
     pub at: DateTime<Utc>,
     pub data: serde_json::Value,
+}
+
+/// `job.progress` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ProgressData {
+    /// 0–100 (absent when a retry was scheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i16>,
+    /// The stage now running; `retry_scheduled` when a failed run will run
+    /// again.
+    pub stage: String,
+    /// The attempt that failed (`retry_scheduled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Why it failed (`retry_scheduled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    /// The handler's own details: a still's `camera`, `position` and `of`,
+    /// a turntable's `frames_done` and `frames`.
+    #[serde(flatten)]
+    pub detail: BTreeMap<String, Value>,
+}
+
+/// What a run cost (`job.completed`); the job view sums every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunCost {
+    pub cpu_seconds: f64,
+    pub wall_seconds: f64,
+    pub bytes_written: u64,
+}
+
+/// `job.completed` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompletedData {
+    #[schema(value_type = JobKind)]
+    pub kind: String,
+    /// The kind's result, slim: arrays of more than 32 numbers (an
+    /// embedding's vector) are null; the job view has them.
+    #[schema(value_type = Option<Object>)]
+    pub result: Value,
+    pub result_slimmed: bool,
+    /// This run's cost (absent when a finished job's event is repeated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<RunCost>,
+}
+
+impl CompletedData {
+    /// The event of a job of `kind` that completed with `result`.
+    pub fn new(kind: &str, result: &Value, cost: Option<RunCost>) -> Self {
+        let (result, result_slimmed) = slim_result(result);
+        CompletedData {
+            kind: kind.to_owned(),
+            result,
+            result_slimmed,
+            cost,
+        }
+    }
+}
+
+/// `job.failed` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FailedData {
+    /// `error` (not retried) or `dead` (attempts exhausted).
+    pub status: JobStatus,
+    pub error: ErrorBody,
+}
+
+/// `photo.ingested` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PhotoIngestedData {
+    pub photo_id: Uuid,
+    pub avatar_id: Uuid,
+    pub thumbnail_key: String,
+}
+
+/// `skin_tone.analyzed` data: the primary person's reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SkinToneAnalyzedData {
+    pub monk: MonkTone,
+    pub hex: String,
+    pub undertone: String,
+    pub season: String,
+    pub confidence: f32,
+    /// Faces read in the photo.
+    pub faces: usize,
+}
+
+/// `avatar.processed` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AvatarProcessedData {
+    pub avatar_id: Uuid,
+    /// `ready`.
+    pub status: String,
+    pub confidence: f32,
+    pub measurements: AvatarMeasurements,
+    pub models: Vec<AvatarModelFile>,
+    pub preview: StoredObject,
+}
+
+/// An event's data as JSON (every data type serialises).
+pub fn event_data<T: Serialize>(data: &T) -> Value {
+    serde_json::to_value(data).expect("event data serialises")
+}
+
+/// The envelope's schema in the OpenAPI document: one variant per event
+/// type, its `data` that type's.
+pub struct EventEnvelopeSchema;
+
+macro_rules! event_data_types {
+    ($($event:expr => $data:ty,)*) => {
+        impl PartialSchema for EventEnvelopeSchema {
+            fn schema() -> RefOr<Schema> {
+                let mut variants = OneOfBuilder::new().description(Some(
+                    "A WebSocket message of `GET /v1/events`: one variant per event type",
+                ));
+                $(
+                    variants = variants.item(
+                        AllOfBuilder::new()
+                            .item(RefOr::Ref(Ref::from_schema_name("EventEnvelopeBase")))
+                            .item(
+                                ObjectBuilder::new()
+                                    .title(Some($event.as_str()))
+                                    .property(
+                                        "type",
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .enum_values(Some([$event.as_str()])),
+                                    )
+                                    .property("data", RefOr::Ref(Ref::from_schema_name(<$data>::name()))),
+                            ),
+                    );
+                )*
+                variants.into()
+            }
+        }
+
+        impl ToSchema for EventEnvelopeSchema {
+            fn name() -> std::borrow::Cow<'static, str> {
+                "EventEnvelope".into()
+            }
+
+            fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+                out.push(("EventEnvelopeBase".into(), <EventEnvelope as PartialSchema>::schema()));
+                <EventEnvelope as ToSchema>::schemas(out);
+                $(
+                    out.push((<$data>::name().into(), <$data as PartialSchema>::schema()));
+                    <$data as ToSchema>::schemas(out);
+                )*
+            }
+        }
+    };
+}
+
+event_data_types! {
+    EventType::JobProgress => ProgressData,
+    EventType::JobCompleted => CompletedData,
+    EventType::JobFailed => FailedData,
+    EventType::PhotoIngested => PhotoIngestedData,
+    EventType::SkinToneAnalyzed => SkinToneAnalyzedData,
+    EventType::AvatarProcessed => AvatarProcessedData,
 }
 
 /// The longest array of numbers a completion event carries: longer ones

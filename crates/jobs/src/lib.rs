@@ -23,7 +23,11 @@ pub use avatar::{
 pub use catalogue::*;
 pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode};
-pub use event::{EVENT_MAX_NUMBERS, EventEnvelope, EventType, slim_result};
+pub use event::{
+    AvatarProcessedData, CompletedData, EVENT_MAX_NUMBERS, EventEnvelope, EventEnvelopeSchema,
+    EventType, FailedData, PhotoIngestedData, ProgressData, RunCost, SkinToneAnalyzedData,
+    event_data, slim_result,
+};
 pub use export::{ExportFile, ExportInput, ExportResult};
 pub use kind::JobKind;
 pub use kind::UnknownKind;

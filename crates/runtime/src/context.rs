@@ -7,7 +7,7 @@ use std::sync::Arc;
 use atelier_config::AppConfig;
 use atelier_db::{Fence, JobRow, PgPool, UploadRow};
 use atelier_events::{Audience, EventLog};
-use atelier_jobs::{ErrorCode, EventType};
+use atelier_jobs::{ErrorCode, EventType, ProgressData, event_data};
 use atelier_queue::Lease;
 use atelier_storage::Storage;
 use bytes::Bytes;
@@ -134,7 +134,7 @@ impl<'a> JobContext<'a> {
         &self,
         percent: i16,
         stage: &str,
-        mut extra: serde_json::Value,
+        extra: serde_json::Value,
     ) -> Result<(), JobFailure> {
         if self.lease.is_lost() {
             return Err(JobFailure::Stale);
@@ -151,9 +151,17 @@ impl<'a> JobContext<'a> {
             Err(atelier_db::DbError::Stale) => return Err(JobFailure::Stale),
             Err(error) => tracing::warn!(%error, "progress not recorded"),
         }
-        extra["progress"] = json!(percent);
-        extra["stage"] = json!(stage);
-        self.announce(EventType::JobProgress, extra).await;
+        let data = ProgressData {
+            progress: Some(percent),
+            stage: stage.to_owned(),
+            detail: match extra {
+                serde_json::Value::Object(map) => map.into_iter().collect(),
+                _ => Default::default(),
+            },
+            ..ProgressData::default()
+        };
+        self.announce(EventType::JobProgress, event_data(&data))
+            .await;
         Ok(())
     }
 

@@ -12,10 +12,12 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use atelier_db::{Fence, JobRow};
-use atelier_jobs::{ErrorCode, EventType, JobStatus, QueueMessage};
+use atelier_jobs::{
+    CompletedData, ErrorBody, ErrorCode, EventType, FailedData, JobStatus, ProgressData,
+    QueueMessage, RunCost, event_data,
+};
 use atelier_queue::{DeadJob, Deferred, Lease, RetryOutcome, Settled};
 use futures_util::FutureExt;
-use serde_json::json;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -113,21 +115,21 @@ impl Runtime {
             Err(JobFailure::Retry { .. }) => "retried",
         };
         meter.finish(label, ran, ctx.cost());
-        let cost = json!({
-            "cpu_seconds": ctx.cost().cpu_seconds(),
-            "wall_seconds": ran.as_secs_f64(),
-            "bytes_written": ctx.cost().bytes(),
-        });
+        let cost = RunCost {
+            cpu_seconds: ctx.cost().cpu_seconds(),
+            wall_seconds: ran.as_secs_f64(),
+            bytes_written: ctx.cost().bytes(),
+        };
         let fence = ctx.fence();
         match outcome {
             Ok(result) => {
                 tracing::info!(elapsed = ran.as_secs_f64(), "job complete");
-                let (result, cut) = atelier_jobs::slim_result(&result);
+                let data = CompletedData::new(&job.kind, &result, Some(cost));
                 publish(
                     &services.events,
                     &job,
                     EventType::JobCompleted,
-                    json!({"kind": job.kind, "result": result, "result_slimmed": cut, "cost": cost}),
+                    event_data(&data),
                 )
                 .await;
                 Some(Finish::Ack(Some(ran)))
@@ -247,7 +249,10 @@ async fn record_failure(
         &services.events,
         job,
         EventType::JobFailed,
-        json!({"status": status.as_str(), "error": {"code": code.as_str(), "message": message}}),
+        event_data(&FailedData {
+            status,
+            error: ErrorBody::new(code, message),
+        }),
     )
     .await;
     Recorded::Yes
@@ -302,8 +307,12 @@ async fn retry_or_dead(
                 &services.events,
                 row,
                 EventType::JobProgress,
-                json!({"stage": "retry_scheduled", "attempt": lease.job.attempt,
-                       "error": {"code": code.as_str(), "message": failure.message()}}),
+                event_data(&ProgressData {
+                    stage: "retry_scheduled".into(),
+                    attempt: Some(lease.job.attempt),
+                    error: Some(ErrorBody::new(code, failure.message())),
+                    ..ProgressData::default()
+                }),
             )
             .await;
         }
@@ -379,19 +388,20 @@ async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) -> Option
             );
             let (event_type, data) = match JobStatus::parse(&job.status) {
                 Some(JobStatus::Complete) => {
-                    let (result, cut) = job
-                        .result
-                        .as_ref()
-                        .map_or((serde_json::Value::Null, false), atelier_jobs::slim_result);
-                    (
-                        EventType::JobCompleted,
-                        json!({"kind": job.kind, "result": result, "result_slimmed": cut}),
-                    )
+                    let result = job.result.clone().unwrap_or_default();
+                    let data = CompletedData::new(&job.kind, &result, None);
+                    (EventType::JobCompleted, event_data(&data))
                 }
-                _ => (
-                    EventType::JobFailed,
-                    json!({"status": job.status, "error": {"code": job.error_code, "message": job.error_message}}),
-                ),
+                status => {
+                    let data = FailedData {
+                        status: status.unwrap_or(JobStatus::Error),
+                        error: ErrorBody {
+                            code: job.error_code.clone().unwrap_or_else(|| "internal".into()),
+                            message: job.error_message.clone().unwrap_or_default(),
+                        },
+                    };
+                    (EventType::JobFailed, event_data(&data))
+                }
             };
             publish(&services.events, &job, event_type, data).await;
             Some(Finish::Ack(None))
@@ -438,7 +448,10 @@ pub async fn record_dead(services: &Services, dead: DeadJob) {
         &services.events,
         &job,
         EventType::JobFailed,
-        json!({"status": "dead", "error": {"code": code.as_str(), "message": message}}),
+        event_data(&FailedData {
+            status: JobStatus::Dead,
+            error: ErrorBody::new(code, message),
+        }),
     )
     .await;
 }

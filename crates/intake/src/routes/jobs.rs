@@ -6,7 +6,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -408,7 +408,10 @@ async fn cancel_job(
     )
     .await?;
     let audience = atelier_events::Audience::new(&job.client_id, &job.user_id);
-    let data = json!({"status": "error", "error": {"code": "job.cancelled", "message": "cancelled by the client"}});
+    let data = atelier_jobs::event_data(&atelier_jobs::FailedData {
+        status: JobStatus::Error,
+        error: ErrorBody::new(ErrorCode::JobCancelled, "cancelled by the client"),
+    });
     if let Err(error) = state
         .events
         .publish(&audience, atelier_jobs::EventType::JobFailed, id, data)

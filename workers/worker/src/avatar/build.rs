@@ -41,7 +41,6 @@ use atelier_render::{Background, Camera, FrameSpec, Item, Lighting, Limits, Scen
 use atelier_runtime::{Handler, JobContext, JobFailure, StageSpec, Stages};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::AvatarShared;
@@ -737,13 +736,13 @@ impl Build {
         atelier_db::avatars::finish(ctx.pool(), ctx.fence(), avatar_id, &ready, &value).await?;
         ctx.announce(
             EventType::AvatarProcessed,
-            json!({
-                "avatar_id": avatar_id,
-                "status": "ready",
-                "confidence": m.confidence,
-                "measurements": value["measurements"],
-                "models": value["models"],
-                "preview": value["preview"],
+            atelier_jobs::event_data(&atelier_jobs::AvatarProcessedData {
+                avatar_id,
+                status: result.status.clone(),
+                confidence: result.confidence,
+                measurements: result.measurements.clone(),
+                models: result.models.clone(),
+                preview: result.preview.clone(),
             }),
         )
         .await;

@@ -109,8 +109,11 @@ async fn run(ctx: &JobContext<'_>) -> Result<serde_json::Value, JobFailure> {
     atelier_db::jobs::complete_photo(ctx.pool(), ctx.fence(), &result_json, &row).await?;
     ctx.announce(
         EventType::PhotoIngested,
-        serde_json::json!({"photo_id": photo_id, "avatar_id": avatar_id,
-                               "thumbnail_key": result.thumbnail.key}),
+        atelier_jobs::event_data(&atelier_jobs::PhotoIngestedData {
+            photo_id,
+            avatar_id,
+            thumbnail_key: result.thumbnail.key.clone(),
+        }),
     )
     .await;
     Ok(result_json)

@@ -25,7 +25,6 @@ use atelier_vision::skin::{
     colour_cast, confidence, ita, ita_category, nearest_monk, robust_colour, sample_skin,
     season_palette, undertone,
 };
-use serde_json::json;
 
 use super::models::VisionModels;
 use super::people::{People, find_people};
@@ -348,9 +347,14 @@ async fn run(
         ],
         cache: CacheInfo::default(),
     };
-    let event = json!({"monk": result.monk, "hex": result.hex, "undertone": result.undertone,
-                       "season": result.palette.season, "confidence": result.confidence,
-                       "faces": result.persons.len()});
+    let event = atelier_jobs::event_data(&atelier_jobs::SkinToneAnalyzedData {
+        monk: result.monk.clone(),
+        hex: result.hex.clone(),
+        undertone: result.undertone.clone(),
+        season: result.palette.season.clone(),
+        confidence: result.confidence,
+        faces: result.persons.len(),
+    });
     let result = to_json(&result);
     atelier_db::jobs::complete_keyed(ctx.pool(), ctx.fence(), &result, &key).await?;
     ctx.announce(EventType::SkinToneAnalyzed, event).await;
