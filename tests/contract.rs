@@ -268,6 +268,28 @@ async fn every_documented_route_answers_as_the_document_says() {
         assert_eq!(body["error"]["code"], code, "{path}: {body}");
     }
 
+    // Every JSON body is refused the same way when it is not JSON.
+    for (key, path) in [
+        (API_KEY, "/v1/tokens"),
+        (API_KEY, "/v1/search/similar"),
+        (OPERATOR_KEY, "/v1/queues/ingest/dead/retry"),
+    ] {
+        let response = http
+            .post(env.url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body("{\"job_ids\": [")
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = env.answer("POST", path, response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(
+            body["error"]["code"], "request.malformed_json",
+            "{path}: {body}"
+        );
+    }
+
     // Every documented operation was called.
     let called: BTreeSet<(String, String)> = contract::checked()
         .into_iter()

@@ -531,8 +531,9 @@ impl utoipa::Modify for Security {
 )]
 struct ApiDoc;
 
-/// Responses the middleware gives whatever the handler does: the bounds on
-/// every non-probe route, authentication and rate limits where they apply.
+/// Responses every operation of a kind gives whatever its handler does: the
+/// bounds on every non-probe route, authentication and rate limits where
+/// they apply, and the refusals of a JSON body.
 fn common_responses(path: &str, operation: &serde_json::Value) -> Vec<(u16, &'static str)> {
     let tags = operation["tags"].as_array();
     if tags.is_some_and(|t| t.iter().any(|t| t == "probes")) {
@@ -549,6 +550,17 @@ fn common_responses(path: &str, operation: &serde_json::Value) -> Vec<(u16, &'st
     }
     if matches!(path, "/v1/events" | "/objects/{key}") {
         out.push((429, "rate.limited"));
+    }
+    // Every JSON body is read and parsed the same way.
+    if operation["requestBody"]["content"]
+        .get("application/json")
+        .is_some()
+    {
+        out.extend([
+            (400, "request.malformed_json"),
+            (413, "request.too_large"),
+            (422, "request.invalid"),
+        ]);
     }
     out
 }

@@ -27,9 +27,6 @@ const REPLAY_PAGE: usize = 500;
     request_body = TokenRequest,
     responses(
         (status = 200, description = "A token for this end user's events", body = TokenIssued),
-        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
-        (status = 413, description = "`request.too_large`", body = ErrorResponse),
-        (status = 422, description = "`request.invalid`", body = ErrorResponse),
     ))]
 pub(crate) async fn issue_token(
     State(state): State<AppState>,

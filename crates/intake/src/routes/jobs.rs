@@ -25,9 +25,7 @@ use crate::error::ApiError;
     responses(
         (status = 202, description = "Recorded and queued (or, for a repeated idempotency key, \
             the first call's job with its current status)", body = JobAccepted),
-        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
         (status = 409, description = "`job.idempotency_conflict`", body = ErrorResponse),
-        (status = 413, description = "`request.too_large`", body = ErrorResponse),
         (status = 422, description = "`request.invalid`, `job.unknown_kind`, `upload.not_found`", body = ErrorResponse),
         (status = 429, description = "`quota.exceeded`", body = ErrorResponse),
         (status = 501, description = "`job.kind_not_available`", body = ErrorResponse),

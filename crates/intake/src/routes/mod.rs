@@ -170,7 +170,13 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, ApiError> {
     let bytes = read_body(request, limit, ErrorCode::RequestTooLarge).await?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    parse_json(&bytes)
+}
+
+/// A JSON body: `400 request.malformed_json` when it is not JSON, `422
+/// request.invalid` when it is not what the route takes.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::RequestMalformedJson,
             format!("body is not valid JSON: {e}"),

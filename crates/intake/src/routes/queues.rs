@@ -188,19 +188,18 @@ pub(crate) async fn dead_list(
 async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<String>>, ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
     let bytes = super::read_body(request, limit, ErrorCode::RequestTooLarge).await?;
-    let invalid = ApiError::invalid;
+    // No body is no selection (refused below, never "all").
     let selection: DeadSelection = if bytes.is_empty() {
         DeadSelection::default()
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?
+        super::parse_json(&bytes)?
     };
     match (selection.job_ids, selection.all) {
-        (Some(_), true) => Err(invalid("body: either job_ids or all, not both".into())),
+        (Some(_), true) => Err(ApiError::invalid("body: either job_ids or all, not both")),
         (Some(ids), false) => Ok(Some(ids.iter().map(Uuid::to_string).collect())),
         (None, true) => Ok(None),
-        (None, false) => Err(invalid(
-            "body: {\"job_ids\": [...]} for those jobs, or {\"all\": true} for every dead job"
-                .into(),
+        (None, false) => Err(ApiError::invalid(
+            "body: {\"job_ids\": [...]} for those jobs, or {\"all\": true} for every dead job",
         )),
     }
 }
@@ -213,7 +212,6 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
     responses(
         (status = 200, description = "Queued again with a fresh attempt budget", body = DeadRetried),
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
-        (status = 413, description = "`request.too_large`", body = ErrorResponse),
         (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
@@ -252,7 +250,6 @@ pub(crate) async fn dead_retry(
     responses(
         (status = 200, description = "Forgotten (their rows stay `dead`)", body = DeadPurged),
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
-        (status = 413, description = "`request.too_large`", body = ErrorResponse),
         (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]

@@ -22,9 +22,7 @@ pub const MAX_K: usize = 100;
     request_body = SimilarRequest,
     responses(
         (status = 200, description = "Nearest first", body = SimilarResults),
-        (status = 400, description = "`request.malformed_json`", body = ErrorResponse),
         (status = 404, description = "`job.not_found`", body = ErrorResponse),
-        (status = 413, description = "`request.too_large`", body = ErrorResponse),
         (status = 422, description = "`request.invalid`, `search.no_embedding`", body = ErrorResponse),
         (status = 503, description = "`search.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
