@@ -32,8 +32,8 @@ pub const OPERATOR_KEY: &str = "test-operator-key-0001";
 /// The end-user token secret of test intakes (32 characters or more, as
 /// outside development mode).
 pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
-const S3_KEY: &str = "test-access-key";
-const S3_SECRET: &str = "test-secret-key";
+pub const S3_KEY: &str = "test-access-key";
+pub const S3_SECRET: &str = "test-secret-key";
 
 /// A repository file (sample photos, malformed inputs).
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -54,12 +54,23 @@ pub fn postgres_base() -> String {
 
 /// Start an S3-protocol server over `root`; returns its endpoint URL.
 pub async fn start_s3(root: &std::path::Path, bucket: &str) -> anyhow::Result<String> {
+    serve_s3(root, bucket, "127.0.0.1:0").await
+}
+
+/// [`start_s3`] on `address` (`host:port`), for a server outside a test
+/// (`atelier-s3-under-test`, the intake benchmark's S3 run); access key
+/// [`S3_KEY`], secret [`S3_SECRET`].
+pub async fn serve_s3(
+    root: &std::path::Path,
+    bucket: &str,
+    address: &str,
+) -> anyhow::Result<String> {
     std::fs::create_dir_all(root.join(bucket))?;
     let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("s3s-fs: {e:?}"))?;
     let mut builder = s3s::service::S3ServiceBuilder::new(fs);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(S3_KEY, S3_SECRET));
     let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = tokio::net::TcpListener::bind(address).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
