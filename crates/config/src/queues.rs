@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::{ConfigError, HumanDuration};
 
 /// Queue priority: a worker serving several queues takes from higher first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -55,12 +57,13 @@ impl Backoff {
 }
 
 /// Scaling hints for operators and autoscalers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scaling {
     pub min_workers: u32,
     pub max_workers: u32,
-    /// The backlog should clear within this time.
+    /// The backlog should clear within this time (`30s`, `5m`).
+    #[schema(value_type = String)]
     pub target_latency: HumanDuration,
 }
 

@@ -190,47 +190,20 @@ pub struct QueueTotals {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueScaling {
-    pub min_workers: u32,
-    pub max_workers: u32,
-    /// The backlog should clear within this time (`30s`, `5m`).
-    pub target_latency: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct QueueSettings {
     pub concurrency: u32,
     pub prefetch: u32,
     pub max_attempts: u32,
     pub lease_seconds: f64,
     pub timeout_seconds: f64,
-    pub scaling: QueueScaling,
-}
-
-/// A worker serving several queues takes from higher first.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum QueuePriority {
-    Low,
-    Medium,
-    High,
-}
-
-impl From<atelier_config::Priority> for QueuePriority {
-    fn from(p: atelier_config::Priority) -> Self {
-        match p {
-            atelier_config::Priority::Low => QueuePriority::Low,
-            atelier_config::Priority::Medium => QueuePriority::Medium,
-            atelier_config::Priority::High => QueuePriority::High,
-        }
-    }
+    pub scaling: atelier_config::Scaling,
 }
 
 /// One queue, as an operator scales it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueOverview {
     pub queue: String,
-    pub priority: QueuePriority,
+    pub priority: atelier_config::Priority,
     pub kinds: Vec<JobKind>,
     pub paused: bool,
     /// Ready plus in backoff.

@@ -2,10 +2,9 @@ use std::cmp::Ordering;
 
 use atelier_events::{Audience, compare_ids, parse_id};
 use atelier_jobs::{ErrorCode, EventEnvelope, validate_user_id};
-use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -13,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::Params;
 use crate::AppState;
 use crate::api::{ErrorResponse, TokenIssued, TokenRequest};
 use crate::auth::ClientId;
@@ -70,10 +70,9 @@ pub(crate) struct SocketQuery {
     ))]
 pub(crate) async fn socket(
     State(state): State<AppState>,
-    query: Result<Query<SocketQuery>, QueryRejection>,
+    Params(query): Params<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let query = super::query_params(query)?;
     let (client, user_id, expires) = query
         .token
         .as_deref()

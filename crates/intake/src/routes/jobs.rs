@@ -2,14 +2,14 @@ use atelier_db::{JobRow, NewJob, Submission};
 use atelier_jobs::{
     CONTRACT_VERSION, ErrorBody, ErrorCode, JobKind, JobSpec, JobStatus, validate_user_id,
 };
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::PathText;
 use crate::AppState;
 use crate::api::{
     CancelAnswer, CancelState, ErrorResponse, JobAccepted, JobSubmission, JobView, JobViewSchema,
@@ -233,9 +233,8 @@ pub(crate) async fn load(
 pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
-    job_id: Result<Path<String>, PathRejection>,
+    PathText(job_id): PathText,
 ) -> Result<Json<JobView>, ApiError> {
-    let job_id = super::path_param(job_id);
     let job = load(&state, Some(&client), &job_id).await?;
     Ok(Json(job_view(&state, job).await?))
 }
@@ -251,9 +250,8 @@ pub(crate) async fn show(
     ))]
 pub(crate) async fn operator_show(
     State(state): State<AppState>,
-    job_id: Result<Path<String>, PathRejection>,
+    PathText(job_id): PathText,
 ) -> Result<Json<OperatorJobView>, ApiError> {
-    let job_id = super::path_param(job_id);
     let job = load(&state, None, &job_id).await?;
     let (client_id, queue) = (job.client_id.clone(), job.queue.clone());
     Ok(Json(OperatorJobView {
@@ -347,9 +345,8 @@ enum CancelResponses {
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
-    job_id: Result<Path<String>, PathRejection>,
+    PathText(job_id): PathText,
 ) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
-    let job_id = super::path_param(job_id);
     let job = load(&state, Some(&client), &job_id).await?;
     cancel_job(&state, job).await
 }
@@ -361,9 +358,8 @@ pub(crate) async fn cancel(
     responses(CancelResponses))]
 pub(crate) async fn operator_cancel(
     State(state): State<AppState>,
-    job_id: Result<Path<String>, PathRejection>,
+    PathText(job_id): PathText,
 ) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
-    let job_id = super::path_param(job_id);
     let job = load(&state, None, &job_id).await?;
     cancel_job(&state, job).await
 }

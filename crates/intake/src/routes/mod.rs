@@ -185,23 +185,39 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
-/// A path parameter as text. One that does not decode (not UTF-8) names
-/// nothing, so the route answers its own 404 rather than axum's plain-text
-/// 400 outside the contract.
-pub(crate) fn path_param(
-    param: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-) -> String {
-    param.map(|axum::extract::Path(p)| p).unwrap_or_default()
+/// A route's one path parameter as text. One that does not decode (not
+/// UTF-8) names nothing, so the route answers its own 404 rather than
+/// axum's plain-text 400 outside the contract.
+pub(crate) struct PathText(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathText {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let param = axum::extract::Path::<String>::from_request_parts(parts, state).await;
+        Ok(PathText(param.map(|p| p.0).unwrap_or_default()))
+    }
 }
 
 /// A query string's parameters, or `422 request.invalid` saying what is
 /// wrong (axum's own rejection is a plain-text 400 outside the contract).
-pub(crate) fn query_params<T>(
-    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    query
-        .map(|axum::extract::Query(params)| params)
-        .map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))
+pub(crate) struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))
+    }
 }
 
 /// A body declared (`Content-Length`) larger than `limit` bytes: refused

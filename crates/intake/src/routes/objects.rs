@@ -1,12 +1,11 @@
 use atelier_jobs::ErrorCode;
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::{Params, PathText};
 use crate::AppState;
 use crate::api::{ErrorResponse, RawBytes};
 use crate::error::ApiError;
@@ -33,13 +32,12 @@ pub(crate) struct Signature {
     ))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    key: Result<Path<String>, PathRejection>,
-    signature: Result<Query<Signature>, QueryRejection>,
+    PathText(key): PathText,
+    signature: Result<Params<Signature>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let key = super::path_param(key);
     // A query that does not parse is no signature.
     let valid = match signature {
-        Ok(Query(Signature {
+        Ok(Params(Signature {
             expires: Some(expires),
             sig: Some(sig),
         })) => state.storage.verify_local_signature(&key, expires, &sig),

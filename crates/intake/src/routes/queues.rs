@@ -2,18 +2,17 @@
 use atelier_jobs::{ErrorCode, QueueMessage};
 use atelier_queue::RedisQueue;
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use atelier_queue::Dead;
 
+use super::{Params, PathText};
 use crate::AppState;
 use crate::api::{
     DeadJob, DeadList, DeadPurged, DeadRetried, DeadSelection, ErrorResponse, QueueList,
-    QueueOverview, QueueScaling, QueueSettings, QueueTotals,
+    QueueOverview, QueueSettings, QueueTotals,
 };
 use crate::error::ApiError;
 
@@ -30,7 +29,7 @@ async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
     let recommendation = stats.recommendation(spec);
     Ok(QueueOverview {
         queue: spec.name.clone(),
-        priority: spec.priority.into(),
+        priority: spec.priority,
         kinds: spec.kinds.clone(),
         paused,
         depth: stats.depth(),
@@ -57,11 +56,7 @@ async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
             max_attempts: spec.max_attempts,
             lease_seconds: spec.lease.get().as_secs_f64(),
             timeout_seconds: spec.timeout.get().as_secs_f64(),
-            scaling: QueueScaling {
-                min_workers: spec.scaling.min_workers,
-                max_workers: spec.scaling.max_workers,
-                target_latency: spec.scaling.target_latency.to_string(),
-            },
+            scaling: spec.scaling.clone(),
         },
     })
 }
@@ -92,9 +87,8 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<QueueList
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
+    PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
-    let name = super::path_param(name);
     Ok(Json(overview(queue(&state, &name)?).await?))
 }
 
@@ -109,9 +103,8 @@ pub(crate) async fn show(
     ))]
 pub(crate) async fn pause(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
+    PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
-    let name = super::path_param(name);
     let q = queue(&state, &name)?;
     q.pause().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue paused");
@@ -129,9 +122,8 @@ pub(crate) async fn pause(
     ))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
+    PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
-    let name = super::path_param(name);
     let q = queue(&state, &name)?;
     q.resume().await.map_err(ApiError::queue_unavailable)?;
     tracing::info!(queue = name, "queue resumed");
@@ -157,11 +149,9 @@ pub(crate) struct Limit {
     ))]
 pub(crate) async fn dead_list(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-    limit: Result<Query<Limit>, QueryRejection>,
+    PathText(name): PathText,
+    Params(limit): Params<Limit>,
 ) -> Result<Json<DeadList>, ApiError> {
-    let name = super::path_param(name);
-    let limit = super::query_params(limit)?;
     let q = queue(&state, &name)?;
     let entries = q
         .dead_list(limit.limit.unwrap_or(100).min(1000))
@@ -217,10 +207,9 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
     ))]
 pub(crate) async fn dead_retry(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
+    PathText(name): PathText,
     request: Request,
 ) -> Result<Json<DeadRetried>, ApiError> {
-    let name = super::path_param(name);
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let retried = q
@@ -255,10 +244,9 @@ pub(crate) async fn dead_retry(
     ))]
 pub(crate) async fn dead_purge(
     State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
+    PathText(name): PathText,
     request: Request,
 ) -> Result<Json<DeadPurged>, ApiError> {
-    let name = super::path_param(name);
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
     let purged = q
