@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use atelier_db::{DbError, Fence};
+use atelier_jobs::{Ended, ErrorBody, ErrorCode, JobStatus};
 use atelier_tests::{EnvOptions, StatusCode, TestEnv};
 use serde_json::{Value, json};
 
@@ -234,10 +235,17 @@ async fn postgres_writes_of_a_run_that_lost_its_lease_are_refused() {
     assert!(stale(atelier_db::jobs::complete(pool, old, &result).await));
     assert!(stale(atelier_db::jobs::set_progress(pool, old, 50).await));
     assert!(stale(
-        atelier_db::jobs::fail_run(pool, old, "error", "image.corrupt", "x").await
+        atelier_db::jobs::fail_run(
+            pool,
+            old,
+            Ended::Error,
+            &ErrorBody::new(ErrorCode::ImageCorrupt, "x")
+        )
+        .await
     ));
     assert!(stale(
-        atelier_db::jobs::retry_scheduled(pool, old, "internal", "x").await
+        atelier_db::jobs::retry_scheduled(pool, old, &ErrorBody::new(ErrorCode::Internal, "x"))
+            .await
     ));
     assert!(stale(
         atelier_db::stages::record(pool, old, 0, "s1", 1, &json!(1)).await
@@ -249,7 +257,7 @@ async fn postgres_writes_of_a_run_that_lost_its_lease_are_refused() {
             .is_empty()
     );
     let row = atelier_db::jobs::get(pool, id).await.unwrap().unwrap();
-    assert_eq!((row.status.as_str(), row.progress), ("processing", 0));
+    assert_eq!((row.status, row.progress), (JobStatus::Processing, 0));
     // The holder's writes go through, once.
     atelier_db::jobs::complete(pool, new, &result)
         .await
@@ -258,20 +266,24 @@ async fn postgres_writes_of_a_run_that_lost_its_lease_are_refused() {
 
     // Cancelled, or dead-lettered, while a run still holds its lease: the
     // run's completion cannot undo it.
-    for (status, code) in [("error", "job.cancelled"), ("dead", "job.worker_lost")] {
+    for (ended, code) in [
+        (Ended::Error, ErrorCode::JobCancelled),
+        (Ended::Dead, ErrorCode::JobWorkerLost),
+    ] {
         let id: uuid::Uuid = submit(&env, "tia", &[("s1", 0)]).await.parse().unwrap();
         let run = Fence {
             job: id,
             token: "run:1",
         };
         atelier_db::jobs::start_attempt(pool, run, 1).await.unwrap();
-        atelier_db::jobs::finish_failed(pool, id, status, code, "by the operator")
+        let error = ErrorBody::new(code, "by the operator");
+        atelier_db::jobs::finish_failed(pool, id, ended, &error)
             .await
             .unwrap();
         assert!(stale(atelier_db::jobs::complete(pool, run, &result).await));
         let row = atelier_db::jobs::get(pool, id).await.unwrap().unwrap();
-        assert_eq!(row.status, status);
-        assert_eq!(row.error_code.as_deref(), Some(code));
+        assert_eq!(row.status, ended.status());
+        assert_eq!(row.error, Some(error));
         assert!(row.result.is_none());
     }
     env.finish().await;

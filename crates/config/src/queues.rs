@@ -185,7 +185,7 @@ impl QueuesConfig {
                 ));
             }
         }
-        for kind in JobKind::TEST {
+        for &kind in JobKind::TEST {
             if self
                 .queues
                 .iter()
@@ -198,7 +198,7 @@ impl QueuesConfig {
                 )));
             }
         }
-        for kind in JobKind::ALL {
+        for &kind in JobKind::ALL {
             let carriers: Vec<&str> = self
                 .queues
                 .iter()

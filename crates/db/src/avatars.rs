@@ -136,12 +136,17 @@ pub async fn finish(
 }
 
 /// The avatar could not be built from its photos: `error`, with the code.
-pub async fn fail(pool: &PgPool, fence: Fence<'_>, id: Uuid, code: &str) -> Result<(), DbError> {
+pub async fn fail(
+    pool: &PgPool,
+    fence: Fence<'_>,
+    id: Uuid,
+    code: atelier_jobs::ErrorCode,
+) -> Result<(), DbError> {
     let mut tx = Fence::hold(pool, fence).await?;
     sqlx::query!(
         "UPDATE avatars SET status = 'error', error_code = $2, updated_at = now() WHERE id = $1",
         id,
-        code
+        code.as_str()
     )
     .execute(&mut *tx)
     .await?;

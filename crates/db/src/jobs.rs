@@ -1,5 +1,12 @@
+//! The `jobs` table: a job's row is a small state machine (`queued` →
+//! `processing` → `complete` | `error` | `dead`) that only the run holding
+//! its current lease may move ([`Fence`]). Rows are typed at this boundary:
+//! status, kind and error code are the contract's enums ([`JobRow`]), and a
+//! row this release cannot read is [`DbError::Unreadable`], never a string
+//! passed on.
 use std::time::Duration;
 
+use atelier_jobs::{Ended, ErrorBody, IdempotencyKey, JobKind, JobStatus, Priority, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -9,13 +16,13 @@ use crate::{DbError, PhotoRow};
 /// A job as submitted at intake.
 pub struct NewJob<'a> {
     pub id: Uuid,
-    pub kind: &'a str,
+    pub kind: JobKind,
     pub contract_version: i32,
     pub queue: &'a str,
     pub client_id: &'a str,
-    pub user_id: &'a str,
-    pub priority: i16,
-    pub idempotency_key: Option<&'a str>,
+    pub user_id: &'a UserId,
+    pub priority: Priority,
+    pub idempotency_key: Option<&'a IdempotencyKey>,
     /// Hash of what the client sent, to tell a retry from a conflicting reuse
     /// of the same idempotency key.
     pub request_hash: &'a str,
@@ -25,15 +32,16 @@ pub struct NewJob<'a> {
     pub notify: Option<(&'a str, &'a str)>,
 }
 
+/// A job's row.
 #[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: JobKind,
     pub contract_version: i32,
     pub queue: String,
     pub client_id: String,
     pub user_id: String,
-    pub status: String,
+    pub status: JobStatus,
     pub progress: i16,
     pub attempts: i32,
     pub priority: i16,
@@ -41,8 +49,9 @@ pub struct JobRow {
     pub request_hash: String,
     pub input: serde_json::Value,
     pub result: Option<serde_json::Value>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    /// Why it ended `error` or `dead`, or the last failure of a run that
+    /// will be retried.
+    pub error: Option<ErrorBody>,
     pub enqueued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -56,6 +65,107 @@ pub struct JobRow {
     /// Where to e-mail the job's end, and the queue of that `notify.email`.
     pub notify_email: Option<String>,
     pub notify_queue: Option<String>,
+}
+
+/// A row as the table holds it (text columns), read by the queries and
+/// typed into a [`JobRow`] before anyone else sees it.
+struct StoredJob {
+    id: Uuid,
+    kind: String,
+    contract_version: i32,
+    queue: String,
+    client_id: String,
+    user_id: String,
+    status: String,
+    progress: i16,
+    attempts: i32,
+    priority: i16,
+    idempotency_key: Option<String>,
+    request_hash: String,
+    input: serde_json::Value,
+    result: Option<serde_json::Value>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    enqueued_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    cost: Option<serde_json::Value>,
+    cache_key: Option<String>,
+    lease_token: Option<String>,
+    notify_email: Option<String>,
+    notify_queue: Option<String>,
+}
+
+impl TryFrom<StoredJob> for JobRow {
+    type Error = DbError;
+
+    fn try_from(row: StoredJob) -> Result<Self, DbError> {
+        let unreadable = |column: &str, value: &str| DbError::Unreadable {
+            table: "jobs",
+            id: row.id.to_string(),
+            column: column.to_owned(),
+            value: value.to_owned(),
+        };
+        let kind = row
+            .kind
+            .parse()
+            .map_err(|_| unreadable("kind", &row.kind))?;
+        let status = row
+            .status
+            .parse()
+            .map_err(|_| unreadable("status", &row.status))?;
+        let error = match &row.error_code {
+            Some(code) => Some(ErrorBody {
+                code: code.parse().map_err(|_| unreadable("error_code", code))?,
+                message: row.error_message.clone().unwrap_or_default(),
+            }),
+            None => None,
+        };
+        Ok(JobRow {
+            id: row.id,
+            kind,
+            contract_version: row.contract_version,
+            queue: row.queue,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            status,
+            progress: row.progress,
+            attempts: row.attempts,
+            priority: row.priority,
+            idempotency_key: row.idempotency_key,
+            request_hash: row.request_hash,
+            input: row.input,
+            result: row.result,
+            error,
+            enqueued_at: row.enqueued_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            cost: row.cost,
+            cache_key: row.cache_key,
+            lease_token: row.lease_token,
+            notify_email: row.notify_email,
+            notify_queue: row.notify_queue,
+        })
+    }
+}
+
+fn typed(rows: Vec<StoredJob>) -> Result<Vec<JobRow>, DbError> {
+    rows.into_iter().map(JobRow::try_from).collect()
+}
+
+fn typed_one(row: Option<StoredJob>) -> Result<Option<JobRow>, DbError> {
+    row.map(JobRow::try_from).transpose()
+}
+
+/// The kinds this release knows, as the `kind` column holds them: the
+/// outbox and the reconciler page through these only, so a row of a kind
+/// from a newer release waits for a process that can read it.
+fn known_kinds() -> Vec<String> {
+    JobKind::every().map(|k| k.as_str().to_owned()).collect()
 }
 
 /// Names the run allowed to write a job's row: the job and its current lease
@@ -124,16 +234,17 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>, max_open: i64) -> Result<Sub
         .bind(format!("atelier.quota:{}", job.client_id))
         .execute(&mut *tx)
         .await?;
-    if job.idempotency_key.is_some() {
+    let key = job.idempotency_key.map(IdempotencyKey::as_str);
+    if key.is_some() {
         let existing = sqlx::query_as!(
-            JobRow,
+            StoredJob,
             "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
             job.client_id,
-            job.idempotency_key
+            key
         )
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(existing) = existing {
+        if let Some(existing) = typed_one(existing)? {
             return Ok(Submission::Existing(existing));
         }
     }
@@ -141,20 +252,20 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>, max_open: i64) -> Result<Sub
         return Ok(Submission::OverQuota);
     }
     let inserted = sqlx::query_as!(
-        JobRow,
+        StoredJob,
         "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, priority,
                            idempotency_key, request_hash, input, notify_email, notify_queue)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *",
         job.id,
-        job.kind,
+        job.kind.as_str(),
         job.contract_version,
         job.queue,
         job.client_id,
-        job.user_id,
-        job.priority,
-        job.idempotency_key,
+        job.user_id.as_str(),
+        i16::from(job.priority.get()),
+        key,
         job.request_hash,
         job.input,
         job.notify.map(|(email, _)| email),
@@ -163,20 +274,20 @@ pub async fn submit(pool: &PgPool, job: NewJob<'_>, max_open: i64) -> Result<Sub
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    match inserted {
+    match typed_one(inserted)? {
         Some(job) => Ok(Submission::Created(job)),
         // Unreachable under the lock (the key was looked up above); a
         // conflict still answers with the job that holds the key.
         None => {
             let existing = sqlx::query_as!(
-                JobRow,
+                StoredJob,
                 "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2",
                 job.client_id,
-                job.idempotency_key
+                key
             )
             .fetch_one(pool)
             .await?;
-            Ok(Submission::Existing(existing))
+            Ok(Submission::Existing(existing.try_into()?))
         }
     }
 }
@@ -199,26 +310,28 @@ pub async fn unenqueued(
     limit: i64,
 ) -> Result<Vec<JobRow>, DbError> {
     let grace_secs = grace.as_secs_f64();
-    Ok(sqlx::query_as!(
-        JobRow,
+    let rows = sqlx::query_as!(
+        StoredJob,
         "SELECT * FROM jobs
          WHERE enqueued_at IS NULL AND status = 'queued'
            AND created_at < now() - make_interval(secs => $1)
+           AND kind = ANY($3)
          ORDER BY created_at
          LIMIT $2",
         grace_secs,
-        limit
+        limit,
+        &known_kinds()
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    typed(rows)
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, DbError> {
-    Ok(
-        sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = $1", id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    let row = sqlx::query_as!(StoredJob, "SELECT * FROM jobs WHERE id = $1", id)
+        .fetch_optional(pool)
+        .await?;
+    typed_one(row)
 }
 
 /// Mark the start of run `attempt` under lease `fence.token`, which from
@@ -230,8 +343,8 @@ pub async fn start_attempt(
     fence: Fence<'_>,
     attempt: i32,
 ) -> Result<Option<JobRow>, DbError> {
-    Ok(sqlx::query_as!(
-        JobRow,
+    let row = sqlx::query_as!(
+        StoredJob,
         "UPDATE jobs
          SET status = 'processing', attempts = GREATEST(attempts, $2), lease_token = $3,
              started_at = COALESCE(started_at, now()), updated_at = now(),
@@ -243,7 +356,8 @@ pub async fn start_attempt(
         fence.token
     )
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    typed_one(row)
 }
 
 pub async fn set_progress(pool: &PgPool, fence: Fence<'_>, progress: i16) -> Result<(), DbError> {
@@ -369,13 +483,12 @@ pub async fn cached_result(
 }
 
 /// End a job that no run holds (cancelled while waiting, found dead in its
-/// queue) with `status` `error` or `dead`; a final row is left alone.
+/// queue) as `ended` says, with `error`; a final row is left alone.
 pub async fn finish_failed(
     pool: &PgPool,
     id: Uuid,
-    status: &str,
-    code: &str,
-    message: &str,
+    ended: Ended,
+    error: &ErrorBody,
 ) -> Result<(), DbError> {
     sqlx::query!(
         "UPDATE jobs
@@ -383,9 +496,9 @@ pub async fn finish_failed(
              updated_at = now()
          WHERE id = $1 AND status NOT IN ('complete', 'error', 'dead')",
         id,
-        status,
-        code,
-        message
+        ended.status().as_str(),
+        error.code.as_str(),
+        error.message
     )
     .execute(pool)
     .await?;
@@ -397,9 +510,8 @@ pub async fn finish_failed(
 pub async fn fail_run(
     pool: &PgPool,
     fence: Fence<'_>,
-    status: &str,
-    code: &str,
-    message: &str,
+    ended: Ended,
+    error: &ErrorBody,
 ) -> Result<(), DbError> {
     let done = sqlx::query!(
         "UPDATE jobs
@@ -407,9 +519,9 @@ pub async fn fail_run(
              updated_at = now()
          WHERE id = $1 AND status = 'processing' AND lease_token = $5",
         fence.job,
-        status,
-        code,
-        message,
+        ended.status().as_str(),
+        error.code.as_str(),
+        error.message,
         fence.token
     )
     .execute(pool)
@@ -422,16 +534,15 @@ pub async fn fail_run(
 pub async fn retry_scheduled(
     pool: &PgPool,
     fence: Fence<'_>,
-    code: &str,
-    message: &str,
+    error: &ErrorBody,
 ) -> Result<(), DbError> {
     let done = sqlx::query!(
         "UPDATE jobs
          SET status = 'queued', error_code = $2, error_message = $3, updated_at = now()
          WHERE id = $1 AND status = 'processing' AND lease_token = $4",
         fence.job,
-        code,
-        message,
+        error.code.as_str(),
+        error.message,
         fence.token
     )
     .execute(pool)
@@ -450,21 +561,24 @@ pub async fn unsettled(
 ) -> Result<Vec<JobRow>, DbError> {
     let idle_secs = idle.as_secs_f64();
     let (after_at, after_id) = after.unwrap_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()));
-    Ok(sqlx::query_as!(
-        JobRow,
+    let rows = sqlx::query_as!(
+        StoredJob,
         "SELECT * FROM jobs
          WHERE status IN ('queued', 'processing') AND enqueued_at IS NOT NULL
            AND updated_at < now() - make_interval(secs => $1)
            AND (updated_at, id) > ($2, $3)
+           AND kind = ANY($5)
          ORDER BY updated_at, id
          LIMIT $4",
         idle_secs,
         after_at,
         after_id,
-        limit
+        limit,
+        &known_kinds()
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    typed(rows)
 }
 
 /// The reconciler re-pushed the job: its clock starts again.

@@ -38,6 +38,15 @@ pub enum DbError {
     /// or dead-lettered meanwhile). Nothing was written.
     #[error("stale lease: the job is no longer this run's")]
     Stale,
+    /// A row holds a value this release has no name for (a status, kind or
+    /// code written by another release, or by hand).
+    #[error("{table} row {id}: {column} {value:?} is not one this release knows")]
+    Unreadable {
+        table: &'static str,
+        id: String,
+        column: String,
+        value: String,
+    },
 }
 
 impl From<sqlx::Error> for DbError {

@@ -1,16 +1,21 @@
-//! Contracts of the vision, avatar, export and e-mail kinds (the render
-//! kinds' are in `design.rs`). Kinds without a handler yet are refused at
-//! intake; their contracts are fixed here so the wire format is known.
+//! Contracts of the vision, avatar and e-mail kinds (the render kinds' are
+//! in `design.rs`, the export's in `export.rs`).
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ValidationError;
+use crate::{JobInput, ValidationError};
 
 /// `vision.segment`, `vision.pose`, `vision.skin_tone`, `vision.tag` v1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisionInput {
     pub upload_id: Uuid,
+}
+
+impl JobInput for VisionInput {
+    fn upload_ids(&self) -> Vec<Uuid> {
+        vec![self.upload_id]
+    }
 }
 
 /// `vision.embed` v1: an image or a text, exactly one.
@@ -36,8 +41,8 @@ pub fn validate_text(text: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-impl EmbedInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for EmbedInput {
+    fn validate(&self) -> Result<(), ValidationError> {
         match (&self.upload_id, &self.text) {
             (Some(_), None) => Ok(()),
             (None, Some(t)) => {
@@ -47,6 +52,10 @@ impl EmbedInput {
                 "input: exactly one of upload_id and text is required",
             )),
         }
+    }
+
+    fn upload_ids(&self) -> Vec<Uuid> {
+        self.upload_id.into_iter().collect()
     }
 }
 
@@ -109,8 +118,8 @@ pub struct AvatarBuildInput {
     pub options: AvatarOptions,
 }
 
-impl AvatarBuildInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for AvatarBuildInput {
+    fn validate(&self) -> Result<(), ValidationError> {
         if !AVATAR_HEIGHT_CM.contains(&self.height_cm) {
             return Err(ValidationError::new(format!(
                 "input.height_cm: must be between {} and {}",
@@ -125,6 +134,16 @@ impl AvatarBuildInput {
         }
         Ok(())
     }
+
+    fn upload_ids(&self) -> Vec<Uuid> {
+        std::iter::once(self.photos.front)
+            .chain(self.photos.side)
+            .collect()
+    }
+
+    fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {
+        self.avatar_id.get_or_insert_with(new_id);
+    }
 }
 
 /// `notify.email` v1.
@@ -135,8 +154,8 @@ pub struct NotifyEmailInput {
     pub about_job_id: Uuid,
 }
 
-impl NotifyEmailInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for NotifyEmailInput {
+    fn validate(&self) -> Result<(), ValidationError> {
         validate_email(&self.to)
             .map_err(|e| ValidationError::new(format!("input.to: {}", e.message)))
     }

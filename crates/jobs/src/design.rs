@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::ValidationError;
+use crate::{JobInput, ValidationError};
 
 /// Most items one design may hold.
 pub const MAX_ITEMS: usize = 16;
@@ -518,8 +518,12 @@ pub struct RenderStillsInput {
     pub formats: Vec<StillFormat>,
 }
 
-impl RenderStillsInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for RenderStillsInput {
+    fn upload_ids(&self) -> Vec<Uuid> {
+        self.design.upload_ids()
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
         self.design.validate("input.design")?;
         if self.cameras.is_empty() || self.cameras.len() > 8 {
             return Err(invalid("input.cameras", "must hold 1 to 8 cameras"));
@@ -647,8 +651,12 @@ pub struct TurntableInput {
     pub formats: Vec<VideoFormat>,
 }
 
-impl TurntableInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for TurntableInput {
+    fn upload_ids(&self) -> Vec<Uuid> {
+        self.design.upload_ids()
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
         self.design.validate("input.design")?;
         if ![24, 36, 72].contains(&self.frames) {
             return Err(invalid("input.frames", "must be 24, 36 or 72"));

@@ -91,8 +91,7 @@ pub struct RunCost {
 /// `job.completed` data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CompletedData {
-    #[schema(value_type = JobKind)]
-    pub kind: String,
+    pub kind: JobKind,
     /// The kind's result, slim: arrays of more than 32 numbers (an
     /// embedding's vector) are null; the job view has them.
     #[schema(value_type = Option<Object>)]
@@ -105,10 +104,10 @@ pub struct CompletedData {
 
 impl CompletedData {
     /// The event of a job of `kind` that completed with `result`.
-    pub fn new(kind: &str, result: &Value, cost: Option<RunCost>) -> Self {
+    pub fn new(kind: JobKind, result: &Value, cost: Option<RunCost>) -> Self {
         let (result, result_slimmed) = slim_result(result);
         CompletedData {
-            kind: kind.to_owned(),
+            kind,
             result,
             result_slimmed,
             cost,

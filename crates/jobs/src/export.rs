@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ValidationError;
 use crate::design::{CameraSpec, Design, Quality};
+use crate::{JobInput, ValidationError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -181,8 +181,10 @@ impl ExportInput {
         self.format
             .unwrap_or_else(|| self.export_type.default_format())
     }
+}
 
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for ExportInput {
+    fn validate(&self) -> Result<(), ValidationError> {
         self.design.validate("input.design")?;
         if self.format().export_type() != self.export_type {
             return Err(ValidationError::new(format!(
@@ -230,9 +232,13 @@ impl ExportInput {
         Ok(())
     }
 
-    pub fn upload_ids(&self) -> Vec<Uuid> {
+    fn upload_ids(&self) -> Vec<Uuid> {
         let mut ids = self.design.upload_ids();
         ids.extend(self.watermark.as_ref().and_then(|w| w.logo));
         ids
+    }
+
+    fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {
+        self.export_id.get_or_insert_with(new_id);
     }
 }

@@ -6,7 +6,6 @@
 
 pub mod avatar;
 mod catalogue;
-pub mod contract;
 pub mod design;
 mod error;
 mod event;
@@ -14,6 +13,7 @@ pub mod export;
 mod kind;
 mod photo;
 mod results;
+mod rules;
 mod spec;
 mod testing;
 
@@ -22,18 +22,16 @@ pub use avatar::{
 };
 pub use catalogue::*;
 pub use design::{Design, RenderStillsInput, TurntableInput};
-pub use error::{ErrorBody, ErrorCode};
+pub use error::{ErrorBody, ErrorCode, UnknownCode};
 pub use event::{
     AvatarProcessedData, CompletedData, EVENT_MAX_NUMBERS, EventEnvelope, EventEnvelopeSchema,
     EventType, FailedData, PhotoIngestedData, ProgressData, RunCost, SkinToneAnalyzedData,
     event_data, slim_result,
 };
 pub use export::{ExportFile, ExportInput, ExportResult};
-pub use kind::JobKind;
-pub use kind::UnknownKind;
+pub use kind::{JobKind, JobSpec, KindContract, Schemas, UnknownKind, kind_contracts};
 pub use photo::{ExifFacts, PhotoIngestInput, PhotoIngestResult, StoredObject};
 pub use results::*;
-pub use spec::{
-    CONTRACT_VERSION, JobSpec, JobStatus, QueueMessage, ValidationError, validate_user_id,
-};
+pub use rules::{IdempotencyKey, Priority, UserId};
+pub use spec::{CONTRACT_VERSION, Ended, JobInput, JobStatus, QueueMessage, ValidationError};
 pub use testing::{TestStage, TestStageRun, TestStagedInput, TestStagedResult};

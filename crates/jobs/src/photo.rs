@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::JobInput;
+
 /// `photo.ingest` v1 input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -10,6 +12,16 @@ pub struct PhotoIngestInput {
     /// job writes to the same keys.
     #[serde(default)]
     pub avatar_id: Option<Uuid>,
+}
+
+impl JobInput for PhotoIngestInput {
+    fn upload_ids(&self) -> Vec<Uuid> {
+        vec![self.upload_id]
+    }
+
+    fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {
+        self.avatar_id.get_or_insert_with(new_id);
+    }
 }
 
 /// One object written to storage.

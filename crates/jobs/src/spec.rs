@@ -1,14 +1,16 @@
+//! What every job shares: its status, its contract version, how its input
+//! is checked ([`JobInput`]) and what travels through the queue.
+use std::fmt;
+use std::str::FromStr;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalogue::{AvatarBuildInput, EmbedInput, NotifyEmailInput, VisionInput};
-use crate::design::{RenderStillsInput, TurntableInput};
-use crate::export::ExportInput;
-use crate::{JobKind, PhotoIngestInput, TestStagedInput};
+use crate::JobKind;
 
 /// Lifecycle of a job as clients see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -19,6 +21,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Processing,
+        JobStatus::Complete,
+        JobStatus::Error,
+        JobStatus::Dead,
+    ];
+
+    /// The wire name (and the `jobs.status` column's value).
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
@@ -29,24 +40,46 @@ impl JobStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<JobStatus> {
-        [
-            JobStatus::Queued,
-            JobStatus::Processing,
-            JobStatus::Complete,
-            JobStatus::Error,
-            JobStatus::Dead,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
-    /// A terminal job never runs again.
-    pub fn is_terminal(self) -> bool {
+    /// A final job never runs again (unless an operator retries a dead one).
+    pub fn is_final(self) -> bool {
         matches!(
             self,
             JobStatus::Complete | JobStatus::Error | JobStatus::Dead
         )
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| ValidationError::new(format!("unknown job status {s:?}")))
+    }
+}
+
+/// How a job that did not complete ended: `error` (it will never succeed,
+/// or it was cancelled) or `dead` (out of attempts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Error,
+    Dead,
+}
+
+impl Ended {
+    pub fn status(self) -> JobStatus {
+        match self {
+            Ended::Error => JobStatus::Error,
+            Ended::Dead => JobStatus::Dead,
+        }
     }
 }
 
@@ -65,26 +98,12 @@ impl ValidationError {
     }
 }
 
-/// A validated job input, one variant per kind. Version 1 of every contract.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobSpec {
-    PhotoIngest(PhotoIngestInput),
-    Vision(JobKind, VisionInput),
-    Embed(EmbedInput),
-    AvatarBuild(AvatarBuildInput),
-    RenderStills(RenderStillsInput),
-    Turntable(TurntableInput),
-    Export(ExportInput),
-    NotifyEmail(NotifyEmailInput),
-    TestStaged(TestStagedInput),
-}
-
 /// Current contract version of every input; stored with each job.
 pub const CONTRACT_VERSION: u32 = 1;
 
 /// The typed input, or an error naming the field at fault
 /// (`input.design.items[0].transform.scale: …`).
-fn typed<T: DeserializeOwned>(input: serde_json::Value) -> Result<T, ValidationError> {
+pub(crate) fn typed<T: DeserializeOwned>(input: serde_json::Value) -> Result<T, ValidationError> {
     serde_path_to_error::deserialize(input).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -96,84 +115,25 @@ fn typed<T: DeserializeOwned>(input: serde_json::Value) -> Result<T, ValidationE
     })
 }
 
-impl JobSpec {
-    /// Parse and validate `input` against the contract of `kind`.
-    pub fn parse(kind: JobKind, input: serde_json::Value) -> Result<JobSpec, ValidationError> {
-        let spec = match kind {
-            JobKind::PhotoIngest => JobSpec::PhotoIngest(typed(input)?),
-            JobKind::VisionSegment
-            | JobKind::VisionPose
-            | JobKind::VisionSkinTone
-            | JobKind::VisionTag => JobSpec::Vision(kind, typed(input)?),
-            JobKind::VisionEmbed => JobSpec::Embed(typed(input)?),
-            JobKind::AvatarBuild => JobSpec::AvatarBuild(typed(input)?),
-            JobKind::RenderStills => JobSpec::RenderStills(typed(input)?),
-            JobKind::RenderTurntable => JobSpec::Turntable(typed(input)?),
-            JobKind::Export => JobSpec::Export(typed(input)?),
-            JobKind::NotifyEmail => JobSpec::NotifyEmail(typed(input)?),
-            JobKind::TestStaged => JobSpec::TestStaged(typed(input)?),
-        };
-        spec.validate()?;
-        Ok(spec)
-    }
-
-    pub fn kind(&self) -> JobKind {
-        match self {
-            JobSpec::PhotoIngest(_) => JobKind::PhotoIngest,
-            JobSpec::Vision(kind, _) => *kind,
-            JobSpec::Embed(_) => JobKind::VisionEmbed,
-            JobSpec::AvatarBuild(_) => JobKind::AvatarBuild,
-            JobSpec::RenderStills(_) => JobKind::RenderStills,
-            JobSpec::Turntable(_) => JobKind::RenderTurntable,
-            JobSpec::Export(_) => JobKind::Export,
-            JobSpec::NotifyEmail(_) => JobKind::NotifyEmail,
-            JobSpec::TestStaged(_) => JobKind::TestStaged,
-        }
-    }
-
-    /// Uploads the job reads; intake checks they exist and belong to the user.
-    pub fn upload_ids(&self) -> Vec<Uuid> {
-        match self {
-            JobSpec::PhotoIngest(i) => vec![i.upload_id],
-            JobSpec::Vision(_, i) => vec![i.upload_id],
-            JobSpec::Embed(i) => i.upload_id.into_iter().collect(),
-            JobSpec::AvatarBuild(i) => std::iter::once(i.photos.front)
-                .chain(i.photos.side)
-                .collect(),
-            JobSpec::RenderStills(i) => i.design.upload_ids(),
-            JobSpec::Turntable(i) => i.design.upload_ids(),
-            JobSpec::Export(i) => i.upload_ids(),
-            _ => Vec::new(),
-        }
-    }
-
+/// What a kind's input does beyond its serde contract; each kind's input
+/// type implements it (the defaults: nothing more to check, no uploads, no
+/// ids to fix).
+pub trait JobInput: Serialize + DeserializeOwned {
+    /// Checks serde cannot express (ranges, exactly-one-of), naming the
+    /// field at fault (`input.height_cm: …`).
     fn validate(&self) -> Result<(), ValidationError> {
-        match self {
-            JobSpec::PhotoIngest(_) | JobSpec::Vision(..) => Ok(()),
-            JobSpec::Embed(i) => i.validate(),
-            JobSpec::AvatarBuild(i) => i.validate(),
-            JobSpec::RenderStills(i) => i.validate(),
-            JobSpec::Turntable(i) => i.validate(),
-            JobSpec::Export(i) => i.validate(),
-            JobSpec::NotifyEmail(i) => i.validate(),
-            JobSpec::TestStaged(i) => i.validate(),
-        }
+        Ok(())
     }
 
-    /// The input as stored: the typed value, defaults filled in.
-    pub fn to_json(&self) -> serde_json::Value {
-        let value = match self {
-            JobSpec::PhotoIngest(i) => serde_json::to_value(i),
-            JobSpec::Vision(_, i) => serde_json::to_value(i),
-            JobSpec::Embed(i) => serde_json::to_value(i),
-            JobSpec::AvatarBuild(i) => serde_json::to_value(i),
-            JobSpec::RenderStills(i) => serde_json::to_value(i),
-            JobSpec::Turntable(i) => serde_json::to_value(i),
-            JobSpec::Export(i) => serde_json::to_value(i),
-            JobSpec::NotifyEmail(i) => serde_json::to_value(i),
-            JobSpec::TestStaged(i) => serde_json::to_value(i),
-        };
-        value.expect("job inputs always serialise")
+    /// The uploads the job reads.
+    fn upload_ids(&self) -> Vec<Uuid> {
+        Vec::new()
+    }
+
+    /// Fix, with `new_id`, the ids the job will write under that the
+    /// client left out, so every run of the job writes the same keys.
+    fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {
+        let _ = new_id;
     }
 }
 
@@ -188,6 +148,7 @@ pub struct QueueMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::JobSpec;
     use serde_json::json;
 
     #[test]
@@ -256,42 +217,12 @@ mod tests {
     #[test]
     fn status_parse_round_trips() {
         for s in ["queued", "processing", "complete", "error", "dead"] {
-            assert_eq!(JobStatus::parse(s).unwrap().as_str(), s);
+            assert_eq!(s.parse::<JobStatus>().unwrap().as_str(), s);
+            let json = serde_json::to_string(&s.parse::<JobStatus>().unwrap()).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
         }
-        assert!(JobStatus::parse("done").is_none());
-        assert!(JobStatus::Dead.is_terminal() && !JobStatus::Queued.is_terminal());
-    }
-}
-
-/// End-user ids are the platforms' own: 1–128 characters of
-/// `[A-Za-z0-9_.@:+-]` (no `/`, no spaces, so they embed safely in keys).
-pub fn validate_user_id(user_id: &str) -> Result<(), ValidationError> {
-    // `.` and `..` are path steps in every object key they would name.
-    let ok = (1..=128).contains(&user_id.len())
-        && user_id != "."
-        && user_id != ".."
-        && user_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.@:+-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ValidationError::new(
-            "user_id: 1-128 characters of letters, digits and _.@:+-, not \".\" or \"..\"",
-        ))
-    }
-}
-
-#[cfg(test)]
-mod user_id_tests {
-    use super::validate_user_id;
-
-    #[test]
-    fn user_ids_are_key_safe() {
-        assert!(validate_user_id("user-42@example.com").is_ok());
-        assert!(validate_user_id("a..b").is_ok() && validate_user_id("...").is_ok());
-        for bad in ["", ".", "..", "a/b", "a b", "../x", &"x".repeat(129)] {
-            assert!(validate_user_id(bad).is_err(), "{bad:?}");
-        }
+        assert!("done".parse::<JobStatus>().is_err());
+        assert!(JobStatus::Dead.is_final() && !JobStatus::Queued.is_final());
+        assert_eq!(Ended::Dead.status(), JobStatus::Dead);
     }
 }

@@ -2,7 +2,7 @@
 //! stages, lease fencing). Off unless `test_kinds` is set.
 use serde::{Deserialize, Serialize};
 
-use crate::ValidationError;
+use crate::{JobInput, ValidationError};
 
 /// One declared stage: name, version and how long it works.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,8 +27,8 @@ pub struct TestStagedInput {
     pub stages: Vec<TestStage>,
 }
 
-impl TestStagedInput {
-    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+impl JobInput for TestStagedInput {
+    fn validate(&self) -> Result<(), ValidationError> {
         if self.stages.is_empty() || self.stages.len() > 16 {
             return Err(ValidationError::new("input.stages: 1 to 16 stages"));
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use atelier_db::{Fence, JobRow};
 use atelier_jobs::{
-    CompletedData, ErrorBody, ErrorCode, EventType, FailedData, JobStatus, ProgressData,
+    CompletedData, Ended, ErrorBody, ErrorCode, EventType, FailedData, JobStatus, ProgressData,
     QueueMessage, RunCost, event_data,
 };
 use atelier_queue::{DeadJob, Deferred, Lease, RetryOutcome, Settled};
@@ -124,7 +124,7 @@ impl Runtime {
         match outcome {
             Ok(result) => {
                 tracing::info!(elapsed = ran.as_secs_f64(), "job complete");
-                let data = CompletedData::new(&job.kind, &result, Some(cost));
+                let data = CompletedData::new(job.kind, &result, Some(cost));
                 publish(
                     &services.events,
                     &job,
@@ -143,8 +143,8 @@ impl Runtime {
             }
             Err(JobFailure::Abort { code, message }) => {
                 tracing::info!(code = code.as_str(), message, "job failed, not retried");
-                match record_failure(services, &job, fence, JobStatus::Error, code, &message).await
-                {
+                let error = ErrorBody::new(code, message);
+                match record_failure(services, &job, fence, Ended::Error, error).await {
                     Recorded::Yes => Some(Finish::Fail(Some(ran))),
                     Recorded::Stale => {
                         stale_run(&services.metrics, lease.queue().name());
@@ -225,19 +225,10 @@ async fn record_failure(
     services: &Services,
     job: &JobRow,
     fence: Fence<'_>,
-    status: JobStatus,
-    code: ErrorCode,
-    message: &str,
+    ended: Ended,
+    error: ErrorBody,
 ) -> Recorded {
-    match atelier_db::jobs::fail_run(
-        &services.pool,
-        fence,
-        status.as_str(),
-        code.as_str(),
-        message,
-    )
-    .await
-    {
+    match atelier_db::jobs::fail_run(&services.pool, fence, ended, &error).await {
         Ok(()) => {}
         Err(atelier_db::DbError::Stale) => return Recorded::Stale,
         Err(error) => {
@@ -250,8 +241,8 @@ async fn record_failure(
         job,
         EventType::JobFailed,
         event_data(&FailedData {
-            status,
-            error: ErrorBody::new(code, message),
+            status: ended.status(),
+            error,
         }),
     )
     .await;
@@ -273,16 +264,8 @@ async fn retry_or_dead(
     if lease.job.attempt >= lease.job.max_attempts
         && let Some((row, fence)) = job
     {
-        match record_failure(
-            services,
-            row,
-            fence,
-            JobStatus::Dead,
-            code,
-            failure.message(),
-        )
-        .await
-        {
+        let error = ErrorBody::new(code, failure.message());
+        match record_failure(services, row, fence, Ended::Dead, error).await {
             Recorded::Yes => {}
             Recorded::Stale => return stale_run(&services.metrics, lease.queue().name()),
             Recorded::No => return defer(lease, "database.unavailable: dead not recorded").await,
@@ -291,14 +274,8 @@ async fn retry_or_dead(
     match lease.retry(&text).await {
         Ok(RetryOutcome::Scheduled) => {
             let Some((row, fence)) = job else { return };
-            match atelier_db::jobs::retry_scheduled(
-                &services.pool,
-                fence,
-                code.as_str(),
-                failure.message(),
-            )
-            .await
-            {
+            let error = ErrorBody::new(code, failure.message());
+            match atelier_db::jobs::retry_scheduled(&services.pool, fence, &error).await {
                 // The next run claims the row whatever it says now.
                 Ok(()) | Err(atelier_db::DbError::Stale) => {}
                 Err(error) => tracing::warn!(%error, "retry not recorded"),
@@ -310,7 +287,7 @@ async fn retry_or_dead(
                 event_data(&ProgressData {
                     stage: "retry_scheduled".into(),
                     attempt: Some(lease.job.attempt),
-                    error: Some(ErrorBody::new(code, failure.message())),
+                    error: Some(error),
                     ..ProgressData::default()
                 }),
             )
@@ -338,10 +315,9 @@ async fn defer(lease: &Lease, text: &str) {
 
 fn stale_run(metrics: &atelier_telemetry::Registry, queue: &str) {
     tracing::warn!("settlement refused: this run's lease is no longer current");
-    metrics.counter_add(
-        "atelier_stale_settlements_total",
-        "Settlements a worker attempted after losing the job's lease (refused)",
-        &[("queue", queue)],
+    metrics.add(
+        &atelier_telemetry::metrics::STALE_SETTLEMENTS,
+        &[queue],
         1.0,
     );
 }
@@ -367,7 +343,7 @@ async fn start_attempt(
     }
     let dead = atelier_db::jobs::get(&services.pool, job_id)
         .await?
-        .is_some_and(|j| j.status == JobStatus::Dead.as_str());
+        .is_some_and(|j| j.status == JobStatus::Dead);
     if !dead {
         return Ok(None);
     }
@@ -383,22 +359,22 @@ async fn redelivered(services: &Services, lease: &Lease, job_id: Uuid) -> Option
     match atelier_db::jobs::get(&services.pool, job_id).await {
         Ok(Some(job)) => {
             tracing::info!(
-                status = job.status,
+                status = job.status.as_str(),
                 "job already final; acknowledging redelivery"
             );
-            let (event_type, data) = match JobStatus::parse(&job.status) {
-                Some(JobStatus::Complete) => {
+            let (event_type, data) = match job.status {
+                JobStatus::Complete => {
                     let result = job.result.clone().unwrap_or_default();
-                    let data = CompletedData::new(&job.kind, &result, None);
+                    let data = CompletedData::new(job.kind, &result, None);
                     (EventType::JobCompleted, event_data(&data))
                 }
                 status => {
                     let data = FailedData {
-                        status: status.unwrap_or(JobStatus::Error),
-                        error: ErrorBody {
-                            code: job.error_code.clone().unwrap_or_else(|| "internal".into()),
-                            message: job.error_message.clone().unwrap_or_default(),
-                        },
+                        status,
+                        error: job
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| ErrorBody::new(ErrorCode::Internal, "")),
                     };
                     (EventType::JobFailed, event_data(&data))
                 }
@@ -428,18 +404,12 @@ pub async fn record_dead(services: &Services, dead: DeadJob) {
         return;
     };
     tracing::warn!(job_id = %job.id, attempts = dead.attempts, "job dead: its worker was lost on the last attempt");
-    let (code, message) = (
+    let error = ErrorBody::new(
         ErrorCode::JobWorkerLost,
         "the worker running the job stopped (crash or kill) on its last attempt",
     );
-    if let Err(error) = atelier_db::jobs::finish_failed(
-        &services.pool,
-        job.id,
-        JobStatus::Dead.as_str(),
-        code.as_str(),
-        message,
-    )
-    .await
+    if let Err(error) =
+        atelier_db::jobs::finish_failed(&services.pool, job.id, Ended::Dead, &error).await
     {
         tracing::warn!(%error, "dead job not recorded; the reconciler will");
         return;
@@ -450,7 +420,7 @@ pub async fn record_dead(services: &Services, dead: DeadJob) {
         EventType::JobFailed,
         event_data(&FailedData {
             status: JobStatus::Dead,
-            error: ErrorBody::new(code, message),
+            error,
         }),
     )
     .await;

@@ -71,8 +71,8 @@ impl Handler for Email {
                     format!("job {} not found", input.about_job_id),
                 )
             })?;
-        let status = JobStatus::parse(&about.status).unwrap_or(JobStatus::Queued);
-        if !status.is_terminal() {
+        let status = about.status;
+        if !status.is_final() {
             return Err(JobFailure::abort(
                 ErrorCode::RequestInvalid,
                 format!("job {} has not ended ({})", about.id, about.status),
@@ -98,11 +98,10 @@ impl Handler for Email {
             }
             (format!("Your {} job is complete", about.kind), body)
         } else {
-            let code = about
-                .error_code
-                .clone()
-                .unwrap_or_else(|| "internal".into());
-            let message = about.error_message.clone().unwrap_or_default();
+            let (code, message) = match &about.error {
+                Some(error) => (error.code, error.message.as_str()),
+                None => (ErrorCode::Internal, ""),
+            };
             (
                 format!("Your {} job failed ({code})", about.kind),
                 format!(
@@ -139,12 +138,7 @@ impl Handler for Email {
                 (reply, tries, tries > 1)
             }
         };
-        let about_status = JobStatus::parse(&about.status).ok_or_else(|| {
-            JobFailure::abort(
-                ErrorCode::Internal,
-                format!("job {} has an unknown status {:?}", about.id, about.status),
-            )
-        })?;
+        let about_status = status;
         let result = serde_json::to_value(NotifyEmailResult {
             to: input.to.clone(),
             about_job_id: about.id,
