@@ -156,7 +156,9 @@ where
     .context("connecting to postgres")?;
     let storage = Storage::from_config(&config.storage).context("object storage")?;
     let events = EventLog::new(redis.clone(), &config.redis.prefix, &config.events);
-    let metrics = Arc::new(atelier_telemetry::Registry::default());
+    let metrics = Arc::new(atelier_telemetry::Registry::with(
+        atelier_telemetry::metrics::ALL,
+    )?);
     if let Some(addr) = config.worker.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use atelier_telemetry::Registry;
+use atelier_telemetry::{Registry, metrics};
 
 /// Costs a handler adds up while it runs.
 #[derive(Default)]
@@ -69,22 +69,18 @@ impl RunMeter {
             kind: kind.to_owned(),
             concurrency: concurrency.max(1),
         };
-        meter.metrics.counter_add(
-            "atelier_job_attempts_total",
-            "Runs started (first attempts and retries)",
-            &[("queue", &meter.queue), ("kind", &meter.kind)],
-            1.0,
-        );
+        meter
+            .metrics
+            .add(&metrics::JOB_ATTEMPTS, &[&meter.queue, &meter.kind], 1.0);
         meter.set_busy(true);
         meter
     }
 
     fn set_busy(&self, up: bool) {
         let running = self.busy.change(&self.queue, up);
-        self.metrics.gauge_set(
-            "atelier_worker_busy_ratio",
-            "Slots of this worker running a job, as a fraction of the queue's concurrency",
-            &[("queue", &self.queue)],
+        self.metrics.set(
+            &metrics::WORKER_BUSY,
+            &[&self.queue],
             running as f64 / f64::from(self.concurrency),
         );
     }
@@ -92,37 +88,12 @@ impl RunMeter {
     /// `outcome`: completed, failed, cancelled, retried or dead.
     pub(crate) fn finish(self, outcome: &str, ran: Duration, cost: &CostMeter) {
         let m = &self.metrics;
-        let l = [("queue", self.queue.as_str()), ("kind", self.kind.as_str())];
-        m.counter_add(
-            "atelier_jobs_total",
-            "Runs ended, by queue, kind and outcome",
-            &[l[0], l[1], ("outcome", outcome)],
-            1.0,
-        );
-        m.observe(
-            "atelier_job_duration_seconds",
-            "Handler run time",
-            &l,
-            ran.as_secs_f64(),
-        );
-        m.counter_add(
-            "atelier_job_wall_seconds_total",
-            "Wall time spent running jobs",
-            &l,
-            ran.as_secs_f64(),
-        );
-        m.counter_add(
-            "atelier_job_cpu_seconds_total",
-            "CPU time measured in jobs' compute sections",
-            &l,
-            cost.cpu_seconds(),
-        );
-        m.counter_add(
-            "atelier_job_bytes_written_total",
-            "Bytes jobs wrote to object storage",
-            &l,
-            cost.bytes() as f64,
-        );
+        let l = [self.queue.as_str(), self.kind.as_str()];
+        m.add(&metrics::JOBS, &[l[0], l[1], outcome], 1.0);
+        m.observe(&metrics::JOB_DURATION, &l, ran.as_secs_f64());
+        m.add(&metrics::JOB_WALL_SECONDS, &l, ran.as_secs_f64());
+        m.add(&metrics::JOB_CPU_SECONDS, &l, cost.cpu_seconds());
+        m.add(&metrics::JOB_BYTES_WRITTEN, &l, cost.bytes() as f64);
         self.set_busy(false);
     }
 }

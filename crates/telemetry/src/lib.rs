@@ -1,5 +1,10 @@
-//! Logging set-up and a small Prometheus registry (text exposition format).
+//! Logging set-up, the metric catalogue ([`metrics`]) and a small
+//! Prometheus registry (text exposition format).
 #![forbid(unsafe_code)]
+
+pub mod metrics;
+
+pub use metrics::{Metric, MetricKind};
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -64,16 +69,8 @@ pub const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
 struct Family {
-    help: &'static str,
-    kind: Kind,
+    metric: Metric,
     series: BTreeMap<String, Series>,
 }
 
@@ -84,18 +81,33 @@ struct Series {
     count: u64,
 }
 
-/// Metric families keyed by name; label sets rendered in sorted order.
+/// A name registered twice with different definitions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("metric {name} is registered twice: as {first} and as {second}")]
+pub struct MetricConflict {
+    pub name: &'static str,
+    pub first: String,
+    pub second: String,
+}
+
+/// Metric families keyed by name; label sets rendered in the declared
+/// order, series sorted.
 #[derive(Default)]
 pub struct Registry {
     families: Mutex<BTreeMap<&'static str, Family>>,
 }
 
-fn label_text(labels: &[(&str, &str)]) -> String {
-    if labels.is_empty() {
+fn describe(m: &Metric) -> String {
+    format!("{} {:?}", m.kind.as_str(), m.labels)
+}
+
+fn label_text(names: &[&str], values: &[&str]) -> String {
+    if names.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = labels
+    let parts: Vec<String> = names
         .iter()
+        .zip(values)
         .map(|(k, v)| {
             let v = v
                 .replace('\\', "\\\\")
@@ -108,45 +120,58 @@ fn label_text(labels: &[(&str, &str)]) -> String {
 }
 
 impl Registry {
-    fn with_series(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        kind: Kind,
-        labels: &[(&str, &str)],
-        f: impl FnOnce(&mut Series),
-    ) {
+    /// A registry holding `catalogue` (see [`metrics::ALL`]); a name given
+    /// twice with different definitions is refused, so a process with a
+    /// conflicting metric does not start.
+    pub fn with(catalogue: &[&'static Metric]) -> Result<Registry, MetricConflict> {
+        let registry = Registry::default();
+        {
+            let mut families = registry.families.lock().expect("metrics lock");
+            for metric in catalogue {
+                register(&mut families, metric)?;
+            }
+        }
+        Ok(registry)
+    }
+
+    fn with_series(&self, metric: &'static Metric, values: &[&str], f: impl FnOnce(&mut Series)) {
+        debug_assert_eq!(
+            values.len(),
+            metric.labels.len(),
+            "{}: label values for {:?}",
+            metric.name,
+            metric.labels
+        );
         let mut families = self.families.lock().expect("metrics lock");
-        let family = families.entry(name).or_insert_with(|| Family {
-            help,
-            kind,
-            series: BTreeMap::new(),
-        });
-        f(family.series.entry(label_text(labels)).or_default());
+        // Metrics outside the registered catalogue join on first use, under
+        // the same rule.
+        if let Err(conflict) = register(&mut families, metric) {
+            tracing::error!(%conflict, "metric not recorded");
+            return;
+        }
+        let family = families.get_mut(metric.name).expect("registered");
+        f(family
+            .series
+            .entry(label_text(metric.labels, values))
+            .or_default());
     }
 
-    pub fn counter_add(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&str, &str)],
-        v: f64,
-    ) {
-        self.with_series(name, help, Kind::Counter, labels, |s| s.value += v);
+    /// Add to a counter.
+    pub fn add(&self, metric: &'static Metric, values: &[&str], v: f64) {
+        debug_assert_eq!(metric.kind, MetricKind::Counter, "{}", metric.name);
+        self.with_series(metric, values, |s| s.value += v);
     }
 
-    pub fn gauge_set(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&str, &str)],
-        v: f64,
-    ) {
-        self.with_series(name, help, Kind::Gauge, labels, |s| s.value = v);
+    /// Set a gauge.
+    pub fn set(&self, metric: &'static Metric, values: &[&str], v: f64) {
+        debug_assert_eq!(metric.kind, MetricKind::Gauge, "{}", metric.name);
+        self.with_series(metric, values, |s| s.value = v);
     }
 
-    pub fn observe(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)], v: f64) {
-        self.with_series(name, help, Kind::Histogram, labels, |s| {
+    /// Record one observation of a histogram.
+    pub fn observe(&self, metric: &'static Metric, values: &[&str], v: f64) {
+        debug_assert_eq!(metric.kind, MetricKind::Histogram, "{}", metric.name);
+        self.with_series(metric, values, |s| {
             if s.buckets.is_empty() {
                 s.buckets = vec![0; DURATION_BUCKETS.len()];
             }
@@ -160,20 +185,20 @@ impl Registry {
         });
     }
 
-    /// Prometheus text exposition format 0.0.4.
+    /// Prometheus text exposition format 0.0.4: every family recorded so
+    /// far (a registered family with no series yet is left out).
     pub fn render(&self) -> String {
         let families = self.families.lock().expect("metrics lock");
         let mut out = String::new();
         for (name, family) in families.iter() {
-            let kind = match family.kind {
-                Kind::Counter => "counter",
-                Kind::Gauge => "gauge",
-                Kind::Histogram => "histogram",
-            };
-            let _ = writeln!(out, "# HELP {name} {}", family.help);
-            let _ = writeln!(out, "# TYPE {name} {kind}");
+            if family.series.is_empty() {
+                continue;
+            }
+            let kind = family.metric.kind;
+            let _ = writeln!(out, "# HELP {name} {}", family.metric.help);
+            let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
             for (labels, s) in &family.series {
-                if family.kind != Kind::Histogram {
+                if kind != MetricKind::Histogram {
                     let _ = writeln!(out, "{name}{labels} {}", s.value);
                     continue;
                 }
@@ -191,17 +216,63 @@ impl Registry {
     }
 }
 
+/// Register `metric` unless its name is there already with the same
+/// definition.
+fn register(
+    families: &mut BTreeMap<&'static str, Family>,
+    metric: &'static Metric,
+) -> Result<(), MetricConflict> {
+    match families.get(metric.name) {
+        Some(family) if family.metric == *metric => Ok(()),
+        Some(family) => Err(MetricConflict {
+            name: metric.name,
+            first: describe(&family.metric),
+            second: describe(metric),
+        }),
+        None => {
+            families.insert(
+                metric.name,
+                Family {
+                    metric: *metric,
+                    series: BTreeMap::new(),
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const XS: Metric = Metric {
+        name: "x_total",
+        kind: MetricKind::Counter,
+        help: "xs",
+        labels: &["kind"],
+    };
+    const DEPTH: Metric = Metric {
+        name: "depth",
+        kind: MetricKind::Gauge,
+        help: "queue depth",
+        labels: &["queue"],
+    };
+    const DURATIONS: Metric = Metric {
+        name: "d_seconds",
+        kind: MetricKind::Histogram,
+        help: "durations",
+        labels: &[],
+    };
+
     #[test]
     fn renders_counters_gauges_and_cumulative_histograms() {
-        let r = Registry::default();
-        r.counter_add("x_total", "xs", &[("kind", "a\"b")], 2.0);
-        r.gauge_set("depth", "queue depth", &[("queue", "ingest")], 7.0);
-        r.observe("d_seconds", "durations", &[], 0.02);
-        r.observe("d_seconds", "durations", &[], 3.0);
+        let r = Registry::with(&[&XS, &DEPTH, &DURATIONS]).unwrap();
+        assert_eq!(r.render(), "", "families without series are left out");
+        r.add(&XS, &["a\"b"], 2.0);
+        r.set(&DEPTH, &["ingest"], 7.0);
+        r.observe(&DURATIONS, &[], 0.02);
+        r.observe(&DURATIONS, &[], 3.0);
         let text = r.render();
         assert!(
             text.contains("# TYPE x_total counter\nx_total{kind=\"a\\\"b\"} 2\n"),
@@ -213,5 +284,25 @@ mod tests {
         assert!(text.contains("d_seconds_bucket{le=\"5\"} 2"));
         assert!(text.contains("d_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("d_seconds_count 2"));
+    }
+
+    #[test]
+    fn a_name_registered_twice_with_another_type_is_refused() {
+        const AS_GAUGE: Metric = Metric {
+            name: "x_total",
+            kind: MetricKind::Gauge,
+            help: "xs",
+            labels: &["kind"],
+        };
+        let conflict = Registry::with(&[&XS, &AS_GAUGE]).err().expect("refused");
+        assert_eq!(conflict.name, "x_total");
+        assert!(conflict.to_string().contains("counter") && conflict.to_string().contains("gauge"));
+        // The same definition twice is one metric.
+        assert!(Registry::with(&[&XS, &XS]).is_ok());
+        // Recorded outside the catalogue under a taken name: dropped, not
+        // merged into the other family.
+        let r = Registry::with(&[&XS]).unwrap();
+        r.set(&AS_GAUGE, &["a"], 1.0);
+        assert_eq!(r.render(), "");
     }
 }
