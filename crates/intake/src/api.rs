@@ -1,18 +1,18 @@
-//! The HTTP contract: the types every route reads and writes, and the
-//! OpenAPI 3.1 document generated from them and from the job contracts
-//! (`atelier_jobs::contract`). Served at `GET /openapi.json` and committed
-//! as `openapi.json` (a test keeps the two equal).
+//! The HTTP contract: the types every route reads and writes, with their
+//! schemas (derived from the same types serde uses, and per job kind from
+//! the kinds' contracts, `atelier_jobs::kind_contracts`). The document is
+//! assembled in `openapi.rs` and `router.rs`.
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use atelier_jobs::contract::{Schemas, kind_contracts};
-use atelier_jobs::{ErrorBody, JobKind, JobStatus, ModelRef};
+use atelier_jobs::{
+    ErrorBody, IdempotencyKey, JobKind, JobStatus, ModelRef, Priority, Schemas, UserId,
+    kind_contracts,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{AdditionalProperties, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{AllOfBuilder, ObjectBuilder, OneOfBuilder, OpenApi as Document, Ref, RefOr};
-use utoipa::{OpenApi, PartialSchema, ToSchema};
+use utoipa::openapi::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 /// Every failed response.
@@ -35,14 +35,15 @@ pub struct UploadCreated {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    /// Parsed after the body, so an unknown kind is `job.unknown_kind`.
     pub kind: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub input: serde_json::Value,
     #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// 0–9, higher runs first within the queue; default 5.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Higher runs first within the queue; default 5.
     #[serde(default)]
-    pub priority: Option<u8>,
+    pub priority: Option<Priority>,
     /// E-mail this address once when the job ends.
     #[serde(default)]
     pub notify: Option<Notify>,
@@ -78,11 +79,9 @@ pub struct JobCost {
 #[schema(as = JobViewBase)]
 pub struct JobView {
     pub job_id: Uuid,
-    #[schema(value_type = JobKind)]
-    pub kind: String,
+    pub kind: JobKind,
     pub user_id: String,
-    #[schema(value_type = JobStatus)]
-    pub status: String,
+    pub status: JobStatus,
     /// 0–100.
     pub progress: i16,
     pub attempts: i32,
@@ -130,7 +129,7 @@ pub struct CancelAnswer {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    pub user_id: String,
+    pub user_id: UserId,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,7 +154,7 @@ pub struct SimilarRequest {
     pub k: Option<usize>,
     /// Only this user's items.
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -333,34 +332,12 @@ impl PartialSchema for JobSubmission {
                 .title(Some(contract.kind.as_str()))
                 .property("kind", kind_constant(contract.kind))
                 .required("kind")
-                .property(
-                    "user_id",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .pattern(Some("^[A-Za-z0-9_.@:+-]{1,128}$"))
-                        .description(Some("The platform's own end-user id (not `.` or `..`)")),
-                )
+                .property("user_id", reference("UserId"))
                 .required("user_id")
                 .property("input", reference(&contract.input))
                 .required("input")
-                .property(
-                    "idempotency_key",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .min_length(Some(1))
-                        .max_length(Some(255))
-                        .description(Some(
-                            "The same key (per client) answers as the first call did",
-                        )),
-                )
-                .property(
-                    "priority",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(0))
-                        .maximum(Some(9))
-                        .description(Some("Higher runs first within the queue; default 5")),
-                )
+                .property("idempotency_key", reference("IdempotencyKey"))
+                .property("priority", reference("Priority"))
                 .property("notify", reference("Notify"))
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)));
             variants = variants.item(variant);
@@ -373,6 +350,9 @@ impl ToSchema for JobSubmission {
     fn schemas(out: &mut Schemas) {
         kind_contracts(out);
         out.push(("Notify".into(), Notify::schema()));
+        out.push(("UserId".into(), UserId::schema()));
+        out.push(("IdempotencyKey".into(), IdempotencyKey::schema()));
+        out.push(("Priority".into(), Priority::schema()));
     }
 }
 
@@ -435,231 +415,5 @@ impl ToSchema for OperatorJobViewSchema {
     fn schemas(out: &mut Schemas) {
         out.push(("JobView".into(), JobViewSchema::schema()));
         JobViewSchema::schemas(out);
-    }
-}
-
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, openapi: &mut Document) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let bearer = |what: &str| {
-            let mut http = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
-            http.description = Some(what.to_owned());
-            SecurityScheme::Http(http)
-        };
-        components.add_security_scheme(
-            "api_key",
-            bearer("An API key (`intake.api_keys`): its client's jobs, uploads and events"),
-        );
-        components.add_security_scheme(
-            "operator_key",
-            bearer("An operator key (`intake.operator_keys`): every client's jobs and queues"),
-        );
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "atelier intake",
-        description = "Uploads, typed jobs, their results and events, and the operators' \
-                       queue controls. Every failed response is `{\"error\": {\"code\", \
-                       \"message\"}}`; each response lists the codes it may carry, and the \
-                       `ErrorCode` schema gives every code's HTTP status."
-    ),
-    paths(
-        crate::routes::uploads::create,
-        crate::routes::jobs::submit,
-        crate::routes::jobs::show,
-        crate::routes::jobs::cancel,
-        crate::routes::events::issue_token,
-        crate::routes::events::socket,
-        crate::routes::search::similar,
-        crate::routes::queues::list,
-        crate::routes::queues::show,
-        crate::routes::queues::pause,
-        crate::routes::queues::resume,
-        crate::routes::queues::dead_list,
-        crate::routes::queues::dead_retry,
-        crate::routes::queues::dead_purge,
-        crate::routes::jobs::operator_show,
-        crate::routes::jobs::operator_cancel,
-        crate::routes::ops::health,
-        crate::routes::objects::read,
-        crate::routes::ops::healthz,
-        crate::routes::ops::readyz,
-        crate::routes::ops::metrics,
-        crate::routes::ops::openapi_json,
-    ),
-    components(schemas(atelier_jobs::EventEnvelopeSchema, atelier_jobs::ErrorCode, CancelAnswer)),
-    modifiers(&Security),
-    tags(
-        (name = "jobs", description = "Uploads, jobs and their results (API keys)"),
-        (name = "events", description = "End users' events over WebSocket"),
-        (name = "search", description = "Similarity search over stored embeddings"),
-        (name = "operators", description = "Queues and any client's jobs (operator keys)"),
-        (name = "probes", description = "Health, readiness, metrics and this document"),
-    )
-)]
-struct ApiDoc;
-
-/// Responses every operation of a kind gives whatever its handler does: the
-/// bounds on every non-probe route, authentication and rate limits where
-/// they apply, and the refusals of a JSON body.
-fn common_responses(path: &str, operation: &serde_json::Value) -> Vec<(u16, &'static str)> {
-    let tags = operation["tags"].as_array();
-    if tags.is_some_and(|t| t.iter().any(|t| t == "probes")) {
-        return Vec::new();
-    }
-    let mut out = vec![(408, "request.timeout"), (503, "intake.busy")];
-    if operation.get("security").is_some() {
-        out.extend([
-            (401, "auth.missing_api_key"),
-            (401, "auth.invalid_api_key"),
-            (403, "auth.forbidden"),
-            (429, "rate.limited"),
-        ]);
-    }
-    if matches!(path, "/v1/events" | "/objects/{key}") {
-        out.push((429, "rate.limited"));
-    }
-    // Every JSON body is read and parsed the same way.
-    if operation["requestBody"]["content"]
-        .get("application/json")
-        .is_some()
-    {
-        out.extend([
-            (400, "request.malformed_json"),
-            (413, "request.too_large"),
-            (422, "request.invalid"),
-        ]);
-    }
-    out
-}
-
-/// Add `code` to the operation's response for `status`: a new error
-/// response, or the code appended to an existing one (whose body may then
-/// be an error too).
-fn add_response(operation: &mut serde_json::Value, status: u16, code: &str) {
-    use serde_json::json;
-    let error = json!({"$ref": "#/components/schemas/ErrorResponse"});
-    let responses = &mut operation["responses"];
-    let key = status.to_string();
-    let named = format!("`{code}`");
-    match responses.get_mut(&key) {
-        None => {
-            responses[&key] = json!({
-                "description": named,
-                "content": {"application/json": {"schema": error}},
-            });
-        }
-        Some(response) => {
-            let description = response["description"].as_str().unwrap_or("").to_owned();
-            if !description.contains(&named) {
-                response["description"] = json!(format!("{description}; {named}"));
-            }
-            let schema = &mut response["content"]["application/json"]["schema"];
-            if *schema != error {
-                *schema = json!({"oneOf": [schema.take(), error]});
-            }
-        }
-    }
-}
-
-/// The document, built once: generated from the types, then the
-/// middleware's responses added to every operation.
-pub fn document() -> &'static serde_json::Value {
-    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        doc.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
-        let mut doc = serde_json::to_value(doc).expect("the document serialises");
-        let paths = doc["paths"].as_object_mut().expect("paths");
-        for (path, item) in paths.iter_mut() {
-            for operation in item.as_object_mut().expect("path item").values_mut() {
-                for (status, code) in common_responses(path, operation) {
-                    add_response(operation, status, code);
-                }
-            }
-        }
-        doc
-    })
-}
-
-/// The document as committed and served: pretty JSON, a final newline.
-pub fn document_json() -> &'static str {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        let mut text = serde_json::to_string_pretty(document()).expect("the document serialises");
-        text.push('\n');
-        text
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The committed `openapi.json` is the generated one. After changing a
-    /// wire type: `ATELIER_WRITE_OPENAPI=1 cargo test -p atelier-intake openapi`.
-    #[test]
-    fn the_committed_openapi_document_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
-        let generated = document_json();
-        if std::env::var_os("ATELIER_WRITE_OPENAPI").is_some() {
-            std::fs::write(path, generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "openapi.json is stale: run ATELIER_WRITE_OPENAPI=1 cargo test -p atelier-intake openapi"
-        );
-    }
-
-    #[test]
-    fn every_reference_resolves_and_every_kind_has_its_result() {
-        let doc = document();
-        assert_eq!(doc["openapi"], "3.1.0");
-        let schemas = doc["components"]["schemas"].as_object().unwrap();
-        let text = doc.to_string();
-        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = &piece[..piece.find('"').unwrap()];
-            assert!(
-                schemas.contains_key(name),
-                "{name} is referenced, not defined"
-            );
-        }
-        let view = &schemas["JobView"]["oneOf"];
-        let kinds: Vec<&str> = view
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| {
-                v["allOf"][1]["properties"]["kind"]["enum"][0]
-                    .as_str()
-                    .unwrap()
-            })
-            .collect();
-        let all: Vec<&str> = JobKind::ALL
-            .into_iter()
-            .chain(JobKind::TEST)
-            .map(JobKind::as_str)
-            .collect();
-        assert_eq!(kinds, all);
-        let ids: Vec<&str> = doc["paths"]
-            .as_object()
-            .unwrap()
-            .values()
-            .flat_map(|item| item.as_object().unwrap().values())
-            .map(|op| op["operationId"].as_str().unwrap())
-            .collect();
-        let unique: std::collections::HashSet<&&str> = ids.iter().collect();
-        assert_eq!(unique.len(), ids.len(), "operation ids repeat: {ids:?}");
-        // Every code, with its status.
-        let codes = schemas["ErrorCode"]["oneOf"].as_array().unwrap();
-        assert_eq!(codes.len(), atelier_jobs::ErrorCode::ALL.len());
-        assert_eq!(codes[0]["description"], "In a failed job's `error` only");
     }
 }

@@ -1,9 +1,6 @@
-//! API keys for platforms, short-lived signed tokens for their end users.
+//! API keys for platforms, short-lived signed tokens for their end users
+//! (the middleware that checks them is `guard.rs`).
 use atelier_config::Secret;
-use atelier_jobs::ErrorCode;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -11,9 +8,6 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::AppState;
-use crate::error::ApiError;
 
 /// The API client a request came from: the client the key names
 /// (`CLIENT:KEY` in `intake.api_keys`), or an id derived from a bare key.
@@ -58,138 +52,6 @@ impl ApiKeys {
     }
 }
 
-fn bearer(request: &Request) -> Result<&str, ApiError> {
-    let value = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::AuthMissingApiKey,
-                "missing Authorization: Bearer <api key>",
-            )
-        })?;
-    Ok(value.strip_prefix("Bearer ").unwrap_or("").trim())
-}
-
-/// Take a token from `id`'s bucket in `limiter`, or 429 with
-/// `Retry-After`. When Redis cannot answer, the request goes through: a
-/// limiter outage must not become an API outage.
-async fn admit(limiter: &atelier_queue::RateLimiter, id: &str) -> Result<(), ApiError> {
-    match limiter.admit(id).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(wait)) => Err(ApiError::rate_limited(wait)),
-        Err(error) => {
-            tracing::warn!(%error, "rate limiter unavailable; admitting");
-            Ok(())
-        }
-    }
-}
-
-/// The client's address: the last entry of `intake.client_address_header`
-/// when a trusted balancer sets one, else the connection's peer.
-pub fn client_address(state: &AppState, request: &Request) -> Option<String> {
-    if let Some(header) = &state.config.intake.client_address_header {
-        return request
-            .headers()
-            .get(header.as_str())
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-    }
-    request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-}
-
-/// Take a token from the address's bucket (none known: nothing to limit).
-async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), ApiError> {
-    match address {
-        Some(address) => admit(&state.address_limiter, address).await,
-        None => Ok(()),
-    }
-}
-
-/// The presented key; without one, the 401 after spending from the
-/// address's bucket (or its 429).
-async fn presented(
-    state: &AppState,
-    bearer: Result<&str, ApiError>,
-    address: Option<&str>,
-) -> Result<String, ApiError> {
-    match bearer {
-        Ok(key) => Ok(key.to_owned()),
-        Err(missing) => {
-            limit_address(state, address).await?;
-            Err(missing)
-        }
-    }
-}
-
-/// Middleware for the routes anyone can reach (`/v1/events`, `/objects`):
-/// the per-address limit.
-pub async fn limit_by_address(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let address = client_address(&state, &request);
-    limit_address(&state, address.as_deref()).await?;
-    Ok(next.run(request).await)
-}
-
-/// `/v1` middleware: `Authorization: Bearer <api key>` or 401; then the
-/// key's rate limit. A failed attempt spends from the address's bucket:
-/// guessing keys is limited per address, then answered 429.
-pub async fn require_api_key(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let address = client_address(&state, &request);
-    let key = presented(&state, bearer(&request), address.as_deref()).await?;
-    let key = key.as_str();
-    let Some(client) = state.api_keys.check(key) else {
-        limit_address(&state, address.as_deref()).await?;
-        return Err(if state.operator_keys.check(key).is_some() {
-            ApiError::new(ErrorCode::AuthForbidden, "operator keys do not submit jobs")
-        } else {
-            ApiError::new(ErrorCode::AuthInvalidApiKey, "invalid api key")
-        });
-    };
-    admit(&state.limiter, &client.0).await?;
-    request.extensions_mut().insert(client);
-    Ok(next.run(request).await)
-}
-
-/// Operator routes (`/v1/queues…`): an operator key, or 401/403.
-pub async fn require_operator_key(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let address = client_address(&state, &request);
-    let key = presented(&state, bearer(&request), address.as_deref()).await?;
-    let key = key.as_str();
-    let Some(operator) = state.operator_keys.check(key) else {
-        limit_address(&state, address.as_deref()).await?;
-        if state.api_keys.check(key).is_some() {
-            return Err(ApiError::new(
-                ErrorCode::AuthForbidden,
-                "this route needs an operator key",
-            ));
-        }
-        return Err(ApiError::new(
-            ErrorCode::AuthInvalidApiKey,
-            "invalid api key",
-        ));
-    };
-    admit(&state.limiter, &operator.0).await?;
-    Ok(next.run(request).await)
-}
-
 #[derive(Serialize, Deserialize)]
 struct Claims {
     /// Client id.
@@ -203,15 +65,17 @@ struct Claims {
 /// Signs and checks end-user WebSocket tokens: `base64(claims).base64(hmac)`.
 pub struct Tokens {
     secret: Vec<u8>,
-    ttl: std::time::Duration,
+    ttl: chrono::Duration,
 }
 
 impl Tokens {
-    pub fn new(secret: &Secret, ttl: std::time::Duration) -> Self {
-        Tokens {
+    /// Tokens that live `ttl` (refused when no date could hold it; the
+    /// config bounds `intake.token_ttl` well within).
+    pub fn new(secret: &Secret, ttl: std::time::Duration) -> Result<Self, chrono::OutOfRangeError> {
+        Ok(Tokens {
             secret: secret.expose().as_bytes().to_vec(),
-            ttl,
-        }
+            ttl: chrono::Duration::from_std(ttl)?,
+        })
     }
 
     fn mac(&self, payload: &str) -> Vec<u8> {
@@ -221,7 +85,7 @@ impl Tokens {
     }
 
     pub fn issue(&self, client: &ClientId, user_id: &str) -> (String, DateTime<Utc>) {
-        let expires = Utc::now() + chrono::Duration::from_std(self.ttl).expect("ttl fits");
+        let expires = Utc::now() + self.ttl;
         let claims = Claims {
             c: client.0.clone(),
             u: user_id.to_owned(),
@@ -285,7 +149,7 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_reject_tampering_and_expiry() {
-        let tokens = Tokens::new(&Secret::new("s"), std::time::Duration::from_secs(60));
+        let tokens = Tokens::new(&Secret::new("s"), std::time::Duration::from_secs(60)).unwrap();
         let client = ClientId("client-x".into());
         let (token, _) = tokens.issue(&client, "u1");
         assert_eq!(tokens.verify(&token), Some((client.clone(), "u1".into())));
@@ -293,9 +157,9 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(br#"{"c":"client-x","u":"u2","e":99999999999}"#);
         assert!(tokens.verify(&format!("{forged}.{sig}")).is_none());
         assert!(tokens.verify(payload).is_none());
-        let other = Tokens::new(&Secret::new("t"), std::time::Duration::from_secs(60));
+        let other = Tokens::new(&Secret::new("t"), std::time::Duration::from_secs(60)).unwrap();
         assert!(other.verify(&token).is_none());
-        let expired = Tokens::new(&Secret::new("s"), std::time::Duration::ZERO);
+        let expired = Tokens::new(&Secret::new("s"), std::time::Duration::ZERO).unwrap();
         let (token, _) = expired.issue(&client, "u1");
         assert!(tokens.verify(&token).is_none());
     }

@@ -1,6 +1,6 @@
 //! The outbox relay: pushes jobs that were recorded but never confirmed as
 //! enqueued (the intake died, or Redis refused the push).
-use crate::AppState;
+use crate::state::AppState;
 
 /// One pass; returns how many jobs were pushed.
 pub async fn relay_once(state: &AppState) -> Result<usize, atelier_db::DbError> {
@@ -8,15 +8,14 @@ pub async fn relay_once(state: &AppState) -> Result<usize, atelier_db::DbError> 
     let pending = atelier_db::jobs::unenqueued(&state.pool, grace, 500).await?;
     let mut pushed = 0;
     for job in &pending {
-        if crate::submit::enqueue(state, job).await {
+        if crate::jobs::enqueue(state, job).await {
             pushed += 1;
         }
     }
     if pushed > 0 {
         tracing::info!(pushed, "outbox relay enqueued recorded jobs");
-        state.metrics.counter_add(
-            "atelier_outbox_relayed_total",
-            "Jobs pushed to their queue by the outbox relay",
+        state.metrics.add(
+            &atelier_telemetry::metrics::OUTBOX_RELAYED,
             &[],
             pushed as f64,
         );

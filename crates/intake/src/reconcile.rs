@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use atelier_db::JobRow;
-use atelier_jobs::{ErrorCode, EventType, JobKind, JobStatus, QueueMessage};
+use atelier_jobs::{Ended, ErrorBody, ErrorCode, QueueMessage};
 use atelier_queue::{Presence, RoleLock};
 
-use crate::AppState;
+use crate::state::AppState;
 
 const PAGE: i64 = 500;
 /// Rows looked at per pass at most; the rest wait for the next pass.
@@ -67,18 +67,9 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<Option<Reconcile
         );
     }
     let m = &state.metrics;
-    m.counter_add(
-        "atelier_reconciled_jobs_total",
-        "Jobs the reconciler repaired, by action",
-        &[("action", "repushed")],
-        done.repushed as f64,
-    );
-    m.counter_add(
-        "atelier_reconciled_jobs_total",
-        "Jobs the reconciler repaired, by action",
-        &[("action", "dead")],
-        done.dead as f64,
-    );
+    let repaired = &atelier_telemetry::metrics::RECONCILED_JOBS;
+    m.add(repaired, &["repushed"], done.repushed as f64);
+    m.add(repaired, &["dead"], done.dead as f64);
     Ok(Some(done))
 }
 
@@ -134,21 +125,17 @@ async fn repush(
     queue: &atelier_queue::RedisQueue,
     row: &JobRow,
 ) -> anyhow::Result<bool> {
-    let Ok(kind) = row.kind.parse::<JobKind>() else {
-        tracing::error!(job_id = %row.id, kind = row.kind, "row has an unknown kind");
-        return Ok(false);
-    };
     // The row may have settled since it was read (a worker finishing, a
     // cancel): only a row still unsettled is pushed.
     let Some(current) = atelier_db::jobs::get(&state.pool, row.id).await? else {
         return Ok(false);
     };
-    if JobStatus::parse(&current.status).is_none_or(JobStatus::is_terminal) {
+    if current.status.is_final() {
         return Ok(false);
     }
     let payload = serde_json::to_string(&QueueMessage {
         job_id: row.id,
-        kind,
+        kind: row.kind,
     })?;
     let pushed = queue
         .enqueue_spent(
@@ -159,28 +146,18 @@ async fn repush(
         )
         .await?;
     if pushed {
-        tracing::warn!(job_id = %row.id, queue = queue.name(), status = current.status, attempts = current.attempts,
+        tracing::warn!(job_id = %row.id, queue = queue.name(), status = current.status.as_str(), attempts = current.attempts,
             "job missing from its queue; pushed again");
     }
     Ok(pushed)
 }
 
 async fn record_dead(state: &AppState, row: &JobRow) -> anyhow::Result<()> {
-    let code = ErrorCode::JobWorkerLost;
-    let message = "the job ran out of attempts; its last failure was not recorded in time";
-    atelier_db::jobs::finish_failed(&state.pool, row.id, "dead", code.as_str(), message).await?;
-    let audience = atelier_events::Audience::new(&row.client_id, &row.user_id);
-    let data = atelier_jobs::event_data(&atelier_jobs::FailedData {
-        status: atelier_jobs::JobStatus::Dead,
-        error: atelier_jobs::ErrorBody::new(code, message),
-    });
-    if let Err(error) = state
-        .events
-        .publish(&audience, EventType::JobFailed, row.id, data)
-        .await
-    {
-        tracing::warn!(%error, "dead event not published");
-    }
+    let error = ErrorBody::new(
+        ErrorCode::JobWorkerLost,
+        "the job ran out of attempts; its last failure was not recorded in time",
+    );
+    crate::jobs::end(state, row, Ended::Dead, error).await?;
     Ok(())
 }
 

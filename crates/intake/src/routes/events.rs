@@ -1,7 +1,8 @@
 use std::cmp::Ordering;
 
 use atelier_events::{Audience, compare_ids, parse_id};
-use atelier_jobs::{ErrorCode, EventEnvelope, validate_user_id};
+use atelier_jobs::{ErrorCode, EventEnvelope};
+use atelier_telemetry::metrics;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Request, State};
@@ -12,11 +13,14 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::Params;
-use crate::AppState;
+use utoipa_axum::routes;
+
 use crate::api::{ErrorResponse, TokenIssued, TokenRequest};
 use crate::auth::ClientId;
 use crate::error::ApiError;
+use crate::extract::{Params, json_body};
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 /// Events replayed per round trip to Redis on reconnect.
 const REPLAY_PAGE: usize = 500;
@@ -28,15 +32,14 @@ const REPLAY_PAGE: usize = 500;
     responses(
         (status = 200, description = "A token for this end user's events", body = TokenIssued),
     ))]
-pub(crate) async fn issue_token(
+async fn issue_token(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
 ) -> Result<Json<TokenIssued>, ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
-    let req: TokenRequest = super::json_body(request, limit).await?;
-    validate_user_id(&req.user_id).map_err(|e| ApiError::invalid(e.message))?;
-    let (token, expires_at) = state.tokens.issue(&client, &req.user_id);
+    let req: TokenRequest = json_body(request, limit).await?;
+    let (token, expires_at) = state.tokens.issue(&client, req.user_id.as_str());
     Ok(Json(TokenIssued { token, expires_at }))
 }
 
@@ -68,7 +71,7 @@ pub(crate) struct SocketQuery {
         (status = 422, description = "`request.invalid`: a malformed query or `last_event_id`", body = ErrorResponse),
         (status = 429, description = "`events.too_many_sockets`", body = ErrorResponse),
     ))]
-pub(crate) async fn socket(
+async fn socket(
     State(state): State<AppState>,
     Params(query): Params<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -199,12 +202,7 @@ async fn stream_events(
                 Err(RecvError::Lagged(skipped)) => {
                     // This socket fell behind the live channel: catch up from the log.
                     tracing::debug!(skipped, "event socket lagged; replaying");
-                    state.metrics.counter_add(
-                        "atelier_event_socket_lagged_total",
-                        "Times a socket fell behind the live buffer and replayed the gap from the log",
-                        &[],
-                        1.0,
-                    );
+                    state.metrics.add(&metrics::EVENT_SOCKET_LAGGED, &[], 1.0);
                     let from = last_sent.clone().or_else(|| baseline.clone()).unwrap_or_else(|| "0-0".into());
                     if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
                         return;
@@ -218,12 +216,7 @@ async fn stream_events(
                 }
                 // The live subscription was lost and is back: what was
                 // published meanwhile reached no socket. Replay it.
-                state.metrics.counter_add(
-                    "atelier_event_socket_resubscribed_total",
-                    "Times a socket replayed from its last event after the live subscription came back",
-                    &[],
-                    1.0,
-                );
+                state.metrics.add(&metrics::EVENT_SOCKET_RESUBSCRIBED, &[], 1.0);
                 let Some(from) = last_sent.clone().or_else(|| baseline.clone()) else {
                     continue;
                 };
@@ -305,4 +298,11 @@ async fn replay(
 async fn send(ws: &mut WebSocket, event: &EventEnvelope) -> Result<(), ()> {
     let text = serde_json::to_string(event).map_err(|_| ())?;
     ws.send(Message::Text(text.into())).await.map_err(|_| ())
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Access::Client, routes!(issue_token)),
+        Route::new(Access::Address, routes!(socket)),
+    ]
 }

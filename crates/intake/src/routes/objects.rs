@@ -5,10 +5,13 @@ use axum::http::header;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Params, PathText};
-use crate::AppState;
+use utoipa_axum::routes;
+
 use crate::api::{ErrorResponse, RawBytes};
 use crate::error::ApiError;
+use crate::extract::{Params, PathText};
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -30,7 +33,7 @@ pub(crate) struct Signature {
         (status = 404, description = "`object.not_found`", body = ErrorResponse),
         (status = 503, description = "`storage.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn read(
+async fn read(
     State(state): State<AppState>,
     PathText(key): PathText,
     signature: Result<Params<Signature>, ApiError>,
@@ -64,4 +67,9 @@ pub(crate) async fn read(
         .header(header::CACHE_CONTROL, "private, max-age=300")
         .body(Body::from_stream(chunks))
         .map_err(ApiError::internal)
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    // A key holds `/`: one parameter in the document, a wildcard for axum.
+    vec![Route::new(Access::Address, routes!(read)).matching("/objects/{*key}")]
 }

@@ -5,13 +5,17 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
-use crate::api::{DependencyCheck, Health, Probe};
+use atelier_telemetry::metrics;
+use utoipa_axum::routes;
+
+use crate::api::{DependencyCheck, ErrorResponse, Health, Probe};
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 /// `GET /healthz`: the process is alive.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "probes",
     responses((status = 200, description = "Alive", body = Probe)))]
-pub(crate) async fn healthz() -> Json<Probe> {
+async fn healthz() -> Json<Probe> {
     Json(Probe {
         status: "ok".into(),
     })
@@ -24,7 +28,7 @@ pub(crate) async fn healthz() -> Json<Probe> {
 /// outage must not take every replica out of the load balancer.
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "probes",
     responses((status = 200, description = "This process can serve", body = Probe)))]
-pub(crate) async fn readyz() -> Json<Probe> {
+async fn readyz() -> Json<Probe> {
     Json(Probe {
         status: "ready".into(),
     })
@@ -32,7 +36,7 @@ pub(crate) async fn readyz() -> Json<Probe> {
 
 /// Each dependency's health, checked now (bounded: a dependency that does
 /// not answer within 2 s is down).
-pub(crate) async fn dependencies(state: &AppState) -> Vec<(&'static str, Result<f64, String>)> {
+async fn dependencies(state: &AppState) -> Vec<(&'static str, Result<f64, String>)> {
     async fn timed<F, E>(check: F) -> Result<f64, String>
     where
         F: std::future::Future<Output = Result<(), E>>,
@@ -68,11 +72,11 @@ pub(crate) async fn dependencies(state: &AppState) -> Vec<(&'static str, Result<
     responses(
         (status = 200, description = "Every dependency answered", body = Health),
         (status = 503, description = "`degraded`: a dependency is down", body = Health),
-        (status = 401, description = "`auth.missing_api_key`, `auth.invalid_api_key`", body = crate::api::ErrorResponse),
-        (status = 403, description = "`auth.forbidden`", body = crate::api::ErrorResponse),
-        (status = 429, description = "`rate.limited`", body = crate::api::ErrorResponse),
+        (status = 401, description = "`auth.missing_api_key`, `auth.invalid_api_key`", body = ErrorResponse),
+        (status = 403, description = "`auth.forbidden`", body = ErrorResponse),
+        (status = 429, description = "`rate.limited`", body = ErrorResponse),
     ))]
-pub(crate) async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<AppState>) -> Response {
     let checks = dependencies(&state).await;
     let up = checks.iter().all(|(_, r)| r.is_ok());
     let dependencies: BTreeMap<String, DependencyCheck> = checks
@@ -111,74 +115,34 @@ pub(crate) async fn health(State(state): State<AppState>) -> Response {
     description = "Prometheus text exposition. Served on `intake.metrics_listen` instead \
                    when that is set (then this listener answers 404 `route.not_found`).",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
     for (name, result) in dependencies(&state).await {
-        let l = [("dependency", name)];
-        m.gauge_set(
-            "atelier_dependency_up",
-            "Whether the dependency answered its check at this scrape (1) or not (0)",
-            &l,
+        m.set(
+            &metrics::DEPENDENCY_UP,
+            &[name],
             if result.is_ok() { 1.0 } else { 0.0 },
         );
         if let Ok(seconds) = result {
-            m.gauge_set(
-                "atelier_dependency_check_seconds",
-                "How long the dependency's check took at this scrape",
-                &l,
-                seconds,
-            );
+            m.set(&metrics::DEPENDENCY_CHECK, &[name], seconds);
         }
     }
     for spec in &state.queues_config.queues {
         let Ok(s) = state.queues[&spec.name].stats().await else {
             continue;
         };
-        let l = [("queue", spec.name.as_str())];
-        m.gauge_set(
-            "atelier_queue_depth",
-            "Jobs waiting (ready or in retry backoff)",
-            &l,
-            s.depth() as f64,
-        );
-        m.gauge_set(
-            "atelier_queue_in_flight",
-            "Jobs leased to workers",
-            &l,
-            s.in_flight as f64,
-        );
-        m.gauge_set(
-            "atelier_queue_dead",
-            "Jobs in the dead set",
-            &l,
-            s.dead as f64,
-        );
-        m.gauge_set(
-            "atelier_queue_oldest_age_seconds",
-            "Age of the oldest waiting job",
-            &l,
-            s.oldest_age_ms.unwrap_or(0) as f64 / 1000.0,
-        );
-        m.gauge_set(
-            "atelier_queue_live_workers",
-            "Workers that renewed their leases within the last lease period",
-            &l,
-            s.live_workers as f64,
-        );
+        let q = [spec.name.as_str()];
+        m.set(&metrics::QUEUE_DEPTH, &q, s.depth() as f64);
+        m.set(&metrics::QUEUE_IN_FLIGHT, &q, s.in_flight as f64);
+        m.set(&metrics::QUEUE_DEAD, &q, s.dead as f64);
+        let oldest = s.oldest_age_ms.unwrap_or(0) as f64 / 1000.0;
+        m.set(&metrics::QUEUE_OLDEST_AGE, &q, oldest);
+        m.set(&metrics::QUEUE_LIVE_WORKERS, &q, s.live_workers as f64);
         if let Some(ms) = s.service_time_ms {
-            m.gauge_set(
-                "atelier_queue_service_time_seconds",
-                "Moving average of handler run time",
-                &l,
-                ms / 1000.0,
-            );
+            m.set(&metrics::QUEUE_SERVICE_TIME, &q, ms / 1000.0);
         }
-        m.gauge_set(
-            "atelier_queue_recommended_workers",
-            "Workers needed to clear the backlog within the queue's target latency (scale on this)",
-            &l,
-            f64::from(s.recommendation(spec).workers),
-        );
+        let workers = f64::from(s.recommendation(spec).workers);
+        m.set(&metrics::QUEUE_RECOMMENDED_WORKERS, &q, workers);
         for (outcome, v) in [
             ("completed", s.completed_total),
             ("failed", s.failed_total),
@@ -190,12 +154,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             // current (it stalled past its lease): fencing at work.
             ("stale", s.stale_total),
         ] {
-            m.gauge_set(
-                "atelier_queue_jobs_settled",
-                "Jobs settled since the queue was created, by outcome (cluster-wide, read from Redis)",
-                &[("queue", spec.name.as_str()), ("outcome", outcome)],
-                v as f64,
-            );
+            m.set(&metrics::QUEUE_JOBS_SETTLED, &[q[0], outcome], v as f64);
         }
     }
     (
@@ -208,13 +167,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", operation_id = "getOpenApi", tag = "probes",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
-pub(crate) async fn openapi_json() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::api::document_json(),
-    )
-        .into_response()
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Access::Operator, routes!(health)),
+        Route::new(Access::Probe, routes!(healthz)),
+        Route::new(Access::Probe, routes!(readyz)),
+        Route::new(Access::Metrics, routes!(metrics)),
+    ]
 }

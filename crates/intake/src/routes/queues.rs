@@ -8,13 +8,16 @@ use uuid::Uuid;
 
 use atelier_queue::Dead;
 
-use super::{Params, PathText};
-use crate::AppState;
+use utoipa_axum::routes;
+
 use crate::api::{
     DeadJob, DeadList, DeadPurged, DeadRetried, DeadSelection, ErrorResponse, QueueList,
     QueueOverview, QueueSettings, QueueTotals,
 };
 use crate::error::ApiError;
+use crate::extract::{Params, PathText, parse_json, read_body};
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 fn queue<'a>(state: &'a AppState, name: &str) -> Result<&'a RedisQueue, ApiError> {
     state
@@ -68,7 +71,7 @@ async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
         (status = 200, description = "Every queue, in descending priority", body = QueueList),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, ApiError> {
+async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, ApiError> {
     let mut queues = Vec::new();
     for spec in &state.queues_config.queues {
         queues.push(overview(&state.queues[&spec.name]).await?);
@@ -85,7 +88,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<QueueList
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn show(
+async fn show(
     State(state): State<AppState>,
     PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
@@ -101,7 +104,7 @@ pub(crate) async fn show(
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn pause(
+async fn pause(
     State(state): State<AppState>,
     PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
@@ -120,7 +123,7 @@ pub(crate) async fn pause(
         (status = 404, description = "`queue.not_found`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn resume(
+async fn resume(
     State(state): State<AppState>,
     PathText(name): PathText,
 ) -> Result<Json<QueueOverview>, ApiError> {
@@ -147,7 +150,7 @@ pub(crate) struct Limit {
         (status = 422, description = "`request.invalid`: a malformed query (`limit`)", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn dead_list(
+async fn dead_list(
     State(state): State<AppState>,
     PathText(name): PathText,
     Params(limit): Params<Limit>,
@@ -177,12 +180,12 @@ pub(crate) async fn dead_list(
 /// `None` for all of them.
 async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<String>>, ApiError> {
     let limit = state.config.intake.max_json_bytes as usize;
-    let bytes = super::read_body(request, limit, ErrorCode::RequestTooLarge).await?;
+    let bytes = read_body(request, limit, ErrorCode::RequestTooLarge).await?;
     // No body is no selection (refused below, never "all").
     let selection: DeadSelection = if bytes.is_empty() {
         DeadSelection::default()
     } else {
-        super::parse_json(&bytes)?
+        parse_json(&bytes)?
     };
     match (selection.job_ids, selection.all) {
         (Some(_), true) => Err(ApiError::invalid("body: either job_ids or all, not both")),
@@ -205,7 +208,7 @@ async fn selection(state: &AppState, request: Request) -> Result<Option<Vec<Stri
         (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn dead_retry(
+async fn dead_retry(
     State(state): State<AppState>,
     PathText(name): PathText,
     request: Request,
@@ -242,7 +245,7 @@ pub(crate) async fn dead_retry(
         (status = 422, description = "`request.invalid`: an empty body, or both `job_ids` and `all`", body = ErrorResponse),
         (status = 503, description = "`queue.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn dead_purge(
+async fn dead_purge(
     State(state): State<AppState>,
     PathText(name): PathText,
     request: Request,
@@ -258,4 +261,19 @@ pub(crate) async fn dead_purge(
         queue: name,
         purged,
     }))
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    [
+        routes!(list),
+        routes!(show),
+        routes!(pause),
+        routes!(resume),
+        routes!(dead_list),
+        routes!(dead_retry),
+        routes!(dead_purge),
+    ]
+    .into_iter()
+    .map(|operation| Route::new(Access::Operator, operation))
+    .collect()
 }

@@ -8,10 +8,14 @@ use axum::Json;
 use axum::extract::{Request, State};
 use serde_json::Value;
 
-use crate::AppState;
+use utoipa_axum::routes;
+
 use crate::api::{ErrorResponse, SimilarHit, SimilarRequest, SimilarResults};
 use crate::auth::ClientId;
 use crate::error::ApiError;
+use crate::extract::json_body;
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 pub const MAX_K: usize = 100;
 
@@ -26,28 +30,25 @@ pub const MAX_K: usize = 100;
         (status = 422, description = "`request.invalid`, `search.no_embedding`", body = ErrorResponse),
         (status = 503, description = "`search.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn similar(
+async fn similar(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
 ) -> Result<Json<SimilarResults>, ApiError> {
     let started = Instant::now();
     let limit = state.config.intake.max_json_bytes as usize;
-    let req: SimilarRequest = super::json_body(request, limit).await?;
+    let req: SimilarRequest = json_body(request, limit).await?;
     let k = req.k.unwrap_or(10);
     if !(1..=MAX_K).contains(&k) {
         return Err(ApiError::invalid(format!("k: 1 to {MAX_K}")));
     }
-    if let Some(user) = &req.user_id {
-        atelier_jobs::validate_user_id(user).map_err(|e| ApiError::invalid(e.message))?;
-    }
     let (modality, model, vector, exclude) = match (req.job_id, req.text) {
         (Some(job_id), None) => {
-            let job = super::jobs::load(&state, Some(&client), &job_id).await?;
+            let job = crate::jobs::load(&state, Some(&client), &job_id).await?;
             let id = job.id;
             let no_embedding =
                 |why: &str| ApiError::new(ErrorCode::SearchNoEmbedding, format!("job {id} {why}"));
-            if job.kind != JobKind::VisionEmbed.as_str() {
+            if job.kind != JobKind::VisionEmbed {
                 return Err(no_embedding("is not a vision.embed job"));
             }
             // A cached answer points at the job whose row holds the vector.
@@ -115,7 +116,7 @@ pub(crate) async fn similar(
             (&model.0, &model.1),
             &vector,
             k,
-            req.user_id.as_deref(),
+            req.user_id.as_ref().map(|u| u.as_str()),
             &exclude,
         )
         .await?;
@@ -138,4 +139,8 @@ pub(crate) async fn similar(
         searched: found.searched,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     }))
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![Route::new(Access::Client, routes!(similar))]
 }

@@ -1,4 +1,4 @@
-use atelier_jobs::{ErrorCode, validate_user_id};
+use atelier_jobs::{ErrorCode, UserId};
 use atelier_storage::StreamError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -7,10 +7,14 @@ use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
-use crate::AppState;
+use utoipa_axum::routes;
+
 use crate::api::{ErrorResponse, RawBytes, UploadCreated};
 use crate::auth::ClientId;
 use crate::error::ApiError;
+use crate::extract::{refuse_declared_over, too_large_error};
+use crate::route::{Access, Route};
+use crate::state::AppState;
 
 /// Why an upload's body stopped.
 enum BodyError {
@@ -55,20 +59,18 @@ fn paced(
         (status = 422, description = "`request.invalid`", body = ErrorResponse),
         (status = 503, description = "`intake.busy`, `storage.unavailable`, `database.unavailable`", body = ErrorResponse),
     ))]
-pub(crate) async fn create(
+async fn create(
     State(state): State<AppState>,
     Extension(client): Extension<ClientId>,
     request: Request,
 ) -> Result<(StatusCode, Json<UploadCreated>), ApiError> {
-    let user_id = request
+    let user_id: UserId = request
         .headers()
         .get("x-user-id")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::UploadMissingUser, "header X-User-Id is required")
-        })?;
-    validate_user_id(&user_id).map_err(|e| ApiError::invalid(e.message))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::UploadMissingUser, "header X-User-Id is required"))?
+        .parse()
+        .map_err(|e: atelier_jobs::ValidationError| ApiError::invalid(e.message))?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -78,7 +80,7 @@ pub(crate) async fn create(
         .take(128)
         .collect::<String>();
     let limit = state.config.intake.max_upload_bytes;
-    super::refuse_declared_over(&request, limit, ErrorCode::UploadTooLarge)?;
+    refuse_declared_over(&request, limit, ErrorCode::UploadTooLarge)?;
     // A slot among the uploads streamed at once, else 503 once the wait is
     // over: memory stays bounded however many clients upload.
     let wait = state.config.intake.upload_slot_wait.get();
@@ -96,7 +98,7 @@ pub(crate) async fn create(
         .put_stream(&key, &content_type, body, limit)
         .await
         .map_err(|e| match e {
-            StreamError::TooLarge(_) => super::too_large_error(limit, ErrorCode::UploadTooLarge),
+            StreamError::TooLarge(_) => too_large_error(limit, ErrorCode::UploadTooLarge),
             StreamError::Source(BodyError::Idle) => {
                 ApiError::timeout(format!("the upload sent nothing for {} s", idle.as_secs()))
             }
@@ -111,7 +113,7 @@ pub(crate) async fn create(
         &atelier_db::NewUpload {
             id: upload_id,
             client_id: &client.0,
-            user_id: &user_id,
+            user_id: user_id.as_str(),
             content_type: &content_type,
             bytes,
             sha256: &sha256,
@@ -119,7 +121,7 @@ pub(crate) async fn create(
         },
     )
     .await?;
-    tracing::info!(%upload_id, user_id, bytes, "upload stored");
+    tracing::info!(%upload_id, %user_id, bytes, "upload stored");
     Ok((
         StatusCode::CREATED,
         Json(UploadCreated {
@@ -128,4 +130,8 @@ pub(crate) async fn create(
             sha256,
         }),
     ))
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![Route::new(Access::Client, routes!(create))]
 }

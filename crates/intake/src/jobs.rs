@@ -1,0 +1,310 @@
+//! Jobs as the intake handles them, whatever route asks: submission
+//! (check, record, enqueue), finding a job for its client, its view with
+//! signed URLs, cancellation, and ending a job no run holds.
+//!
+//! Architecture invariant: a job is recorded in Postgres before it is pushed
+//! to Redis, and the push is idempotent by job id. A crash between the two
+//! leaves a row with `enqueued_at IS NULL`, which the outbox relay pushes; a
+//! duplicate push of a job already queued is a no-op, and a redelivery of a
+//! finished job is acknowledged without running it again.
+use atelier_db::{JobRow, NewJob, Submission};
+use atelier_jobs::{
+    CONTRACT_VERSION, Ended, ErrorBody, ErrorCode, EventType, FailedData, JobKind, JobSpec,
+    JobStatus, QueueMessage,
+};
+use atelier_telemetry::metrics;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::api::{CancelAnswer, CancelState, JobAccepted, JobView, SubmitRequest};
+use crate::auth::ClientId;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Check a submission, record it and push it to its queue. A repeated
+/// idempotency key answers with the first job and its current status.
+pub(crate) async fn submit(
+    state: &AppState,
+    client: &ClientId,
+    req: SubmitRequest,
+) -> Result<JobAccepted, ApiError> {
+    let kind = accepted_kind(state, &req.kind)?;
+    let notify_email = match &req.notify {
+        Some(notify) => Some(notify_address(kind, &notify.email)?),
+        None => None,
+    };
+    let priority = req.priority.unwrap_or_default();
+    // What the client sent, to tell a retry from a conflicting reuse of
+    // the same idempotency key.
+    let request_hash = hex::encode(Sha256::digest(
+        format!(
+            "{kind}\n{}\n{priority}\n{}\n{}",
+            req.user_id,
+            req.input,
+            notify_email.unwrap_or("")
+        )
+        .as_bytes(),
+    ));
+    let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
+    for upload_id in spec.upload_ids() {
+        let upload = atelier_db::uploads::get(&state.pool, upload_id).await?;
+        let owned =
+            upload.is_some_and(|u| u.client_id == client.0 && u.user_id == req.user_id.as_str());
+        if !owned {
+            return Err(ApiError::new(
+                ErrorCode::UploadNotFound,
+                format!("upload {upload_id} not found for this user"),
+            ));
+        }
+    }
+    // Ids the job will write under are fixed now, so every run writes the same keys.
+    spec.assign_ids(&mut Uuid::new_v4);
+    let queue = queue_for(state, kind)?;
+    let notify_queue = match notify_email {
+        Some(_) => Some(queue_for(state, JobKind::NotifyEmail)?),
+        None => None,
+    };
+    let submission = atelier_db::jobs::submit(
+        &state.pool,
+        NewJob {
+            id: Uuid::new_v4(),
+            kind,
+            contract_version: CONTRACT_VERSION as i32,
+            queue,
+            client_id: &client.0,
+            user_id: &req.user_id,
+            priority,
+            idempotency_key: req.idempotency_key.as_ref(),
+            request_hash: &request_hash,
+            input: spec.to_json(),
+            notify: notify_email.zip(notify_queue),
+        },
+        // The client's quota of open jobs, counted with the insert.
+        i64::from(state.config.intake.max_open_jobs_per_client),
+    )
+    .await?;
+    let job = match submission {
+        Submission::Created(job) => job,
+        Submission::OverQuota => {
+            let mut error = ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "{} jobs of this client are queued or running; submit more as they finish",
+                    state.config.intake.max_open_jobs_per_client
+                ),
+            );
+            error.retry_after = Some(5);
+            return Err(error);
+        }
+        Submission::Existing(job) if job.request_hash != request_hash => {
+            return Err(ApiError::new(
+                ErrorCode::JobIdempotencyConflict,
+                "idempotency_key was already used for a different request",
+            ));
+        }
+        // The same answer as the first time, with the job's current status.
+        Submission::Existing(job) => {
+            return Ok(JobAccepted {
+                job_id: job.id,
+                status: job.status,
+            });
+        }
+    };
+    enqueue(state, &job).await;
+    state
+        .metrics
+        .add(&metrics::JOBS_SUBMITTED, &[kind.as_str()], 1.0);
+    tracing::info!(job_id = %job.id, %kind, queue = job.queue, user_id = job.user_id, "job accepted");
+    Ok(JobAccepted {
+        job_id: job.id,
+        status: JobStatus::Queued,
+    })
+}
+
+/// The kind named, if this deployment accepts it (test-only kinds exist
+/// only where `intake.test_kinds` says so).
+fn accepted_kind(state: &AppState, name: &str) -> Result<JobKind, ApiError> {
+    name.parse()
+        .ok()
+        .filter(|k: &JobKind| !k.is_test() || state.config.intake.test_kinds)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::JobUnknownKind,
+                format!("unknown job kind {name:?}"),
+            )
+        })
+}
+
+fn notify_address(kind: JobKind, email: &str) -> Result<&str, ApiError> {
+    atelier_jobs::validate_email(email)
+        .map_err(|e| ApiError::invalid(format!("notify.email: {}", e.message)))?;
+    if kind == JobKind::NotifyEmail {
+        return Err(ApiError::invalid(
+            "notify: a notify.email job cannot itself be notified",
+        ));
+    }
+    Ok(email)
+}
+
+/// The queue carrying `kind` (`501 job.kind_not_available` when no queue in
+/// queues.toml does: no worker would ever run it).
+fn queue_for(state: &AppState, kind: JobKind) -> Result<&str, ApiError> {
+    state
+        .queues_config
+        .find_for_kind(kind)
+        .map(|q| q.name.as_str())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::JobKindNotAvailable,
+                format!("no queue in queues.toml carries job kind {kind}"),
+            )
+        })
+}
+
+/// Push a recorded job to its queue and mark it enqueued. Errors are
+/// logged, not returned: the outbox relay retries.
+pub(crate) async fn enqueue(state: &AppState, job: &JobRow) -> bool {
+    let message = QueueMessage {
+        job_id: job.id,
+        kind: job.kind,
+    };
+    let payload = serde_json::to_string(&message).expect("queue messages serialise");
+    let Some(queue) = state.queue(&job.queue) else {
+        tracing::error!(job_id = %job.id, queue = job.queue, "recorded job names a queue not in queues.toml");
+        return false;
+    };
+    let priority = job.priority.clamp(0, 9) as u8;
+    if let Err(error) = queue.enqueue(&job.id.to_string(), &payload, priority).await {
+        tracing::warn!(job_id = %job.id, %error, "enqueue failed; the outbox will retry");
+        return false;
+    }
+    if let Err(error) = atelier_db::jobs::mark_enqueued(&state.pool, job.id).await {
+        tracing::warn!(job_id = %job.id, %error, "could not mark enqueued; the outbox will retry");
+    }
+    true
+}
+
+/// The job, if `owner` (None: an operator) may see it.
+pub(crate) async fn load(
+    state: &AppState,
+    owner: Option<&ClientId>,
+    job_id: &str,
+) -> Result<JobRow, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::JobNotFound, "job not found");
+    let id: Uuid = job_id.parse().map_err(|_| not_found())?;
+    atelier_db::jobs::get(&state.pool, id)
+        .await?
+        .filter(|j| owner.is_none_or(|c| j.client_id == c.0))
+        .ok_or_else(not_found)
+}
+
+/// What a client sees of a job: its status, and its result with every
+/// stored object signed afresh.
+pub(crate) async fn view(state: &AppState, job: JobRow) -> Result<JobView, ApiError> {
+    let result = match job.result {
+        Some(mut result) => {
+            sign_objects(state, &mut result).await?;
+            Some(result)
+        }
+        None => None,
+    };
+    let cost = match job.cost {
+        Some(cost) => Some(serde_json::from_value(cost).map_err(ApiError::internal)?),
+        None => None,
+    };
+    Ok(JobView {
+        job_id: job.id,
+        kind: job.kind,
+        user_id: job.user_id,
+        status: job.status,
+        progress: job.progress,
+        attempts: job.attempts,
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+        result,
+        cost,
+        error: job.error,
+    })
+}
+
+/// Give every stored object in a result (an object with `key` and `format`)
+/// a fresh signed `url`.
+async fn sign_objects(state: &AppState, value: &mut Value) -> Result<(), ApiError> {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(key)), true) = (map.get("key"), map.contains_key("format")) {
+                let url = state.storage.signed_url(key).await?;
+                map.insert("url".into(), Value::String(url));
+            }
+            for v in map.values_mut() {
+                Box::pin(sign_objects(state, v)).await?;
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                Box::pin(sign_objects(state, v)).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Cancel a job: a waiting one ends `error` with `job.cancelled` now
+/// ([`CancelState::Done`]); a running one is flagged and stops at its next
+/// stage ([`CancelState::Requested`]); a final one cannot be.
+pub(crate) async fn cancel(state: &AppState, job: JobRow) -> Result<CancelAnswer, ApiError> {
+    let id = job.id;
+    if job.status.is_final() {
+        return Err(ApiError::new(
+            ErrorCode::JobNotCancellable,
+            format!("job is already {}", job.status),
+        ));
+    }
+    let queue = state
+        .queue(&job.queue)
+        .ok_or_else(|| ApiError::internal(format!("job {id} names unknown queue {}", job.queue)))?;
+    let outcome = queue
+        .cancel(&id.to_string())
+        .await
+        .map_err(ApiError::queue_unavailable)?;
+    if outcome == atelier_queue::CancelOutcome::Flagged {
+        return Ok(CancelAnswer {
+            job_id: id,
+            status: JobStatus::Processing,
+            cancel: CancelState::Requested,
+        });
+    }
+    // Removed from the queue, or never pushed (the outbox skips non-queued rows).
+    let error = ErrorBody::new(ErrorCode::JobCancelled, "cancelled by the client");
+    end(state, &job, Ended::Error, error).await?;
+    Ok(CancelAnswer {
+        job_id: id,
+        status: JobStatus::Error,
+        cancel: CancelState::Done,
+    })
+}
+
+/// End a job no run holds (a final row is left alone) and tell its user.
+pub(crate) async fn end(
+    state: &AppState,
+    job: &JobRow,
+    ended: Ended,
+    error: ErrorBody,
+) -> Result<(), atelier_db::DbError> {
+    atelier_db::jobs::finish_failed(&state.pool, job.id, ended, &error).await?;
+    let audience = atelier_events::Audience::new(&job.client_id, &job.user_id);
+    let data = atelier_jobs::event_data(&FailedData {
+        status: ended.status(),
+        error,
+    });
+    if let Err(error) = state
+        .events
+        .publish(&audience, EventType::JobFailed, job.id, data)
+        .await
+    {
+        tracing::warn!(%error, "job.failed event not published");
+    }
+    Ok(())
+}
