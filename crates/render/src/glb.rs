@@ -157,22 +157,18 @@ pub fn write_glb(scene: &Scene) -> Vec<u8> {
         root["images"] = json!(images);
         root["textures"] = json!(textures);
     }
-    let mut json_bytes = serde_json::to_vec(&root).expect("json serialises");
-    while !json_bytes.len().is_multiple_of(4) {
-        json_bytes.push(b' ');
+    // The container (header, padded JSON and BIN chunks) by the `gltf` crate.
+    gltf::binary::Glb {
+        header: gltf::binary::Header {
+            magic: *b"glTF",
+            version: 2,
+            length: 0,
+        },
+        json: serde_json::to_vec(&root).expect("json serialises").into(),
+        bin: Some(w.bin.into()),
     }
-    let total = 12 + 8 + json_bytes.len() + 8 + w.bin.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(json_bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"JSON");
-    out.extend_from_slice(&json_bytes);
-    out.extend_from_slice(&(w.bin.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"BIN\0");
-    out.extend_from_slice(&w.bin);
-    out
+    .to_vec()
+    .expect("a GLB is written to memory")
 }
 
 trait WriteRgba {

@@ -5,9 +5,12 @@
 //! lease) returns the checkpointed state of every finished stage without
 //! running it and resumes at the first unfinished one. A stage whose version
 //! changed is run again, and so is every stage after it.
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use atelier_db::stages::StageRow;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{JobContext, JobFailure};
@@ -49,6 +52,18 @@ pub struct Stages<'c, 'a> {
     declared: Vec<StageSpec>,
     saved: Vec<serde_json::Value>,
     next: usize,
+    /// Each [`timed`](Stages::timed) stage: which attempt ran it and how
+    /// long it took, in order.
+    timed: Vec<(String, u32, u64)>,
+}
+
+/// A timed stage's checkpoint: its output, the attempt that ran it and how
+/// long it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Timed<T> {
+    attempt: u32,
+    ms: u64,
+    out: T,
 }
 
 impl<'a> JobContext<'a> {
@@ -76,6 +91,7 @@ impl<'a> JobContext<'a> {
             declared,
             saved: stored.into_iter().take(keep).map(|s| s.state).collect(),
             next: 0,
+            timed: Vec::new(),
         })
     }
 }
@@ -147,6 +163,50 @@ impl Stages<'_, '_> {
         .await?;
         tracing::info!(stage = name, position = position + 1, of, "stage finished");
         Ok(state)
+    }
+}
+
+impl Stages<'_, '_> {
+    /// [`run`](Self::run) the next stage, noting which attempt ran it and
+    /// how long it took (kept in its checkpoint, so a resumed run reports
+    /// the run that did the work): see [`timings_ms`](Self::timings_ms) and
+    /// [`attempts`](Self::attempts).
+    pub async fn timed<T, F, Fut>(&mut self, name: &str, work: F) -> Result<T, JobFailure>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, JobFailure>>,
+    {
+        let attempt = self.ctx.attempt();
+        let done: Timed<T> = self
+            .run(name, || async move {
+                let start = Instant::now();
+                let out = work().await?;
+                Ok(Timed {
+                    attempt,
+                    ms: start.elapsed().as_millis() as u64,
+                    out,
+                })
+            })
+            .await?;
+        self.timed.push((name.to_owned(), done.attempt, done.ms));
+        Ok(done.out)
+    }
+
+    /// Milliseconds each timed stage took, by name.
+    pub fn timings_ms(&self) -> BTreeMap<String, u64> {
+        self.timed
+            .iter()
+            .map(|(name, _, ms)| (name.clone(), *ms))
+            .collect()
+    }
+
+    /// The attempt that ran each timed stage, by name.
+    pub fn attempts(&self) -> BTreeMap<String, u32> {
+        self.timed
+            .iter()
+            .map(|(name, attempt, _)| (name.clone(), *attempt))
+            .collect()
     }
 }
 

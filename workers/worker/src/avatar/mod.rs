@@ -1,8 +1,10 @@
-//! The avatar pipeline (`avatar.build`, `build.rs`): what it shares across
-//! jobs: the vision models that find and mask the person, the renderer for
-//! the preview still, and the body model with its rig and its girth
-//! calibration (computed once at start-up on generated bodies).
+//! The avatar pipeline (`avatar.build`: `build.rs` sequences the stages of
+//! `stages.rs`), and what it shares across jobs: the vision models that
+//! find and mask the person, the renderer for the preview still, and the
+//! body model with its rig and its girth calibration (computed by the first
+//! avatar job).
 pub mod build;
+mod stages;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

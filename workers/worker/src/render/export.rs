@@ -61,6 +61,19 @@ fn video_size(quality: Quality) -> (u32, u32) {
     }
 }
 
+/// A watermark as asked: the mark, its corner, opacity and width (a share
+/// of the frame's).
+type Watermark = (Mark, Corner, f32, f32);
+
+/// One exported file before it is stored.
+struct Exported {
+    bytes: Vec<u8>,
+    /// Pixels; 0 for a model or a sheet.
+    width: u32,
+    height: u32,
+    content_type: &'static str,
+}
+
 #[async_trait::async_trait]
 impl Handler for Export {
     fn kind(&self) -> JobKind {
@@ -80,144 +93,31 @@ impl Handler for Export {
         let mut timings = Timings::default();
         ctx.report(5, "load").await?;
         let start = Instant::now();
-        let logo = match &input.watermark {
-            Some(w) => {
-                let mark = match (&w.logo, &w.text) {
-                    (Some(upload), _) => {
-                        let (_, bytes) = ctx.owned_upload(*upload).await?;
-                        let max = self.0.config.max_texture_dimension;
-                        Mark::Logo(
-                            ctx.blocking(move || {
-                                Logo::decode(&bytes, max).map_err(|e| {
-                                    JobFailure::abort(
-                                        e.code(),
-                                        format!("input.watermark.logo: {e}"),
-                                    )
-                                })
-                            })
-                            .await?,
-                        )
-                    }
-                    (None, Some(text)) => Mark::Text(text.clone(), w.colour.rgb()),
-                    (None, None) => {
-                        return Err(JobFailure::abort(
-                            ErrorCode::RequestInvalid,
-                            "input.watermark: exactly one of logo and text",
-                        ));
-                    }
-                };
-                Some((mark, corner(w.position), w.opacity, w.width))
-            }
-            None => None,
-        };
+        let mark = self.watermark(ctx, &input).await?;
         let scene = hydrate(ctx, &self.0, &input.design).await?;
         timings.since("load", start);
-        let bg = background(&input.design);
-        let under = flatten_on(&input.design);
-
-        let (bytes, width, height, content_type) = match input.export_type {
+        let out = match input.export_type {
             ExportType::Model => {
                 let glb = ctx
                     .blocking(move || Ok(atelier_render::glb::write_glb(&scene)))
                     .await?;
-                (glb, 0, 0, "model/gltf-binary")
+                Exported {
+                    bytes: glb,
+                    width: 0,
+                    height: 0,
+                    content_type: "model/gltf-binary",
+                }
             }
-            ExportType::Image => {
-                let spec = input
-                    .camera
-                    .clone()
-                    .unwrap_or(CameraSpec::Preset(CameraPreset::Front));
-                let cam = camera(&spec, &scene.bounds, 1.0)?;
-                let size = input.quality.still_size();
-                let frame_spec = FrameSpec {
-                    width: size,
-                    height: size,
-                    camera: cam,
-                    background: bg,
-                    lighting: lighting(&input.design),
-                    quality: render_quality(input.quality),
-                };
-                ctx.report(30, "render").await?;
-                let shared = self.0.clone();
-                let turn = self.0.slot().await;
-                let bytes = ctx
-                    .blocking(move || {
-                        let gpu = shared.renderer.upload(&scene);
-                        let mut frame = shared
-                            .renderer
-                            .render_once(&gpu, &frame_spec)
-                            .map_err(failure)?;
-                        if let Some((mark, corner, opacity, frac)) = &logo {
-                            let sized = mark.sized((size as f32 * frac) as u32);
-                            sized.overlay(&mut frame.rgba, size, size, *corner, *opacity);
-                        }
-                        Ok(encode_still(&frame, format.extension(), under))
-                    })
-                    .await?;
-                drop(turn);
-                let content_type = match format {
-                    ExportFormat::Jpeg => "image/jpeg",
-                    other => atelier_storage::content_type(other.extension()),
-                };
-                (bytes, size, size, content_type)
-            }
-            ExportType::Video => {
-                let (w, h) = video_size(input.quality);
-                let codec = match format {
-                    ExportFormat::Webm => Codec::Vp9,
-                    ExportFormat::Gif => Codec::Gif,
-                    _ => Codec::H264,
-                };
-                let level = level(input.quality);
-                let spec = EncodeSpec {
-                    codec,
-                    width: w,
-                    height: h,
-                    fps: 24,
-                    level,
-                };
-                let shared = self.0.clone();
-                let gpu = ctx
-                    .blocking(move || Ok(shared.renderer.upload(&scene)))
-                    .await?;
-                let watermark = logo.map(|(mark, corner, opacity, frac)| {
-                    (mark.sized((w as f32 * frac) as u32), corner, opacity)
-                });
-                let job = VideoJob {
-                    frames: 72,
-                    design: &input.design,
-                    quality: input.quality,
-                    specs: vec![spec],
-                    watermark,
-                };
-                let encoded = encode_turntable(ctx, &self.0, gpu, job).await?;
-                timings.0.insert("render".into(), encoded.render_ms);
-                timings.0.insert("encode".into(), encoded.encode_ms);
-                let path = &encoded.files[0].0;
-                let data = tokio::fs::read(path).await.map_err(|e| {
-                    JobFailure::retry(ErrorCode::Internal, format!("read output: {e}"))
-                })?;
-                let (ow, oh) = spec.output_size();
-                (data, ow, oh, codec.content_type())
-            }
-            ExportType::Pdf => {
-                ctx.report(30, "render").await?;
-                let size = input.quality.still_size().min(2048);
-                let shared = self.0.clone();
-                let design = input.design.clone();
-                let quality = input.quality;
-                let turn = self.0.slot().await;
-                let pdf = ctx
-                    .blocking(move || sheet(&shared, &design, scene, size, quality))
-                    .await?;
-                drop(turn);
-                (pdf, 0, 0, "application/pdf")
-            }
+            ExportType::Image => self.image(ctx, &input, scene, mark).await?,
+            ExportType::Video => self.video(ctx, &input, scene, mark, &mut timings).await?,
+            ExportType::Pdf => self.pdf(ctx, &input, scene).await?,
         };
         let start = Instant::now();
-        let stored = ctx.put(&key, Bytes::from(bytes), content_type).await?;
+        let stored = ctx
+            .put(&key, Bytes::from(out.bytes), out.content_type)
+            .await?;
         timings.since("store", start);
-        let sized = (width > 0).then_some((width, height));
+        let sized = (out.width > 0).then_some((out.width, out.height));
         let result = serde_json::to_value(ExportResult {
             export_id,
             design_id: input.design.design_id,
@@ -240,6 +140,173 @@ impl Handler for Export {
         .expect("a result always serialises");
         atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
         Ok(result)
+    }
+}
+
+impl Export {
+    /// The watermark asked for: an uploaded logo (decoded within the
+    /// texture bound) or a text.
+    async fn watermark(
+        &self,
+        ctx: &JobContext<'_>,
+        input: &ExportInput,
+    ) -> Result<Option<Watermark>, JobFailure> {
+        let Some(w) = &input.watermark else {
+            return Ok(None);
+        };
+        let mark = match (&w.logo, &w.text) {
+            (Some(upload), _) => {
+                let (_, bytes) = ctx.owned_upload(*upload).await?;
+                let max = self.0.config.max_texture_dimension;
+                Mark::Logo(
+                    ctx.blocking(move || {
+                        Logo::decode(&bytes, max).map_err(|e| {
+                            JobFailure::abort(e.code(), format!("input.watermark.logo: {e}"))
+                        })
+                    })
+                    .await?,
+                )
+            }
+            (None, Some(text)) => Mark::Text(text.clone(), w.colour.rgb()),
+            (None, None) => {
+                return Err(JobFailure::abort(
+                    ErrorCode::RequestInvalid,
+                    "input.watermark: exactly one of logo and text",
+                ));
+            }
+        };
+        Ok(Some((mark, corner(w.position), w.opacity, w.width)))
+    }
+
+    /// A still from the camera asked (`front` by default), watermarked.
+    async fn image(
+        &self,
+        ctx: &JobContext<'_>,
+        input: &ExportInput,
+        scene: atelier_render::Scene,
+        mark: Option<Watermark>,
+    ) -> Result<Exported, JobFailure> {
+        let format = input.format();
+        let spec = input
+            .camera
+            .clone()
+            .unwrap_or(CameraSpec::Preset(CameraPreset::Front));
+        let cam = camera(&spec, &scene.bounds, 1.0)?;
+        let size = input.quality.still_size();
+        let frame_spec = FrameSpec {
+            width: size,
+            height: size,
+            camera: cam,
+            background: background(&input.design),
+            lighting: lighting(&input.design),
+            quality: render_quality(input.quality),
+        };
+        let under = flatten_on(&input.design);
+        ctx.report(30, "render").await?;
+        let shared = self.0.clone();
+        let turn = self.0.slot().await;
+        let bytes = ctx
+            .blocking(move || {
+                let gpu = shared.renderer.upload(&scene);
+                let mut frame = shared
+                    .renderer
+                    .render_once(&gpu, &frame_spec)
+                    .map_err(failure)?;
+                if let Some((mark, corner, opacity, frac)) = &mark {
+                    let sized = mark.sized((size as f32 * frac) as u32);
+                    sized.overlay(&mut frame.rgba, size, size, *corner, *opacity);
+                }
+                Ok(encode_still(&frame, format.extension(), under))
+            })
+            .await?;
+        drop(turn);
+        let content_type = match format {
+            ExportFormat::Jpeg => "image/jpeg",
+            other => atelier_storage::content_type(other.extension()),
+        };
+        Ok(Exported {
+            bytes,
+            width: size,
+            height: size,
+            content_type,
+        })
+    }
+
+    /// A 72-frame turntable in one format, watermarked.
+    async fn video(
+        &self,
+        ctx: &JobContext<'_>,
+        input: &ExportInput,
+        scene: atelier_render::Scene,
+        mark: Option<Watermark>,
+        timings: &mut Timings,
+    ) -> Result<Exported, JobFailure> {
+        let (w, h) = video_size(input.quality);
+        let codec = match input.format() {
+            ExportFormat::Webm => Codec::Vp9,
+            ExportFormat::Gif => Codec::Gif,
+            _ => Codec::H264,
+        };
+        let spec = EncodeSpec {
+            codec,
+            width: w,
+            height: h,
+            fps: 24,
+            level: level(input.quality),
+        };
+        let shared = self.0.clone();
+        let gpu = ctx
+            .blocking(move || Ok(shared.renderer.upload(&scene)))
+            .await?;
+        let watermark = mark.map(|(mark, corner, opacity, frac)| {
+            (mark.sized((w as f32 * frac) as u32), corner, opacity)
+        });
+        let job = VideoJob {
+            frames: 72,
+            design: &input.design,
+            quality: input.quality,
+            specs: vec![spec],
+            watermark,
+        };
+        let encoded = encode_turntable(ctx, &self.0, gpu, job).await?;
+        timings.0.insert("render".into(), encoded.render_ms);
+        timings.0.insert("encode".into(), encoded.encode_ms);
+        let path = &encoded.files[0].0;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| JobFailure::retry(ErrorCode::Internal, format!("read output: {e}")))?;
+        let (width, height) = spec.output_size();
+        Ok(Exported {
+            bytes,
+            width,
+            height,
+            content_type: codec.content_type(),
+        })
+    }
+
+    /// The one-page PDF sheet.
+    async fn pdf(
+        &self,
+        ctx: &JobContext<'_>,
+        input: &ExportInput,
+        scene: atelier_render::Scene,
+    ) -> Result<Exported, JobFailure> {
+        ctx.report(30, "render").await?;
+        let size = input.quality.still_size().min(2048);
+        let shared = self.0.clone();
+        let design = input.design.clone();
+        let quality = input.quality;
+        let turn = self.0.slot().await;
+        let pdf = ctx
+            .blocking(move || sheet(&shared, &design, scene, size, quality))
+            .await?;
+        drop(turn);
+        Ok(Exported {
+            bytes: pdf,
+            width: 0,
+            height: 0,
+            content_type: "application/pdf",
+        })
     }
 }
 
