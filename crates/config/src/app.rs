@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -552,8 +553,116 @@ impl AppConfig {
                 self.models.segmentation
             ));
         }
-        if self.models.max_batch_delay.get() > std::time::Duration::from_secs(1) {
-            return Err("models.max_batch_delay: at most 1s".into());
+        self.check_bounds()
+    }
+
+    /// Every duration and size within the range it makes sense in, so a
+    /// typo (`token_ttl = "9999999999d"`) stops the process at start-up,
+    /// naming the field, instead of overflowing later.
+    fn check_bounds(&self) -> Result<(), String> {
+        const MS: Duration = Duration::from_millis(1);
+        const SEC: Duration = Duration::from_secs(1);
+        const MIN: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        const DAY: Duration = Duration::from_secs(86_400);
+        let (i, w, e) = (&self.intake, &self.worker, &self.events);
+        let durations = [
+            (
+                "storage.signed_url_ttl",
+                self.storage.signed_url_ttl,
+                SEC,
+                7 * DAY,
+            ),
+            ("intake.token_ttl", i.token_ttl, SEC, 30 * DAY),
+            (
+                "intake.upload_slot_wait",
+                i.upload_slot_wait,
+                Duration::ZERO,
+                10 * MIN,
+            ),
+            (
+                "intake.header_timeout",
+                i.header_timeout,
+                100 * MS,
+                10 * MIN,
+            ),
+            (
+                "intake.body_idle_timeout",
+                i.body_idle_timeout,
+                100 * MS,
+                HOUR,
+            ),
+            ("intake.request_timeout", i.request_timeout, SEC, DAY),
+            ("intake.outbox_interval", i.outbox_interval, 10 * MS, HOUR),
+            ("intake.outbox_grace", i.outbox_grace, Duration::ZERO, DAY),
+            (
+                "intake.reconcile_interval",
+                i.reconcile_interval,
+                10 * MS,
+                DAY,
+            ),
+            (
+                "intake.reconcile_after",
+                i.reconcile_after,
+                Duration::ZERO,
+                30 * DAY,
+            ),
+            (
+                "intake.search_idle_eviction",
+                i.search_idle_eviction,
+                SEC,
+                30 * DAY,
+            ),
+            ("worker.max_poll_interval", w.max_poll_interval, MS, MIN),
+            (
+                "worker.shutdown_timeout",
+                w.shutdown_timeout,
+                Duration::ZERO,
+                DAY,
+            ),
+            ("events.retention_age", e.retention_age, SEC, 3650 * DAY),
+            ("events.ping_interval", e.ping_interval, 10 * MS, HOUR),
+            ("events.idle_timeout", e.idle_timeout, 10 * MS, DAY),
+            ("email.timeout", self.email.timeout, SEC, 10 * MIN),
+            (
+                "models.max_batch_delay",
+                self.models.max_batch_delay,
+                Duration::ZERO,
+                SEC,
+            ),
+        ];
+        for (field, value, min, max) in durations {
+            if !(min..=max).contains(&value.get()) {
+                return Err(format!(
+                    "{field}: {value} is outside {} to {}",
+                    HumanDuration(min),
+                    HumanDuration(max)
+                ));
+            }
+        }
+        const MIB: u64 = 1024 * 1024;
+        const GIB: u64 = 1024 * MIB;
+        let sizes = [
+            ("intake.max_upload_bytes", i.max_upload_bytes, 1, 64 * GIB),
+            ("intake.max_json_bytes", i.max_json_bytes, 1024, 64 * MIB),
+            ("media.max_pixels", self.media.max_pixels, 1, 1_000_000_000),
+            (
+                "render.max_model_bytes",
+                self.render.max_model_bytes,
+                1,
+                16 * GIB,
+            ),
+            (
+                "worker.max_rss",
+                w.max_rss.map_or(GIB, |b| b.0),
+                1,
+                1024 * GIB,
+            ),
+        ];
+        for (field, value, min, max) in sizes {
+            if !(min..=max).contains(&value) {
+                return Err(format!("{field}: {value} is outside {min} to {max}"));
+            }
         }
         Ok(())
     }

@@ -21,7 +21,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => n * 86400.0,
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h, d)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    // No bound of its own beyond what a duration can hold: each setting
+    // has its range, checked when the config is validated.
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?}: too long"))
 }
 
 /// A duration written as text in config files.
@@ -80,6 +82,9 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("s").is_err());
+        // Past what a duration holds: an error, not a panic.
+        assert!(parse_duration(&format!("{}d", "9".repeat(30))).is_err());
+        assert!(parse_duration("1.2.3s").is_err());
     }
 
     #[test]

@@ -162,6 +162,56 @@ mod tests {
     }
 
     #[test]
+    fn durations_and_sizes_out_of_range_stop_the_start_naming_the_field() {
+        for (key, value, named) in [
+            // Once a panic at the first token request.
+            (
+                "ATELIER__INTAKE__TOKEN_TTL",
+                "9999999999d",
+                "intake.token_ttl",
+            ),
+            ("ATELIER__INTAKE__TOKEN_TTL", "0s", "intake.token_ttl"),
+            (
+                "ATELIER__STORAGE__SIGNED_URL_TTL",
+                "30d",
+                "storage.signed_url_ttl",
+            ),
+            (
+                "ATELIER__EVENTS__PING_INTERVAL",
+                "0s",
+                "events.ping_interval",
+            ),
+            (
+                "ATELIER__INTAKE__MAX_JSON_BYTES",
+                "10",
+                "intake.max_json_bytes",
+            ),
+            ("ATELIER__WORKER__MAX_RSS", "\"2048GiB\"", "worker.max_rss"),
+        ] {
+            let err = load_app_config(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
+        // Past what a duration can hold: refused while parsing, named.
+        let err = load_app_config(
+            None,
+            env(&[(
+                "ATELIER__INTAKE__TOKEN_TTL",
+                &format!("{}d", "9".repeat(30)),
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("token_ttl") && err.contains("too long"),
+            "{err}"
+        );
+        let cfg = load_app_config(None, env(&[("ATELIER__INTAKE__TOKEN_TTL", "30d")])).unwrap();
+        assert_eq!(cfg.intake.token_ttl.get().as_secs(), 30 * 86_400);
+    }
+
+    #[test]
     fn redacted_dump_hides_secrets() {
         let cfg = load_app_config(
             None,

@@ -118,6 +118,13 @@ impl Client {
     }
 }
 
+/// An answer as the type a table reads (an intake that renamed a field it
+/// reads is an error that says which).
+fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> anyhow::Result<T> {
+    serde_json::from_value(body.clone())
+        .context("the intake's answer is not what this atelier-ctl reads")
+}
+
 fn selection(ids: &[String], all: bool) -> Option<Value> {
     Some(if all {
         json!({"all": true})
@@ -135,32 +142,30 @@ pub async fn main() -> anyhow::Result<()> {
         url: cli.url.clone(),
         key: cli.operator_key.clone(),
     };
-    let (body, view): (Value, fn(&Value) -> String) = match &cli.command {
-        Command::Queues => (
-            client.call(Method::GET, "/v1/queues", None).await?,
-            table::queues,
-        ),
+    let (body, view): (Value, fn(&Value) -> anyhow::Result<String>) = match &cli.command {
+        Command::Queues => (client.call(Method::GET, "/v1/queues", None).await?, |b| {
+            Ok(table::queues(&typed(b)?))
+        }),
         Command::Queue { name } => (
             client
                 .call(Method::GET, &format!("/v1/queues/{name}"), None)
                 .await?,
-            table::pretty,
+            |b| Ok(table::pretty(b)),
         ),
-        Command::Scale => (
-            client.call(Method::GET, "/v1/queues", None).await?,
-            table::scale,
-        ),
+        Command::Scale => (client.call(Method::GET, "/v1/queues", None).await?, |b| {
+            Ok(table::scale(&typed(b)?))
+        }),
         Command::Pause { queue } => (
             client
                 .call(Method::POST, &format!("/v1/queues/{queue}/pause"), None)
                 .await?,
-            table::paused,
+            |b| Ok(table::paused(&typed(b)?)),
         ),
         Command::Resume { queue } => (
             client
                 .call(Method::POST, &format!("/v1/queues/{queue}/resume"), None)
                 .await?,
-            table::paused,
+            |b| Ok(table::paused(&typed(b)?)),
         ),
         Command::Dead { action } => match action {
             DeadAction::List { queue, limit } => (
@@ -171,7 +176,7 @@ pub async fn main() -> anyhow::Result<()> {
                         None,
                     )
                     .await?,
-                table::dead,
+                |b| Ok(table::dead(&typed(b)?)),
             ),
             DeadAction::Retry {
                 queue,
@@ -185,7 +190,7 @@ pub async fn main() -> anyhow::Result<()> {
                         selection(job_ids, *all),
                     )
                     .await?,
-                table::pretty,
+                |b| Ok(table::pretty(b)),
             ),
             DeadAction::Purge {
                 queue,
@@ -199,7 +204,7 @@ pub async fn main() -> anyhow::Result<()> {
                         selection(job_ids, *all),
                     )
                     .await?,
-                table::pretty,
+                |b| Ok(table::pretty(b)),
             ),
         },
         Command::Job { action } => match action {
@@ -207,20 +212,20 @@ pub async fn main() -> anyhow::Result<()> {
                 client
                     .call(Method::GET, &format!("/v1/ops/jobs/{job_id}"), None)
                     .await?,
-                table::pretty,
+                |b| Ok(table::pretty(b)),
             ),
             JobAction::Cancel { job_id } => (
                 client
                     .call(Method::POST, &format!("/v1/ops/jobs/{job_id}/cancel"), None)
                     .await?,
-                table::pretty,
+                |b| Ok(table::pretty(b)),
             ),
         },
     };
     if cli.json {
         println!("{body}");
     } else {
-        print!("{}", view(&body));
+        print!("{}", view(&body)?);
     }
     Ok(())
 }

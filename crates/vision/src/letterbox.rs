@@ -1,5 +1,4 @@
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use crate::resize::{U8x3, bilinear};
 
 /// A region of the photo, in its pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,24 +85,18 @@ pub fn letterbox_tensor(
         .clamp(0.0, (size - 1) as f32);
     let rw = ((visible.w * scale).round() as u32).clamp(1, size - pad_x as u32);
     let rh = ((visible.h * scale).round() as u32).clamp(1, size - pad_y as u32);
-    let src = ImageRef::new(w, h, rgb, PixelType::U8x3).expect("buffer matches its size");
-    let mut dst = Image::new(rw, rh, PixelType::U8x3);
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(
-            f64::from(visible.x),
-            f64::from(visible.y),
-            // In f64 the corner plus the size may round past the edge.
-            f64::from(visible.w).min(f64::from(w) - f64::from(visible.x)),
-            f64::from(visible.h).min(f64::from(h) - f64::from(visible.y)),
-        );
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("same pixel type");
+    let crop = (
+        f64::from(visible.x),
+        f64::from(visible.y),
+        // In f64 the corner plus the size may round past the edge.
+        f64::from(visible.w).min(f64::from(w) - f64::from(visible.x)),
+        f64::from(visible.h).min(f64::from(h) - f64::from(visible.y)),
+    );
+    let resized = bilinear::<U8x3>(rgb, (w, h), (rw, rh), Some(crop));
     let (px, py) = (pad_x as u32, pad_y as u32);
     let plane = (size * size) as usize;
     let mut tensor = vec![b; 3 * plane];
-    let pixels = dst.buffer();
+    let pixels = &resized;
     for y in 0..rh {
         for x in 0..rw {
             let i = ((y * rw + x) * 3) as usize;

@@ -11,6 +11,7 @@ mod letterbox;
 pub mod person;
 mod pose;
 mod refine;
+mod resize;
 mod segment;
 pub mod skin;
 

@@ -7,8 +7,7 @@
 //! The coefficients are solved at a working resolution of at most
 //! [`WORK_SIDE`] pixels and interpolated back to the photo (the "fast"
 //! guided filter), so time and memory stay bounded for any photo size.
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use crate::resize::{U8, U8x3, bilinear};
 
 /// The longer side the filter's coefficients are solved at (the
 /// coefficients are window averages, smooth by construction, so solving
@@ -37,8 +36,8 @@ pub fn refine_mask(rgb: &[u8], width: u32, height: u32, alpha: &[u8]) -> Vec<u8>
         ((height as f32 * k).round() as u32).max(1),
     );
     let radius = ((RADIUS as f32 * ww.max(wh) as f32 / WORK_SIDE as f32).round() as usize).max(2);
-    let small_rgb = resize(rgb, width, height, ww, wh, PixelType::U8x3);
-    let small_alpha = resize(alpha, width, height, ww, wh, PixelType::U8);
+    let small_rgb = resize::<U8x3>(rgb, width, height, ww, wh);
+    let small_alpha = resize::<U8>(alpha, width, height, ww, wh);
     let (w, h) = (ww as usize, wh as usize);
     let plane = |c: usize| -> Vec<f32> {
         small_rgb
@@ -214,17 +213,17 @@ fn dilate(src: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     out
 }
 
-fn resize(src: &[u8], w: u32, h: u32, dw: u32, dh: u32, pixel: PixelType) -> Vec<u8> {
+fn resize<P: fast_image_resize::PixelTrait>(
+    src: &[u8],
+    w: u32,
+    h: u32,
+    dw: u32,
+    dh: u32,
+) -> Vec<u8> {
     if (w, h) == (dw, dh) {
         return src.to_vec();
     }
-    let from = ImageRef::new(w, h, src, pixel).expect("buffer matches its size");
-    let mut to = Image::new(dw, dh, pixel);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&from, &mut to, &options)
-        .expect("same pixel type");
-    to.into_vec()
+    bilinear::<P>(src, (w, h), (dw, dh), None)
 }
 
 /// The mean over each pixel's (2r+1)² window, clipped at the borders

@@ -1,8 +1,7 @@
 //! The pose model's person mask brought to the photo's resolution:
 //! probabilities resized bilinearly through the letterbox, so edges stay
 //! smooth instead of showing the model's 256-px grid.
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use crate::resize::{U8, U8x3, bilinear};
 
 use crate::Letterbox;
 
@@ -91,13 +90,8 @@ pub fn upsample_mask(logits: &[f32], letterbox: &Letterbox, width: u32, height: 
     if x0 < width && y0 < height {
         let rw = (r.w.round() as u32).clamp(1, width - x0);
         let rh = (r.h.round() as u32).clamp(1, height - y0);
-        let src = ImageRef::new(cw, ch, &grid, PixelType::U8).expect("grid matches its size");
-        let mut dst = Image::new(rw, rh, PixelType::U8);
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-        Resizer::new()
-            .resize(&src, &mut dst, &options)
-            .expect("same pixel type");
-        for (row, line) in dst.buffer().chunks_exact(rw as usize).enumerate() {
+        let resized = bilinear::<U8>(&grid, (cw, ch), (rw, rh), None);
+        for (row, line) in resized.chunks_exact(rw as usize).enumerate() {
             let start = ((y0 + row as u32) * width + x0) as usize;
             alpha[start..start + rw as usize].copy_from_slice(line);
         }
@@ -112,15 +106,10 @@ pub fn upsample_mask(logits: &[f32], letterbox: &Letterbox, width: u32, height: 
 /// The photo stretched (not letterboxed) to `size`×`size` as an NCHW
 /// tensor normalised `(v − 128) / 256`: the input ISNet was trained on.
 pub fn stretch_tensor(rgb: &[u8], width: u32, height: u32, size: u32) -> Vec<f32> {
-    let src = ImageRef::new(width, height, rgb, PixelType::U8x3).expect("buffer matches its size");
-    let mut dst = Image::new(size, size, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("same pixel type");
+    let resized = bilinear::<U8x3>(rgb, (width, height), (size, size), None);
     let plane = (size * size) as usize;
     let mut tensor = vec![0f32; 3 * plane];
-    for (i, px) in dst.buffer().chunks_exact(3).enumerate() {
+    for (i, px) in resized.chunks_exact(3).enumerate() {
         for c in 0..3 {
             tensor[c * plane + i] = (f32::from(px[c]) - 128.0) / 256.0;
         }
@@ -143,16 +132,10 @@ pub fn mask_from_probabilities(probs: &[f32], size: u32, width: u32, height: u32
             alpha: vec![0; (width * height) as usize],
         };
     }
-    let src = ImageRef::new(size, size, &grid, PixelType::U8).expect("grid matches its size");
-    let mut dst = Image::new(width, height, PixelType::U8);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("same pixel type");
     PersonMask {
         width,
         height,
-        alpha: dst.into_vec(),
+        alpha: bilinear::<U8>(&grid, (size, size), (width, height), None),
     }
 }
 

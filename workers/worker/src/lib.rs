@@ -1,7 +1,7 @@
 //! The worker binary's library: its command line, and the registry of the
-//! handlers it runs (photo ingest, the vision kinds, the render kinds, the
-//! test-only kinds),
-//! on the shared job runtime (`atelier-runtime`).
+//! handlers it runs, one per job kind (photo ingest, the vision kinds, the
+//! avatar build, the render kinds and export, the e-mail notice, the
+//! test-only kinds), on the shared job runtime (`atelier-runtime`).
 #![forbid(unsafe_code)]
 
 mod avatar;

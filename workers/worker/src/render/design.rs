@@ -121,25 +121,9 @@ pub async fn hydrate(
 
 /// `%20` → space, for URIs written percent-encoded in the glTF.
 fn percent_decode(uri: &str) -> String {
-    let bytes = uri.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
-        {
-            let hex = [bytes[i + 1], bytes[i + 2]];
-            let hex = std::str::from_utf8(&hex).expect("ascii");
-            out.push(u8::from_str_radix(hex, 16).expect("hex digits"));
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(uri)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
