@@ -10,6 +10,7 @@ mod layer;
 mod queues;
 mod secret;
 pub mod secrets;
+mod validate;
 
 pub use app::{
     AppConfig, DatabaseConfig, EmailConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig,

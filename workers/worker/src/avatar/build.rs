@@ -36,7 +36,7 @@ use atelier_runtime::{Handler, JobContext, JobFailure, StageSpec};
 use uuid::Uuid;
 
 use super::AvatarShared;
-use super::stages::{self as stage, Fitted, LEVELS, Photo, ViewName};
+use super::stages::{self as stage, Fitted, Keys, Photo, ViewName};
 
 pub struct Build(pub Arc<AvatarShared>);
 
@@ -117,75 +117,50 @@ impl Build {
         let views: Vec<(ViewName, Uuid)> = std::iter::once((ViewName::Front, input.photos.front))
             .chain(input.photos.side.map(|s| (ViewName::Side, s)))
             .collect();
+        let keys = Keys::new(&stages, &views, input.options.draco);
         let options = crate::photo::ingest::options(ctx.config());
+        let (body, stated) = (&shared.body, input.height_cm / 100.0);
 
         let photos = stages
             .timed("ingest", || stage::ingest(ctx, &views, &options))
             .await?;
-        let mask_keys: Vec<String> = views
-            .iter()
-            .map(|(v, _)| stages.key("vision", &format!("{}-mask.png", v.as_str())))
-            .collect();
         let looked = stages
             .timed("vision", || {
-                stage::vision(ctx, &shared.vision, &views, &mask_keys, &options)
+                stage::vision(ctx, &shared.vision, &views, &keys.masks, &options)
             })
             .await?;
-        let stated = input.height_cm / 100.0;
         let m = stages
             .timed("measure", || {
-                stage::measure(ctx, &shared.body, &looked, stated, &options)
+                stage::measure(ctx, body, &looked, stated, &options)
             })
             .await?;
         let fitted = stages
-            .timed("fit", || stage::fit(ctx, &shared.body, &m, input.sex))
+            .timed("fit", || stage::fit(ctx, body, &m, input.sex))
             .await?;
-        let mesh_key = stages.key("mesh", "mesh.bin");
         let mesh = stages
-            .timed("mesh", || {
-                stage::mesh(ctx, &shared.body, &fitted, &mesh_key)
-            })
+            .timed("mesh", || stage::mesh(ctx, body, &fitted, &keys.mesh))
             .await?;
-        let lod_keys: Vec<String> = (0..LEVELS)
-            .map(|k| stages.key("lods", &format!("lod{k}.bin")))
-            .collect();
         let levels = stages
-            .timed("lods", || stage::lods_of(ctx, &mesh, &lod_keys))
+            .timed("lods", || stage::lods_of(ctx, &mesh, &keys.lods))
             .await?;
-        let glb_keys: Vec<(usize, &str, String)> = (0..LEVELS)
-            .flat_map(|k| {
-                stage::variants(input.options.draco)
-                    .into_iter()
-                    .map(move |v| (k, v))
-            })
-            .map(|(k, v)| {
-                let draco = if v == "draco" { ".draco" } else { "" };
-                (
-                    k,
-                    v,
-                    stages.key("compress", &format!("avatar-lod{k}{draco}.glb")),
-                )
-            })
-            .collect();
-        let compressed = stages
-            .timed("compress", || stage::compress(ctx, &levels, &glb_keys))
+        let glbs = stages
+            .timed("compress", || stage::compress(ctx, &levels, &keys.glbs))
             .await?;
         let prefix = format!("avatars/models/{}/{avatar_id}", ctx.job().user_id);
         let (files, preview) = stages
             .timed("store", || {
-                stage::store(ctx, &shared.render, &compressed, &prefix)
+                stage::store(ctx, &shared.render, &glbs, &prefix)
             })
             .await?;
 
-        let body = body_parameters(input.sex, &fitted);
         let result = AvatarBuildResult {
             avatar_id,
             status: "ready".into(),
             measurements: shown(&m, input.unit),
             side_photo_used: m.side_used,
             confidence: m.confidence,
-            body: body.clone(),
-            models: files.clone(),
+            body: body_parameters(input.sex, &fitted),
+            models: files,
             preview,
             timings_ms: stages.timings_ms(),
             stage_attempts: stages.attempts(),

@@ -10,7 +10,7 @@ use atelier_body::photo::{Landmarks, PhotoError, PhotoMeasurements, View, measur
 use atelier_jobs::{AvatarModelFile, ErrorCode, Sex, StoredObject};
 use atelier_media::IngestOptions;
 use atelier_render::{Background, Camera, FrameSpec, Item, Lighting, Limits, Scene};
-use atelier_runtime::{JobContext, JobFailure};
+use atelier_runtime::{JobContext, JobFailure, Stages};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -91,14 +91,46 @@ pub(super) struct Stored {
     compression: String,
 }
 
-/// The compressions a GLB is written with: meshopt always, Draco too when
-/// asked.
-pub(super) fn variants(draco: bool) -> Vec<&'static str> {
-    let mut variants = vec!["meshopt"];
-    if draco {
-        variants.push("draco");
+/// Where each stage keeps its large outputs (derived from the job and the
+/// stage's version, so a re-run overwrites the same objects).
+pub(super) struct Keys {
+    /// `vision`: each view's mask.
+    pub(super) masks: Vec<String>,
+    /// `mesh`: the rigged skin.
+    pub(super) mesh: String,
+    /// `lods`: each level.
+    pub(super) lods: Vec<String>,
+    /// `compress`: each level × compression (meshopt always, Draco too when
+    /// asked).
+    pub(super) glbs: Vec<(usize, &'static str, String)>,
+}
+
+impl Keys {
+    pub(super) fn new(stages: &Stages<'_, '_>, views: &[(ViewName, Uuid)], draco: bool) -> Keys {
+        let variants: &[&'static str] = if draco {
+            &["meshopt", "draco"]
+        } else {
+            &["meshopt"]
+        };
+        Keys {
+            masks: views
+                .iter()
+                .map(|(v, _)| stages.key("vision", &format!("{}-mask.png", v.as_str())))
+                .collect(),
+            mesh: stages.key("mesh", "mesh.bin"),
+            lods: (0..LEVELS)
+                .map(|k| stages.key("lods", &format!("lod{k}.bin")))
+                .collect(),
+            glbs: (0..LEVELS)
+                .flat_map(|k| variants.iter().map(move |v| (k, *v)))
+                .map(|(k, v)| {
+                    let draco = if v == "draco" { ".draco" } else { "" };
+                    let name = format!("avatar-lod{k}{draco}.glb");
+                    (k, v, stages.key("compress", &name))
+                })
+                .collect(),
+        }
     }
-    variants
 }
 
 /// Keypoints seen in the photo (visible enough and inside it).

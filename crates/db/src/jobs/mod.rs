@@ -6,167 +6,17 @@
 //! passed on.
 use std::time::Duration;
 
-use atelier_jobs::{Ended, ErrorBody, IdempotencyKey, JobKind, JobStatus, Priority, UserId};
+use atelier_jobs::{Ended, ErrorBody, IdempotencyKey};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{DbError, PhotoRow};
 
-/// A job as submitted at intake.
-pub struct NewJob<'a> {
-    pub id: Uuid,
-    pub kind: JobKind,
-    pub contract_version: i32,
-    pub queue: &'a str,
-    pub client_id: &'a str,
-    pub user_id: &'a UserId,
-    pub priority: Priority,
-    pub idempotency_key: Option<&'a IdempotencyKey>,
-    /// Hash of what the client sent, to tell a retry from a conflicting reuse
-    /// of the same idempotency key.
-    pub request_hash: &'a str,
-    pub input: serde_json::Value,
-    /// E-mail the end of this job to this address, through the named queue
-    /// (the one carrying `notify.email`).
-    pub notify: Option<(&'a str, &'a str)>,
-}
+mod row;
 
-/// A job's row.
-#[derive(Debug, Clone)]
-pub struct JobRow {
-    pub id: Uuid,
-    pub kind: JobKind,
-    pub contract_version: i32,
-    pub queue: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub status: JobStatus,
-    pub progress: i16,
-    pub attempts: i32,
-    pub priority: i16,
-    pub idempotency_key: Option<String>,
-    pub request_hash: String,
-    pub input: serde_json::Value,
-    pub result: Option<serde_json::Value>,
-    /// Why it ended `error` or `dead`, or the last failure of a run that
-    /// will be retried.
-    pub error: Option<ErrorBody>,
-    pub enqueued_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub cost: Option<serde_json::Value>,
-    /// Input hash + model version of a vision result, for the result cache.
-    pub cache_key: Option<String>,
-    /// The lease whose run may write this row (see [`Fence`]).
-    pub lease_token: Option<String>,
-    /// Where to e-mail the job's end, and the queue of that `notify.email`.
-    pub notify_email: Option<String>,
-    pub notify_queue: Option<String>,
-}
-
-/// A row as the table holds it (text columns), read by the queries and
-/// typed into a [`JobRow`] before anyone else sees it.
-struct StoredJob {
-    id: Uuid,
-    kind: String,
-    contract_version: i32,
-    queue: String,
-    client_id: String,
-    user_id: String,
-    status: String,
-    progress: i16,
-    attempts: i32,
-    priority: i16,
-    idempotency_key: Option<String>,
-    request_hash: String,
-    input: serde_json::Value,
-    result: Option<serde_json::Value>,
-    error_code: Option<String>,
-    error_message: Option<String>,
-    enqueued_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    cost: Option<serde_json::Value>,
-    cache_key: Option<String>,
-    lease_token: Option<String>,
-    notify_email: Option<String>,
-    notify_queue: Option<String>,
-}
-
-impl TryFrom<StoredJob> for JobRow {
-    type Error = DbError;
-
-    fn try_from(row: StoredJob) -> Result<Self, DbError> {
-        let unreadable = |column: &str, value: &str| DbError::Unreadable {
-            table: "jobs",
-            id: row.id.to_string(),
-            column: column.to_owned(),
-            value: value.to_owned(),
-        };
-        let kind = row
-            .kind
-            .parse()
-            .map_err(|_| unreadable("kind", &row.kind))?;
-        let status = row
-            .status
-            .parse()
-            .map_err(|_| unreadable("status", &row.status))?;
-        let error = match &row.error_code {
-            Some(code) => Some(ErrorBody {
-                code: code.parse().map_err(|_| unreadable("error_code", code))?,
-                message: row.error_message.clone().unwrap_or_default(),
-            }),
-            None => None,
-        };
-        Ok(JobRow {
-            id: row.id,
-            kind,
-            contract_version: row.contract_version,
-            queue: row.queue,
-            client_id: row.client_id,
-            user_id: row.user_id,
-            status,
-            progress: row.progress,
-            attempts: row.attempts,
-            priority: row.priority,
-            idempotency_key: row.idempotency_key,
-            request_hash: row.request_hash,
-            input: row.input,
-            result: row.result,
-            error,
-            enqueued_at: row.enqueued_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            started_at: row.started_at,
-            finished_at: row.finished_at,
-            cost: row.cost,
-            cache_key: row.cache_key,
-            lease_token: row.lease_token,
-            notify_email: row.notify_email,
-            notify_queue: row.notify_queue,
-        })
-    }
-}
-
-fn typed(rows: Vec<StoredJob>) -> Result<Vec<JobRow>, DbError> {
-    rows.into_iter().map(JobRow::try_from).collect()
-}
-
-fn typed_one(row: Option<StoredJob>) -> Result<Option<JobRow>, DbError> {
-    row.map(JobRow::try_from).transpose()
-}
-
-/// The kinds this release knows, as the `kind` column holds them: the
-/// outbox and the reconciler page through these only, so a row of a kind
-/// from a newer release waits for a process that can read it.
-fn known_kinds() -> Vec<String> {
-    JobKind::every().map(|k| k.as_str().to_owned()).collect()
-}
+pub use row::{JobRow, NewJob};
+use row::{StoredJob, known_kinds, typed, typed_one};
 
 /// Names the run allowed to write a job's row: the job and its current lease
 /// token. Every write a run makes compares it (and `processing`), so a run
