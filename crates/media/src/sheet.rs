@@ -292,31 +292,3 @@ impl Logo {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_logo_lands_in_its_corner_at_its_opacity() {
-        let logo = Logo {
-            width: 2,
-            height: 2,
-            rgba: [255, 0, 0, 255].repeat(4),
-        };
-        let (w, h) = (100, 50);
-        let mut frame = vec![255u8; (w * h * 4) as usize];
-        logo.overlay(&mut frame, w, h, Corner::BottomRight, 0.5);
-        let at =
-            |x: u32, y: u32| &frame[((y * w + x) * 4) as usize..((y * w + x) * 4 + 4) as usize];
-        // margin 3 px: the logo covers x 95..97, y 45..47.
-        assert_eq!(at(95, 45), [255, 128, 128, 255]);
-        assert_eq!(at(10, 10), [255, 255, 255, 255]);
-    }
-
-    #[test]
-    fn pdf_strings_escape_and_stay_latin1() {
-        assert_eq!(pdf_text("a(b)\\c"), "(a\\(b\\)\\\\c)");
-        assert_eq!(pdf_text("é✓"), "(\\351?)");
-    }
-}

@@ -85,22 +85,3 @@ pub fn text_logo(text: &str, width: u32, colour: [u8; 3]) -> Logo {
         rgba,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_drawn_at_the_asked_width_in_its_colour() {
-        let logo = text_logo("atelier", 200, [255, 255, 255]);
-        assert!((190..=215).contains(&logo.width), "{}", logo.width);
-        let opaque_white = logo
-            .rgba
-            .chunks_exact(4)
-            .filter(|p| p[3] == 255 && p[0] == 255)
-            .count();
-        assert!(opaque_white > 200, "glyphs drawn: {opaque_white}");
-        let empty = text_logo("", 100, [0, 0, 0]);
-        assert!(empty.rgba.iter().all(|&b| b == 0));
-    }
-}

@@ -41,12 +41,15 @@ mod tests {
         let grey = vec![77u8; 10 * 6 * 3];
         let out = bilinear::<U8x3>(&grey, (10, 6), (4, 3), None);
         assert_eq!(out, vec![77u8; 4 * 3 * 3]);
-        // Left half black, right half white: cropping the right half alone
-        // gives white.
-        let halves: Vec<u8> = (0..8 * 4)
-            .map(|i| if i % 8 < 4 { 0 } else { 255 })
+        // Black on the left, white from column 8: a crop well inside the
+        // white is white, the whole is black on the left and white on the
+        // right.
+        let image: Vec<u8> = (0..16 * 4)
+            .map(|i| if i % 16 < 8 { 0 } else { 255 })
             .collect();
-        let right = bilinear::<U8>(&halves, (8, 4), (2, 2), Some((4.0, 0.0, 4.0, 4.0)));
-        assert_eq!(right, vec![255u8; 4]);
+        let white = bilinear::<U8>(&image, (16, 4), (2, 2), Some((11.0, 0.0, 4.0, 4.0)));
+        assert_eq!(white, vec![255u8; 4]);
+        let whole = bilinear::<U8>(&image, (16, 4), (4, 1), None);
+        assert!(whole[0] == 0 && whole[3] == 255, "{whole:?}");
     }
 }
