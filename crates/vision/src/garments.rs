@@ -35,7 +35,7 @@ impl Category {
 
 /// What a garment says about the weather it is worn in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Weather {
+pub enum Weather {
     Warm,
     Cold,
     Any,
@@ -47,7 +47,7 @@ use Weather::*;
 /// The mapping: ImageNet-1k class index → category and weather. Every
 /// garment, shoe and worn accessory among the 1000 classes; classes that are
 /// not worn (umbrella, sleeping bag) or are costume (wig, mortarboard) are out.
-const GARMENTS: &[(usize, Category, Weather)] = &[
+pub const GARMENTS: &[(usize, Category, Weather)] = &[
     (610, Tops, Warm),        // T-shirt (jersey)
     (841, Tops, Cold),        // sweatshirt
     (474, Tops, Cold),        // cardigan
@@ -259,66 +259,5 @@ pub fn suggest_season(probs: &[f32], colours: &[DominantColour]) -> SeasonSugges
             "no garment leans either way; the palette is {} (mean lightness {lightness:.0})",
             if light { "light" } else { "dark" }
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one_hot(class: usize, p: f32) -> Vec<f32> {
-        let mut probs = vec![(1.0 - p) / 999.0; 1000];
-        probs[class] = p;
-        probs
-    }
-
-    #[test]
-    fn the_class_list_is_imagenet_order() {
-        assert_eq!(imagenet_name(0), "tench");
-        assert_eq!(imagenet_name(834), "suit");
-        assert_eq!(imagenet_name(967), "espresso");
-        assert_eq!(imagenet_name(5000), "unknown");
-        for &(class, _, _) in GARMENTS {
-            assert_ne!(imagenet_name(class), "unknown");
-        }
-    }
-
-    #[test]
-    fn a_suit_tags_as_a_top_and_an_espresso_as_nothing() {
-        let tags = tag_garments(&one_hot(834, 0.7));
-        assert_eq!(tags.categories[0].category, Category::Tops);
-        assert_eq!(tags.garments[0].label, "suit");
-        assert_eq!(tags.imagenet_top5[0].imagenet_class, 834);
-        let tags = tag_garments(&one_hot(967, 0.9));
-        assert!(tags.categories.is_empty(), "{tags:?}");
-        assert_eq!(tags.imagenet_top5[0].label, "espresso");
-    }
-
-    #[test]
-    fn seasons_follow_garments_then_colours() {
-        let s = suggest_season(&one_hot(774, 0.6), &[]);
-        assert_eq!(s.season, "spring_summer");
-        assert!(s.reason.contains("sandal"), "{}", s.reason);
-        assert_eq!(
-            suggest_season(&one_hot(568, 0.6), &[]).season,
-            "fall_winter"
-        );
-        let dark = crate::colour::dominant_colours(&[[20u8, 20, 30]; 50], 3);
-        let light = crate::colour::dominant_colours(&[[240u8, 220, 200]; 50], 3);
-        assert_eq!(
-            suggest_season(&one_hot(834, 0.6), &dark).season,
-            "fall_winter"
-        );
-        assert_eq!(
-            suggest_season(&one_hot(834, 0.6), &light).season,
-            "spring_summer"
-        );
-    }
-
-    #[test]
-    fn softmax_sums_to_one() {
-        let p = softmax(&[1.0, 2.0, 3.0]);
-        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(p[2] > p[1] && p[1] > p[0]);
     }
 }

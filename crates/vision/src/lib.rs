@@ -10,8 +10,8 @@ pub mod garments;
 mod letterbox;
 pub mod person;
 mod pose;
-mod refine;
-mod resize;
+pub mod refine;
+pub mod resize;
 mod segment;
 pub mod skin;
 

@@ -230,7 +230,7 @@ fn resize<P: fast_image_resize::PixelTrait>(
 /// (divided by the pixels inside): a sliding sum along each row, then
 /// running column sums down the rows, O(1) per pixel whatever the radius and
 /// in memory order.
-fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+pub fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     let mut rows = vec![0f32; w * h];
     for (line, out) in src.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
         let mut sum: f64 = line[..(r + 1).min(w)].iter().map(|&v| f64::from(v)).sum();
@@ -269,94 +269,4 @@ fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn window_means_are_clipped_at_the_borders() {
-        let v = [1.0f32, 2.0, 3.0, 4.0];
-        let m = box_mean(&v, 4, 1, 1);
-        assert_eq!(m, vec![1.5, 2.0, 3.0, 3.5]);
-        let grid: Vec<f32> = (0..9).map(|i| i as f32).collect();
-        let m = box_mean(&grid, 3, 3, 1);
-        assert!(
-            (m[4] - 4.0).abs() < 1e-6 && (m[0] - 2.0).abs() < 1e-6,
-            "{m:?}"
-        );
-    }
-
-    /// A photo split into a dark left and a light right half at x = 500,
-    /// with a coarse mask whose half-on edge sits 6 px to the right, on the
-    /// light side: the refined mask's edge moves onto the colour edge.
-    #[test]
-    fn a_misplaced_edge_snaps_to_the_colour_edge() {
-        let (w, h) = (1024u32, 40u32);
-        let mut rgb = Vec::new();
-        for _ in 0..h {
-            for x in 0..w {
-                let v = if x < 500 {
-                    [40u8, 60, 200]
-                } else {
-                    [230, 220, 90]
-                };
-                rgb.extend(v);
-            }
-        }
-        // Coarse: 1 up to x = 502, a ramp to 0 at x = 510.
-        let alpha: Vec<u8> = (0..h)
-            .flat_map(|_| {
-                (0..w).map(|x| (255.0 * (1.0 - (x as f32 - 502.0) / 8.0).clamp(0.0, 1.0)) as u8)
-            })
-            .collect();
-        let refined = refine_mask(&rgb, w, h, &alpha);
-        let row = (h / 2 * w) as usize;
-        assert_eq!((alpha[row + 499], alpha[row + 500]), (255, 255));
-        assert!(refined[row + 499] > 240, "{}", refined[row + 499]);
-        assert!(refined[row + 500] < 128, "{}", refined[row + 500]);
-        assert!(refined[row + 480] > 250 && refined[row + 600] < 10);
-    }
-
-    /// A body the coarse mask is sure of (x < 300) beside a patch it is
-    /// half sure of (0.6, x 300–599) in the same colour, which the filter
-    /// takes in whole: cut back to within half the filter's window of the
-    /// core; the body's own soft edge stays.
-    #[test]
-    fn a_half_sure_region_is_cut_back_to_the_confident_core() {
-        let (w, h) = (1024u32, 64u32);
-        let rgb = vec![200u8; (w * h * 3) as usize];
-        let coarse: Vec<u8> = (0..h)
-            .flat_map(|_| {
-                (0..w).map(|x| {
-                    if x < 300 {
-                        255
-                    } else if x < 600 {
-                        153
-                    } else {
-                        0
-                    }
-                })
-            })
-            .collect();
-        let mut refined = refine_mask(&rgb, w, h, &coarse);
-        let row = (h / 2 * w) as usize;
-        assert!(
-            refined[row + 450] > 128,
-            "the filter keeps the patch: {}",
-            refined[row + 450]
-        );
-        keep_near_core(&mut refined, &coarse, w, h);
-        let r = (RADIUS * w / WORK_SIDE / 2) as usize;
-        assert!(refined[row + 299] > 200 && refined[row + 299 + r] > 128);
-        assert!(refined[row + 300 + r] == 0 && refined[row + 450] == 0);
-        assert!(refined[row + 10] > 200, "the core stays");
-    }
-
-    #[test]
-    fn empty_or_short_inputs_come_back_unchanged() {
-        assert_eq!(refine_mask(&[], 0, 0, &[]), Vec::<u8>::new());
-        assert_eq!(refine_mask(&[1, 2], 2, 1, &[9, 9]), vec![9, 9]);
-    }
 }
