@@ -145,10 +145,14 @@ async fn every_documented_route_answers_as_the_document_says() {
     let token = env.token("ana").await;
     let (status, body) = env.post_json("/v1/tokens", &json!({"user_id": ""})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A socket opened without `last_event_id` hears what happens from now
+    // on: the events of a job submitted after it opened.
     let mut socket = env.socket(&token, None).await;
     contract::check("GET", "/v1/events", 101, None);
-    let replayed = socket.next(Duration::from_secs(10)).await;
-    assert!(replayed.is_some(), "no event replayed to a new socket");
+    let heard = env
+        .submit("photo.ingest", "ana", json!({"upload_id": photo}))
+        .await;
+    socket.until("job.completed", &heard, WAIT).await;
     socket.close().await;
     for (query, expected) in [
         (format!("?token={token}"), 400),

@@ -14,6 +14,11 @@ const WAIT: Duration = Duration::from_secs(90);
 const STAGED_ONLY: (&str, &str) = ("ATELIER__WORKER__QUEUES", "staged");
 
 async fn submit(env: &TestEnv, user: &str, stages: &[(&str, u64)]) -> String {
+    submit_at(env, user, stages, 5).await
+}
+
+/// [`submit`] at a priority (0–9).
+async fn submit_at(env: &TestEnv, user: &str, stages: &[(&str, u64)], priority: u8) -> String {
     let stages: Vec<Value> = stages
         .iter()
         .map(|(name, ms)| json!({"name": name, "ms": ms}))
@@ -21,7 +26,8 @@ async fn submit(env: &TestEnv, user: &str, stages: &[(&str, u64)]) -> String {
     let (status, body) = env
         .post_json(
             "/v1/jobs",
-            &json!({"kind": "test.staged", "user_id": user, "input": {"stages": stages}}),
+            &json!({"kind": "test.staged", "user_id": user, "priority": priority,
+                    "input": {"stages": stages}}),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -369,22 +375,24 @@ async fn jobs_whose_queue_redis_lost_are_pushed_again_and_complete_once_each() {
     })
     .await
     .unwrap();
-    env.spawn_worker_with(&[STAGED_ONLY, ("ATELIER__WORKER__CONCURRENCY", "3")])
-        .unwrap();
-    // Long enough to still be running after 1,000 submissions on a loaded
-    // 2-core machine (4 s was not: quick jobs started and settled before
-    // the queue was lost).
+    // Everything submitted before the worker starts, the three long jobs
+    // first in priority: its three slots take them, and the quick ones wait
+    // however long the 1,000 submissions took on a loaded machine (with
+    // the worker already running, a long job could end and a quick one
+    // start, and be cut off, before the queue was lost).
     let mut running = Vec::new();
     for _ in 0..3 {
-        running.push(submit(&env, "vic", &[("long", 15000)]).await);
-    }
-    for id in &running {
-        env.wait_job(id, WAIT, |j| j["status"] == "processing")
-            .await;
+        running.push(submit_at(&env, "vic", &[("long", 15000)], 9).await);
     }
     let mut waiting = Vec::new();
     for _ in 0..1000 {
         waiting.push(submit(&env, "vic", &[("quick", 0)]).await);
+    }
+    env.spawn_worker_with(&[STAGED_ONLY, ("ATELIER__WORKER__CONCURRENCY", "3")])
+        .unwrap();
+    for id in &running {
+        env.wait_job(id, WAIT, |j| j["status"] == "processing")
+            .await;
     }
     // Redis loses the queue.
     let mut redis = env.state.redis.clone();
