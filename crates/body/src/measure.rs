@@ -181,20 +181,36 @@ pub struct Measurements {
     pub sections: Sections,
 }
 
+/// The measurements' names in the API, in the order `named` gives them.
+pub const NAMES: [&str; 8] = [
+    "height",
+    "neck",
+    "chest",
+    "waist",
+    "hips",
+    "shoulder_width",
+    "arm_length",
+    "inseam",
+];
+
+/// `values` (in [`NAMES`]' order) beside their names.
+pub(crate) fn with_names<T: Copy>(values: [T; 8]) -> [(&'static str, T); 8] {
+    std::array::from_fn(|i| (NAMES[i], values[i]))
+}
+
 impl Measurements {
-    /// Each measurement by its name in the API (`height`, `neck`, `chest`,
-    /// `waist`, `hips`, `shoulder_width`, `arm_length`, `inseam`), metres.
+    /// Each measurement by its name in the API ([`NAMES`]), metres.
     pub fn named(&self) -> [(&'static str, f32); 8] {
-        [
-            ("height", self.height),
-            ("neck", self.neck),
-            ("chest", self.chest),
-            ("waist", self.waist),
-            ("hips", self.hips),
-            ("shoulder_width", self.shoulder_width),
-            ("arm_length", self.arm_length),
-            ("inseam", self.inseam),
-        ]
+        with_names([
+            self.height,
+            self.neck,
+            self.chest,
+            self.waist,
+            self.hips,
+            self.shoulder_width,
+            self.arm_length,
+            self.inseam,
+        ])
     }
 }
 

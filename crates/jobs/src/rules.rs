@@ -15,8 +15,8 @@ use crate::ValidationError;
 /// An end user's id: the platform's own, 1–128 characters of
 /// `[A-Za-z0-9_.@:+-]`, not `.` or `..` (no `/`, no spaces, no path steps,
 /// so it embeds safely in object keys).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct UserId(String);
 
 impl UserId {
@@ -60,13 +60,6 @@ impl std::str::FromStr for UserId {
     }
 }
 
-impl<'de> Deserialize<'de> for UserId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let id = String::deserialize(deserializer)?;
-        UserId::try_from(id).map_err(|e| serde::de::Error::custom(e.message))
-    }
-}
-
 impl AsRef<str> for UserId {
     fn as_ref(&self) -> &str {
         &self.0
@@ -93,8 +86,8 @@ impl ToSchema for UserId {}
 
 /// A job's priority within its queue: 0–9, higher runs first; 5 unless
 /// the client says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64")]
 pub struct Priority(u8);
 
 impl Priority {
@@ -123,14 +116,14 @@ impl TryFrom<u8> for Priority {
     }
 }
 
-impl<'de> Deserialize<'de> for Priority {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Any integer (a 300 says "0-9", not "u8").
-        let p = i64::deserialize(deserializer)?;
+/// Any integer (a 300 says "0-9", not "u8").
+impl TryFrom<i64> for Priority {
+    type Error = ValidationError;
+
+    fn try_from(p: i64) -> Result<Self, Self::Error> {
         u8::try_from(p)
-            .ok()
-            .and_then(|p| Priority::try_from(p).ok())
-            .ok_or_else(|| serde::de::Error::custom("priority: 0-9"))
+            .map_err(|_| ValidationError::new("priority: 0-9"))
+            .and_then(Priority::try_from)
     }
 }
 
@@ -155,8 +148,8 @@ impl ToSchema for Priority {}
 
 /// A client's idempotency key: 1–255 bytes. The same key (per client)
 /// answers as the first call did.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
@@ -176,13 +169,6 @@ impl TryFrom<String> for IdempotencyKey {
         } else {
             Err(ValidationError::new("idempotency_key: 1-255 characters"))
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for IdempotencyKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let key = String::deserialize(deserializer)?;
-        IdempotencyKey::try_from(key).map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
@@ -227,7 +213,10 @@ mod tests {
         for bad in ["10", "300", "-1", "\"5\""] {
             assert!(serde_json::from_str::<Priority>(bad).is_err(), "{bad}");
         }
-        assert!(Priority::try_from(10).is_err());
+        assert!(Priority::try_from(10u8).is_err());
+        // A number out of range names the rule, not the integer type.
+        let error = serde_json::from_str::<Priority>("300").unwrap_err();
+        assert!(error.to_string().contains("priority: 0-9"), "{error}");
     }
 
     #[test]

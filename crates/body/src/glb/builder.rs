@@ -63,6 +63,12 @@ impl Builder {
         }
     }
 
+    /// An extension the file uses and a loader must know.
+    pub(super) fn require(&mut self, extension: &str) {
+        self.root.extensions_used.push(extension.into());
+        self.root.extensions_required.push(extension.into());
+    }
+
     pub(super) fn view(
         &mut self,
         data: &[u8],
@@ -144,10 +150,12 @@ impl Builder {
         self.root.push(view)
     }
 
+    /// An accessor into `view`, or with none (`None`: a Draco primitive's,
+    /// which the loader fills from the Draco stream).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn accessor(
         &mut self,
-        view: Index<buffer::View>,
+        view: Option<Index<buffer::View>>,
         count: usize,
         component: accessor::ComponentType,
         kind: accessor::Type,
@@ -156,7 +164,7 @@ impl Builder {
         max: Option<Value>,
     ) -> Index<accessor::Accessor> {
         self.root.push(accessor::Accessor {
-            buffer_view: Some(view),
+            buffer_view: view,
             byte_offset: None,
             count: USize64::from(count),
             component_type: Checked::Valid(accessor::GenericComponentType(component)),
@@ -224,7 +232,7 @@ pub(super) fn finish(
         None,
     );
     let ibm = b.accessor(
-        view,
+        Some(view),
         mesh.skeleton.len(),
         C::F32,
         T::Mat4,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gltf_json as json;
-use json::validation::{Checked, USize64};
+use json::validation::Checked;
 use json::{accessor, mesh};
 use serde_json::{Value, json as value};
 
@@ -85,20 +85,7 @@ pub fn write_glb_draco(mesh: &AvatarMesh, look: &Look) -> Result<Vec<u8>, String
     let stream = b.view(out.data(), 1, Stream::Raw, None);
     // Accessors without views: the loader fills them from the Draco stream.
     let mut bare = |component: C, kind: T, min: Option<Value>, max: Option<Value>, count: usize| {
-        b.root.push(accessor::Accessor {
-            buffer_view: None,
-            byte_offset: None,
-            count: USize64::from(count),
-            component_type: Checked::Valid(accessor::GenericComponentType(component)),
-            extensions: None,
-            extras: Default::default(),
-            type_: Checked::Valid(kind),
-            min,
-            max,
-            name: None,
-            normalized: false,
-            sparse: None,
-        })
+        b.accessor(None, count, component, kind, false, min, max)
     };
     let (lo, hi) = mesh.bounds();
     let attributes = BTreeMap::from([
@@ -140,12 +127,7 @@ pub fn write_glb_draco(mesh: &AvatarMesh, look: &Look) -> Result<Vec<u8>, String
             },
         }),
     );
-    b.root
-        .extensions_used
-        .push("KHR_draco_mesh_compression".into());
-    b.root
-        .extensions_required
-        .push("KHR_draco_mesh_compression".into());
+    b.require("KHR_draco_mesh_compression");
     let inverse_translation = |head: [f32; 3]| {
         [
             1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -head[0], -head[1],

@@ -43,17 +43,9 @@ pub fn write_glb(mesh: &AvatarMesh, look: &Look, compression: Compression) -> Ve
         (Checked::Valid(mesh::Semantic::Joints(0)), joints),
         (Checked::Valid(mesh::Semantic::Weights(0)), weights),
     ]);
-    b.root.extensions_used.push("KHR_mesh_quantization".into());
-    b.root
-        .extensions_required
-        .push("KHR_mesh_quantization".into());
+    b.require("KHR_mesh_quantization");
     if b.fallback > 0 {
-        b.root
-            .extensions_used
-            .push("EXT_meshopt_compression".into());
-        b.root
-            .extensions_required
-            .push("EXT_meshopt_compression".into());
+        b.require("EXT_meshopt_compression");
     }
     finish(b, mesh, look, attributes, indices, None, dequantise)
 }
@@ -92,7 +84,7 @@ fn positions(b: &mut Builder, mesh: &AvatarMesh) -> (Accessor, [f32; 3], f32) {
         Some(buffer::Target::ArrayBuffer),
     );
     let position = b.accessor(
-        view,
+        Some(view),
         n,
         C::U16,
         T::Vec3,
@@ -135,7 +127,7 @@ fn normals(b: &mut Builder, mesh: &AvatarMesh, compression: Compression) -> Acce
         },
         Some(buffer::Target::ArrayBuffer),
     );
-    b.accessor(view, n, C::I8, T::Vec3, true, None, None)
+    b.accessor(Some(view), n, C::I8, T::Vec3, true, None, None)
 }
 
 /// UVs: floats, [`UV_BITS`] of mantissa under one exponent per component
@@ -163,7 +155,7 @@ fn uvs(b: &mut Builder, mesh: &AvatarMesh, compression: Compression) -> Accessor
         },
         Some(buffer::Target::ArrayBuffer),
     );
-    b.accessor(view, n, C::F32, T::Vec2, false, None, None)
+    b.accessor(Some(view), n, C::F32, T::Vec2, false, None, None)
 }
 
 /// Joints and weights as bytes; quantised weights first: a bone whose
@@ -186,7 +178,7 @@ fn skin(b: &mut Builder, mesh: &AvatarMesh) -> (Accessor, Accessor) {
         },
         Some(buffer::Target::ArrayBuffer),
     );
-    let joints = b.accessor(view, n, C::U8, T::Vec4, false, None, None);
+    let joints = b.accessor(Some(view), n, C::U8, T::Vec4, false, None, None);
     let view = b.view(
         &bytes(&weights, |c| vec![c]),
         n,
@@ -196,7 +188,7 @@ fn skin(b: &mut Builder, mesh: &AvatarMesh) -> (Accessor, Accessor) {
         },
         Some(buffer::Target::ArrayBuffer),
     );
-    let weights = b.accessor(view, n, C::U8, T::Vec4, true, None, None);
+    let weights = b.accessor(Some(view), n, C::U8, T::Vec4, true, None, None);
     (joints, weights)
 }
 
@@ -228,7 +220,7 @@ fn indices(b: &mut Builder, mesh: &AvatarMesh) -> Accessor {
         Some(buffer::Target::ElementArrayBuffer),
     );
     b.accessor(
-        view,
+        Some(view),
         mesh.indices.len(),
         index_type,
         T::Scalar,

@@ -106,16 +106,16 @@ impl PhotoMeasurements {
     /// Each measurement by its name in the API (as
     /// [`Measurements::named`](crate::measure::Measurements::named)).
     pub fn named(&self) -> [(&'static str, Estimate); 8] {
-        [
-            ("height", self.height),
-            ("neck", self.neck),
-            ("chest", self.chest),
-            ("waist", self.waist),
-            ("hips", self.hips),
-            ("shoulder_width", self.shoulder_width),
-            ("arm_length", self.arm_length),
-            ("inseam", self.inseam),
-        ]
+        crate::measure::with_names([
+            self.height,
+            self.neck,
+            self.chest,
+            self.waist,
+            self.hips,
+            self.shoulder_width,
+            self.arm_length,
+            self.inseam,
+        ])
     }
 }
 

@@ -266,8 +266,17 @@ pub async fn complete(
     fence: Fence<'_>,
     result: &serde_json::Value,
 ) -> Result<(), DbError> {
+    complete_alone(pool, fence, result, None).await
+}
+
+async fn complete_alone(
+    pool: &PgPool,
+    fence: Fence<'_>,
+    result: &serde_json::Value,
+    cache_key: Option<&str>,
+) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
-    complete_in(&mut tx, fence, result, None).await?;
+    complete_in(&mut tx, fence, result, cache_key).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -304,10 +313,7 @@ pub async fn complete_keyed(
     result: &serde_json::Value,
     cache_key: &str,
 ) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
-    complete_in(&mut tx, fence, result, Some(cache_key)).await?;
-    tx.commit().await?;
-    Ok(())
+    complete_alone(pool, fence, result, Some(cache_key)).await
 }
 
 /// The newest completed result of the same client and user under
