@@ -10,6 +10,7 @@ pub mod design;
 mod error;
 mod event;
 pub mod export;
+pub mod flow;
 mod kind;
 mod photo;
 mod results;
