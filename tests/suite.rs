@@ -10,6 +10,7 @@ mod crash_safety;
 mod deploy;
 mod end_to_end;
 mod events;
+mod flows;
 mod metrics;
 mod notify;
 mod operations;

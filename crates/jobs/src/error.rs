@@ -94,6 +94,12 @@ error_codes! {
     JobIdempotencyConflict = "job.idempotency_conflict" => 409;
     JobTimeout = "job.timeout" => job;
     JobCancelled = "job.cancelled" => job;
+    /// A flow's node whose dependency failed, under `on_dependency_failure:
+    /// fail` (the message names the dependency).
+    FlowDependencyFailed = "flow.dependency_failed" => job;
+    /// A flow's node whose reference points at nothing in its dependency's
+    /// result (or at null).
+    FlowReferenceUnresolved = "flow.reference_unresolved" => job;
     JobNotCancellable = "job.not_cancellable" => 409;
     QueueNotFound = "queue.not_found" => 404;
     RateLimited = "rate.limited" => 429;

@@ -9,34 +9,42 @@ use uuid::Uuid;
 
 use crate::JobKind;
 
-/// Lifecycle of a job as clients see it.
+/// Lifecycle of a job as clients see it. A flow's node is `waiting` until
+/// the nodes it depends on have ended, and `skipped` when one failed and
+/// its policy was to skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
+    Waiting,
     Queued,
     Processing,
     Complete,
     Error,
     Dead,
+    Skipped,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] = [
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Waiting,
         JobStatus::Queued,
         JobStatus::Processing,
         JobStatus::Complete,
         JobStatus::Error,
         JobStatus::Dead,
+        JobStatus::Skipped,
     ];
 
     /// The wire name (and the `jobs.status` column's value).
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::Waiting => "waiting",
             JobStatus::Queued => "queued",
             JobStatus::Processing => "processing",
             JobStatus::Complete => "complete",
             JobStatus::Error => "error",
             JobStatus::Dead => "dead",
+            JobStatus::Skipped => "skipped",
         }
     }
 
@@ -44,7 +52,7 @@ impl JobStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            JobStatus::Complete | JobStatus::Error | JobStatus::Dead
+            JobStatus::Complete | JobStatus::Error | JobStatus::Dead | JobStatus::Skipped
         )
     }
 }

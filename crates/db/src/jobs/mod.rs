@@ -15,7 +15,7 @@ use crate::{DbError, PhotoRow};
 
 mod row;
 
-pub use row::{JobRow, NewJob};
+pub use row::{FlowNode, JobRow, NewJob};
 use row::{StoredJob, known_kinds, typed, typed_one};
 
 /// Names the run allowed to write a job's row: the job and its current lease
@@ -350,7 +350,7 @@ pub async fn finish_failed(
         "UPDATE jobs
          SET status = $2, error_code = $3, error_message = $4, finished_at = now(),
              updated_at = now()
-         WHERE id = $1 AND status NOT IN ('complete', 'error', 'dead')",
+         WHERE id = $1 AND status NOT IN ('complete', 'error', 'dead', 'skipped')",
         id,
         ended.status().as_str(),
         error.code.as_str(),
@@ -505,4 +505,16 @@ pub async fn open_jobs<'e>(
     .fetch_one(executor)
     .await?;
     Ok(n)
+}
+
+/// A flow's nodes, in the order they were submitted (dependencies first).
+pub async fn of_flow(pool: &PgPool, flow_id: Uuid) -> Result<Vec<JobRow>, DbError> {
+    let rows = sqlx::query_as!(
+        StoredJob,
+        "SELECT * FROM jobs WHERE flow_id = $1 ORDER BY node_index",
+        flow_id
+    )
+    .fetch_all(pool)
+    .await?;
+    typed(rows)
 }

@@ -1,5 +1,6 @@
 //! A job's row as callers see it ([`JobRow`], typed) and as the table
 //! holds it (text columns, typed here before anyone else sees them).
+use atelier_jobs::flow::{DependencyPolicy, Reference};
 use atelier_jobs::{ErrorBody, IdempotencyKey, JobKind, JobStatus, Priority, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -58,6 +59,22 @@ pub struct JobRow {
     /// Where to e-mail the job's end, and the queue of that `notify.email`.
     pub notify_email: Option<String>,
     pub notify_queue: Option<String>,
+    /// The flow this job is a node of.
+    pub flow: Option<FlowNode>,
+}
+
+/// A job's place in its flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowNode {
+    pub flow_id: Uuid,
+    pub name: String,
+    /// Its place in the flow's order (dependencies first).
+    pub index: i32,
+    /// Dependencies not yet ended.
+    pub waiting_on: i32,
+    pub policy: DependencyPolicy,
+    /// Filled in when the node was released (the input holds the values).
+    pub references: Vec<Reference>,
 }
 
 /// A row as the table holds it (text columns), read by the queries and
@@ -89,6 +106,12 @@ pub(super) struct StoredJob {
     pub(super) lease_token: Option<String>,
     pub(super) notify_email: Option<String>,
     pub(super) notify_queue: Option<String>,
+    pub(super) flow_id: Option<Uuid>,
+    pub(super) node: Option<String>,
+    pub(super) node_index: Option<i32>,
+    pub(super) waiting_on: i32,
+    pub(super) on_dependency_failure: Option<String>,
+    pub(super) input_references: Option<serde_json::Value>,
 }
 
 impl TryFrom<StoredJob> for JobRow {
@@ -116,6 +139,27 @@ impl TryFrom<StoredJob> for JobRow {
             }),
             None => None,
         };
+        let flow = match (row.flow_id, &row.node) {
+            (Some(flow_id), Some(name)) => {
+                let policy = row.on_dependency_failure.as_deref().unwrap_or("fail");
+                let policy = serde_json::from_value(serde_json::json!(policy))
+                    .map_err(|_| unreadable("on_dependency_failure", policy))?;
+                let references = match &row.input_references {
+                    Some(refs) => serde_json::from_value(refs.clone())
+                        .map_err(|_| unreadable("input_references", &refs.to_string()))?,
+                    None => Vec::new(),
+                };
+                Some(FlowNode {
+                    flow_id,
+                    name: name.clone(),
+                    index: row.node_index.unwrap_or_default(),
+                    waiting_on: row.waiting_on,
+                    policy,
+                    references,
+                })
+            }
+            _ => None,
+        };
         Ok(JobRow {
             id: row.id,
             kind,
@@ -142,6 +186,7 @@ impl TryFrom<StoredJob> for JobRow {
             lease_token: row.lease_token,
             notify_email: row.notify_email,
             notify_queue: row.notify_queue,
+            flow,
         })
     }
 }

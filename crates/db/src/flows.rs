@@ -1,0 +1,161 @@
+//! The `flows` table and its nodes: a flow's jobs and edges are inserted
+//! in one transaction; from then on the database moves it (the
+//! `flow_release` trigger, migrations/20261207000001_flows.sql): the
+//! transaction that ends a node releases its dependents, applying their
+//! failure policy and filling in their references, and ends the flow once
+//! every node has ended.
+use std::collections::HashMap;
+
+use atelier_jobs::flow::FlowPlan;
+use atelier_jobs::{IdempotencyKey, JobSpec, UserId};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{DbError, JobRow};
+
+/// A flow as submitted: its plan, and where each node's job goes.
+pub struct NewFlow<'a> {
+    pub id: Uuid,
+    pub client_id: &'a str,
+    pub user_id: &'a UserId,
+    pub idempotency_key: Option<&'a IdempotencyKey>,
+    pub request_hash: &'a str,
+    pub plan: &'a FlowPlan,
+    /// Each node's job id and queue, in the plan's order.
+    pub jobs: Vec<(Uuid, &'a str)>,
+}
+
+/// A flow's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRow {
+    pub id: Uuid,
+    pub client_id: String,
+    pub user_id: String,
+    /// `running`, `complete`, `failed` or `cancelled`.
+    pub status: String,
+    pub nodes_total: i32,
+    pub nodes_done: i32,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Outcome of [`create`].
+#[derive(Debug)]
+pub enum Created {
+    Created(FlowRow),
+    /// The client's idempotency key was used before: that flow.
+    Existing(FlowRow),
+}
+
+/// Insert the flow, every node's job (`queued` when it depends on nothing,
+/// else `waiting`) and every edge, in one transaction.
+pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError> {
+    let mut tx = pool.begin().await?;
+    let key = flow.idempotency_key.map(IdempotencyKey::as_str);
+    let inserted = sqlx::query_as!(
+        FlowRow,
+        "INSERT INTO flows (id, client_id, user_id, nodes_total, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *",
+        flow.id,
+        flow.client_id,
+        flow.user_id.as_str(),
+        flow.plan.nodes.len() as i32,
+        key,
+        flow.request_hash
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = inserted else {
+        let existing = sqlx::query_as!(
+            FlowRow,
+            "SELECT * FROM flows WHERE client_id = $1 AND idempotency_key = $2",
+            flow.client_id,
+            key
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        return Ok(Created::Existing(existing));
+    };
+    let ids: HashMap<&str, Uuid> = flow
+        .plan
+        .nodes
+        .iter()
+        .zip(&flow.jobs)
+        .map(|(node, (id, _))| (node.name.as_str(), *id))
+        .collect();
+    for (index, (node, (id, queue))) in flow.plan.nodes.iter().zip(&flow.jobs).enumerate() {
+        let status = if node.depends_on.is_empty() {
+            "queued"
+        } else {
+            "waiting"
+        };
+        let input = node
+            .spec
+            .as_ref()
+            .map(JobSpec::to_json)
+            .unwrap_or_else(|| node.input.clone());
+        let references = serde_json::to_value(&node.references).expect("references serialise");
+        sqlx::query!(
+            "INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, priority,
+                               request_hash, input, status, flow_id, node, node_index,
+                               waiting_on, on_dependency_failure, input_references)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            id,
+            node.kind.as_str(),
+            atelier_jobs::CONTRACT_VERSION as i32,
+            queue,
+            flow.client_id,
+            flow.user_id.as_str(),
+            i16::from(node.priority.get()),
+            format!("flow:{}:{}", flow.id, node.name),
+            input,
+            status,
+            flow.id,
+            node.name,
+            index as i32,
+            node.depends_on.len() as i32,
+            policy_name(node.policy),
+            references
+        )
+        .execute(&mut *tx)
+        .await?;
+        for dep in &node.depends_on {
+            sqlx::query!(
+                "INSERT INTO flow_edges (flow_id, job_id, depends_on) VALUES ($1, $2, $3)",
+                flow.id,
+                id,
+                ids[dep.as_str()]
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Created::Created(row))
+}
+
+fn policy_name(policy: atelier_jobs::flow::DependencyPolicy) -> &'static str {
+    use atelier_jobs::flow::DependencyPolicy::*;
+    match policy {
+        Fail => "fail",
+        Skip => "skip",
+        Continue => "continue",
+    }
+}
+
+/// A flow and its nodes (in the plan's order).
+pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<(FlowRow, Vec<JobRow>)>, DbError> {
+    let flow = sqlx::query_as!(FlowRow, "SELECT * FROM flows WHERE id = $1", id)
+        .fetch_optional(pool)
+        .await?;
+    match flow {
+        Some(flow) => Ok(Some((flow, crate::jobs::of_flow(pool, id).await?))),
+        None => Ok(None),
+    }
+}
