@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use atelier_tests::{API_KEY, EnvOptions, OPERATOR_KEY, StatusCode, TestEnv, contract, fixture};
+use atelier_tests::{
+    API_KEY, EnvOptions, OPERATOR_KEY, OTHER_API_KEY, StatusCode, TestEnv, contract, fixture,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -140,6 +142,55 @@ async fn every_documented_route_answers_as_the_document_says() {
         .operator(Method::POST, "/v1/queues/ingest/resume", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+
+    // Flows: one accepted and shown, a cycle refused naming it, another
+    // client's or an unknown flow not found.
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "ana", "nodes": [
+                {"name": "first", "kind": "photo.ingest", "input": {"upload_id": photo}},
+                {"name": "second", "kind": "photo.ingest", "input": {"upload_id": photo},
+                 "depends_on": ["first"]},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let flow = accepted["flow_id"].as_str().unwrap().to_owned();
+    for (id, key, expected) in [
+        (flow.clone(), API_KEY, 200),
+        (flow.clone(), OTHER_API_KEY, 404),
+        (Uuid::new_v4().to_string(), API_KEY, 404),
+    ] {
+        let path = format!("/v1/flows/{id}");
+        let response = http
+            .get(env.url(&path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = env.answer("GET", &path, response).await;
+        assert_eq!(status.as_u16(), expected, "{body}");
+    }
+    let (status, body) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "ana", "nodes": [
+                {"name": "a", "kind": "photo.ingest", "input": {"upload_id": photo},
+                 "depends_on": ["b"]},
+                {"name": "b", "kind": "photo.ingest", "input": {"upload_id": photo},
+                 "depends_on": ["a"]},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a cycle: a → b → a"),
+        "{body}"
+    );
 
     // Tokens and the event socket.
     let token = env.token("ana").await;

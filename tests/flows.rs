@@ -1,7 +1,8 @@
-//! Flows in PostgreSQL (issue 19, first part: no route takes one yet): a
-//! flow's nodes and edges inserted in one transaction, and the release
-//! trigger that moves it whatever path ends a node. Nodes are ended here
-//! with plain UPDATEs, as a cancel, the reconciler or an operator would.
+//! Flows (issue 19, in progress). In PostgreSQL: a flow's nodes and edges
+//! inserted in one transaction, and the release trigger that moves it
+//! whatever path ends a node (ended here with plain UPDATEs, as a cancel,
+//! the reconciler or an operator would). Through the intake: a flow run by
+//! a real worker, a result flowing into the next node's input.
 use std::collections::BTreeMap;
 
 use atelier_db::PgPool;
@@ -11,7 +12,9 @@ use atelier_jobs::{IdempotencyKey, JobStatus, UserId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use atelier_tests::postgres_base;
+use std::time::{Duration, Instant};
+
+use atelier_tests::{API_KEY, EnvOptions, StatusCode, TestEnv, postgres_base};
 
 struct Db {
     name: String,
@@ -107,7 +110,7 @@ impl Db {
                 )
             })
             .collect();
-        (nodes, (row.status, row.nodes_done))
+        (nodes, (row.status.as_str().to_owned(), row.nodes_done))
     }
 }
 
@@ -328,4 +331,147 @@ async fn a_fan_in_ended_concurrently_releases_once_and_counts_every_end() {
     db.end(jobs["end"], "complete", json!({})).await;
     assert_eq!(db.state(flow).await.1, ("complete".into(), 52));
     db.drop().await;
+}
+
+/// `GET /v1/flows/{id}` until `done` holds.
+async fn wait_flow(
+    env: &TestEnv,
+    id: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let path = format!("/v1/flows/{id}");
+        let response = env
+            .http
+            .get(env.url(&path))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        let (status, flow) = env.answer("GET", &path, response).await;
+        assert_eq!(status, StatusCode::OK, "{flow}");
+        if done(&flow) {
+            return flow;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "flow not done in {within:?}: {flow}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// a → b → c through the intake and a worker: b's stage version comes
+/// from a's result, c's from b's; each node runs once, after its
+/// dependency, and the flow completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let stage = |version: Value| json!({"stages": [{"name": "s", "version": version, "ms": 50}]});
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "idempotency_key": "f-1", "nodes": [
+                {"name": "c", "kind": "test.staged", "depends_on": ["b"],
+                 "input": stage(json!({"$from": "b", "pointer": "/stages/0/version"}))},
+                {"name": "a", "kind": "test.staged", "input": stage(json!(7))},
+                {"name": "b", "kind": "test.staged", "depends_on": ["a"],
+                 "input": stage(json!({"$from": "a", "pointer": "/stages/0/version"}))},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let order: Vec<&str> = accepted["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["a", "b", "c"]);
+    assert_eq!(accepted["nodes"][0]["status"], "queued");
+    assert_eq!(accepted["nodes"][1]["status"], "waiting");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+
+    let flow = wait_flow(&env, &id, Duration::from_secs(60), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "complete", "{flow}");
+    assert_eq!(
+        (flow["nodes_done"].clone(), flow["nodes_total"].clone()),
+        (json!(3), json!(3))
+    );
+    let node = |name: &str| {
+        flow["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    for name in ["b", "c"] {
+        let n = node(name);
+        assert_eq!(n["resolved_input"]["stages"][0]["version"], 7, "{n}");
+        assert_eq!(n["result"]["stages"][0]["version"], 7, "{n}");
+    }
+    for (before, after) in [("a", "b"), ("b", "c")] {
+        let ended = node(before)["finished_at"].as_str().unwrap().to_owned();
+        let started = node(after)["started_at"].as_str().unwrap().to_owned();
+        let ended: sqlx::types::chrono::DateTime<sqlx::types::chrono::Utc> = ended.parse().unwrap();
+        let started: sqlx::types::chrono::DateTime<sqlx::types::chrono::Utc> =
+            started.parse().unwrap();
+        assert!(
+            started >= ended,
+            "{after} started before {before} ended: {flow}"
+        );
+        assert_eq!(node(after)["depends_on"], json!([before]));
+    }
+    assert!(
+        flow["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["attempts"] == 1),
+        "{flow}"
+    );
+
+    // The same key again answers with the same flow.
+    let (status, again) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "idempotency_key": "f-1", "nodes": [
+                {"name": "c", "kind": "test.staged", "depends_on": ["b"],
+                 "input": stage(json!({"$from": "b", "pointer": "/stages/0/version"}))},
+                {"name": "a", "kind": "test.staged", "input": stage(json!(7))},
+                {"name": "b", "kind": "test.staged", "depends_on": ["a"],
+                 "input": stage(json!({"$from": "a", "pointer": "/stages/0/version"}))},
+            ]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &again["flow_id"]),
+        (StatusCode::ACCEPTED, &json!(id))
+    );
+    // A reference whose type does not fit is refused at submission.
+    let (status, body) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "nodes": [
+                {"name": "a", "kind": "test.staged", "input": stage(json!(1))},
+                {"name": "b", "kind": "test.staged", "depends_on": ["a"],
+                 "input": stage(json!({"$from": "a", "pointer": "/stages/0/key"}))},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "nodes[1].input.stages[0].version: a /stages/0/key: a test.staged result has string there, the test.staged input wants integer"
+    );
+    env.finish().await;
 }

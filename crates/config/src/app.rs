@@ -25,6 +25,7 @@ pub struct AppConfig {
     pub models: ModelsConfig,
     pub render: RenderConfig,
     pub email: EmailConfig,
+    pub flows: FlowsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -464,5 +465,19 @@ impl AppConfig {
     /// The config as TOML with every secret redacted, for the start-up log.
     pub fn redacted(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("<unprintable config: {e}>"))
+    }
+}
+
+/// Flows: DAGs of jobs submitted as one (`POST /v1/flows`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowsConfig {
+    /// Most nodes one flow may have (1–10,000).
+    pub max_nodes: u32,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        FlowsConfig { max_nodes: 200 }
     }
 }

@@ -13,8 +13,8 @@ pub mod secrets;
 mod validate;
 
 pub use app::{
-    AppConfig, DatabaseConfig, EmailConfig, EventsConfig, IntakeConfig, MediaConfig, ModelsConfig,
-    RedisConfig, RenderConfig, S3Config, StorageBackend, StorageConfig, WorkerConfig,
+    AppConfig, DatabaseConfig, EmailConfig, EventsConfig, FlowsConfig, IntakeConfig, MediaConfig,
+    ModelsConfig, RedisConfig, RenderConfig, S3Config, StorageBackend, StorageConfig, WorkerConfig,
 };
 pub use bytesize::{ByteSize, parse_bytes};
 pub use duration::{HumanDuration, parse_duration};

@@ -35,6 +35,9 @@ impl AppConfig {
                 "intake.per_address_per_second, intake.per_address_burst: must be positive".into(),
             );
         }
+        if !(1..=10_000).contains(&self.flows.max_nodes) {
+            return Err("flows.max_nodes: 1 to 10000".into());
+        }
         if self.intake.max_open_jobs_per_client == 0 {
             return Err("intake.max_open_jobs_per_client: must be positive".into());
         }

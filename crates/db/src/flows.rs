@@ -6,7 +6,7 @@
 //! every node has ended.
 use std::collections::HashMap;
 
-use atelier_jobs::flow::FlowPlan;
+use atelier_jobs::flow::{FlowPlan, FlowStatus};
 use atelier_jobs::{IdempotencyKey, JobSpec, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -32,8 +32,7 @@ pub struct FlowRow {
     pub id: Uuid,
     pub client_id: String,
     pub user_id: String,
-    /// `running`, `complete`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: FlowStatus,
     pub nodes_total: i32,
     pub nodes_done: i32,
     pub idempotency_key: Option<String>,
@@ -41,6 +40,47 @@ pub struct FlowRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A row as the table holds it (status as text).
+struct StoredFlow {
+    id: Uuid,
+    client_id: String,
+    user_id: String,
+    status: String,
+    nodes_total: i32,
+    nodes_done: i32,
+    idempotency_key: Option<String>,
+    request_hash: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StoredFlow> for FlowRow {
+    type Error = DbError;
+
+    fn try_from(row: StoredFlow) -> Result<Self, DbError> {
+        let status = row.status.parse().map_err(|_| DbError::Unreadable {
+            table: "flows",
+            id: row.id.to_string(),
+            column: "status".into(),
+            value: row.status.clone(),
+        })?;
+        Ok(FlowRow {
+            id: row.id,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            status,
+            nodes_total: row.nodes_total,
+            nodes_done: row.nodes_done,
+            idempotency_key: row.idempotency_key,
+            request_hash: row.request_hash,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            finished_at: row.finished_at,
+        })
+    }
 }
 
 /// Outcome of [`create`].
@@ -57,7 +97,7 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
     let mut tx = pool.begin().await?;
     let key = flow.idempotency_key.map(IdempotencyKey::as_str);
     let inserted = sqlx::query_as!(
-        FlowRow,
+        StoredFlow,
         "INSERT INTO flows (id, client_id, user_id, nodes_total, idempotency_key, request_hash)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -73,14 +113,14 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
     .await?;
     let Some(row) = inserted else {
         let existing = sqlx::query_as!(
-            FlowRow,
+            StoredFlow,
             "SELECT * FROM flows WHERE client_id = $1 AND idempotency_key = $2",
             flow.client_id,
             key
         )
         .fetch_one(&mut *tx)
         .await?;
-        return Ok(Created::Existing(existing));
+        return Ok(Created::Existing(existing.try_into()?));
     };
     let ids: HashMap<&str, Uuid> = flow
         .plan
@@ -137,7 +177,7 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
         }
     }
     tx.commit().await?;
-    Ok(Created::Created(row))
+    Ok(Created::Created(row.try_into()?))
 }
 
 fn policy_name(policy: atelier_jobs::flow::DependencyPolicy) -> &'static str {
@@ -151,11 +191,25 @@ fn policy_name(policy: atelier_jobs::flow::DependencyPolicy) -> &'static str {
 
 /// A flow and its nodes (in the plan's order).
 pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<(FlowRow, Vec<JobRow>)>, DbError> {
-    let flow = sqlx::query_as!(FlowRow, "SELECT * FROM flows WHERE id = $1", id)
+    let flow = sqlx::query_as!(StoredFlow, "SELECT * FROM flows WHERE id = $1", id)
         .fetch_optional(pool)
         .await?;
     match flow {
-        Some(flow) => Ok(Some((flow, crate::jobs::of_flow(pool, id).await?))),
+        Some(flow) => Ok(Some((
+            flow.try_into()?,
+            crate::jobs::of_flow(pool, id).await?,
+        ))),
         None => Ok(None),
     }
+}
+
+/// A flow's edges: (job, the job it depends on).
+pub async fn edges(pool: &PgPool, flow_id: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbError> {
+    let rows = sqlx::query!(
+        "SELECT job_id, depends_on FROM flow_edges WHERE flow_id = $1",
+        flow_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.job_id, r.depends_on)).collect())
 }

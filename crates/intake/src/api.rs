@@ -4,6 +4,7 @@
 //! assembled in `openapi.rs` and `router.rs`.
 use std::collections::BTreeMap;
 
+use atelier_jobs::flow::{DependencyPolicy, FlowNodeSpec, FlowStatus};
 use atelier_jobs::{
     ErrorBody, IdempotencyKey, JobKind, JobStatus, ModelRef, Priority, Schemas, UserId,
     kind_contracts,
@@ -416,4 +417,74 @@ impl ToSchema for OperatorJobViewSchema {
         out.push(("JobView".into(), JobViewSchema::schema()));
         JobViewSchema::schemas(out);
     }
+}
+
+/// `POST /v1/flows`: a DAG of jobs submitted as one.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRequest {
+    pub user_id: UserId,
+    /// At most `flows.max_nodes` (200 by default), each after the nodes
+    /// it depends on have ended.
+    pub nodes: Vec<FlowNodeSpec>,
+    #[serde(default)]
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// A node's job and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowNodeState {
+    pub name: String,
+    pub job_id: Uuid,
+    pub status: JobStatus,
+}
+
+/// `202` from `POST /v1/flows`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowAccepted {
+    pub flow_id: Uuid,
+    pub status: FlowStatus,
+    /// In an order where every node follows those it depends on.
+    pub nodes: Vec<FlowNodeState>,
+}
+
+/// One node of `GET /v1/flows/{flow_id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowNodeView {
+    pub name: String,
+    pub job_id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub depends_on: Vec<String>,
+    pub on_dependency_failure: DependencyPolicy,
+    /// The input as it ran: references filled in once released.
+    #[schema(value_type = Object)]
+    pub resolved_input: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its kind's result (stored objects with fresh signed `url`s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// `GET /v1/flows/{flow_id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowView {
+    pub flow_id: Uuid,
+    pub user_id: String,
+    pub status: FlowStatus,
+    pub nodes_total: i32,
+    /// Nodes that have ended.
+    pub nodes_done: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub nodes: Vec<FlowNodeView>,
 }

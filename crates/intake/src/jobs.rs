@@ -10,7 +10,7 @@
 use atelier_db::{JobRow, NewJob, Submission};
 use atelier_jobs::{
     CONTRACT_VERSION, Ended, ErrorBody, ErrorCode, EventType, FailedData, JobKind, JobSpec,
-    JobStatus, QueueMessage,
+    JobStatus, QueueMessage, UserId,
 };
 use atelier_telemetry::metrics;
 use serde_json::Value;
@@ -47,17 +47,7 @@ pub(crate) async fn submit(
         .as_bytes(),
     ));
     let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
-    for upload_id in spec.upload_ids() {
-        let upload = atelier_db::uploads::get(&state.pool, upload_id).await?;
-        let owned =
-            upload.is_some_and(|u| u.client_id == client.0 && u.user_id == req.user_id.as_str());
-        if !owned {
-            return Err(ApiError::new(
-                ErrorCode::UploadNotFound,
-                format!("upload {upload_id} not found for this user"),
-            ));
-        }
-    }
+    check_uploads(state, client, &req.user_id, &spec).await?;
     // Ids the job will write under are fixed now, so every run writes the same keys.
     spec.assign_ids(&mut Uuid::new_v4);
     let queue = queue_for(state, kind)?;
@@ -122,9 +112,29 @@ pub(crate) async fn submit(
     })
 }
 
+/// Every upload `spec` reads exists and belongs to this client's `user`.
+pub(crate) async fn check_uploads(
+    state: &AppState,
+    client: &ClientId,
+    user: &UserId,
+    spec: &JobSpec,
+) -> Result<(), ApiError> {
+    for upload_id in spec.upload_ids() {
+        let upload = atelier_db::uploads::get(&state.pool, upload_id).await?;
+        let owned = upload.is_some_and(|u| u.client_id == client.0 && u.user_id == user.as_str());
+        if !owned {
+            return Err(ApiError::new(
+                ErrorCode::UploadNotFound,
+                format!("upload {upload_id} not found for this user"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The kind named, if this deployment accepts it (test-only kinds exist
 /// only where `intake.test_kinds` says so).
-fn accepted_kind(state: &AppState, name: &str) -> Result<JobKind, ApiError> {
+pub(crate) fn accepted_kind(state: &AppState, name: &str) -> Result<JobKind, ApiError> {
     name.parse()
         .ok()
         .filter(|k: &JobKind| !k.is_test() || state.config.intake.test_kinds)
@@ -149,7 +159,7 @@ fn notify_address(kind: JobKind, email: &str) -> Result<&str, ApiError> {
 
 /// The queue carrying `kind` (`501 job.kind_not_available` when no queue in
 /// queues.toml does: no worker would ever run it).
-fn queue_for(state: &AppState, kind: JobKind) -> Result<&str, ApiError> {
+pub(crate) fn queue_for(state: &AppState, kind: JobKind) -> Result<&str, ApiError> {
     state
         .queues_config
         .find_for_kind(kind)
@@ -230,7 +240,7 @@ pub(crate) async fn view(state: &AppState, job: JobRow) -> Result<JobView, ApiEr
 
 /// Give every stored object in a result (an object with `key` and `format`)
 /// a fresh signed `url`.
-async fn sign_objects(state: &AppState, value: &mut Value) -> Result<(), ApiError> {
+pub(crate) async fn sign_objects(state: &AppState, value: &mut Value) -> Result<(), ApiError> {
     match value {
         Value::Object(map) => {
             if let (Some(Value::String(key)), true) = (map.get("key"), map.contains_key("format")) {

@@ -7,6 +7,7 @@ pub mod api;
 mod auth;
 mod error;
 mod extract;
+mod flows;
 mod guard;
 mod jobs;
 mod openapi;

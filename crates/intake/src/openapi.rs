@@ -49,6 +49,7 @@ impl utoipa::Modify for Security {
     modifiers(&Security),
     tags(
         (name = "jobs", description = "Uploads, jobs and their results (API keys)"),
+        (name = "flows", description = "DAGs of jobs submitted as one, results flowing into inputs (API keys)"),
         (name = "events", description = "End users' events over WebSocket"),
         (name = "search", description = "Similarity search over stored embeddings"),
         (name = "operators", description = "Queues and any client's jobs (operator keys)"),

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::guard::{limit_by_address, require_api_key, require_operator_key};
 use crate::openapi::{self, Published};
 use crate::route::{Access, Route};
-use crate::routes::{events, jobs, objects, ops, queues, search, uploads};
+use crate::routes::{events, flows, jobs, objects, ops, queues, search, uploads};
 use crate::state::AppState;
 
 /// Every operation of the API, in the document's order.
@@ -25,6 +25,7 @@ fn table() -> Vec<Route> {
     [
         uploads::routes(),
         jobs::routes(),
+        flows::routes(),
         events::routes(),
         search::routes(),
         queues::routes(),

@@ -101,6 +101,7 @@ error_codes! {
     /// result (or at null).
     FlowReferenceUnresolved = "flow.reference_unresolved" => job;
     JobNotCancellable = "job.not_cancellable" => 409;
+    FlowNotFound = "flow.not_found" => 404;
     QueueNotFound = "queue.not_found" => 404;
     RateLimited = "rate.limited" => 429;
     AuthForbidden = "auth.forbidden" => 403;

@@ -58,6 +58,48 @@ pub enum DependencyPolicy {
     Continue,
 }
 
+/// A flow's state: `running` until every node has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowStatus {
+    Running,
+    /// Every node ended, and no failure failed the flow.
+    Complete,
+    /// A node failed and no dependent skipped or continued past it.
+    Failed,
+    Cancelled,
+}
+
+impl FlowStatus {
+    pub const ALL: [FlowStatus; 4] = [
+        FlowStatus::Running,
+        FlowStatus::Complete,
+        FlowStatus::Failed,
+        FlowStatus::Cancelled,
+    ];
+
+    /// The wire name (and the `flows.status` column's value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::Running => "running",
+            FlowStatus::Complete => "complete",
+            FlowStatus::Failed => "failed",
+            FlowStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::str::FromStr for FlowStatus {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FlowStatus::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| ValidationError::new(format!("unknown flow status {s:?}")))
+    }
+}
+
 /// A value of this node's input to be taken from an earlier node's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {

@@ -1,0 +1,167 @@
+//! Flows as the intake handles them: submission (check the DAG, record
+//! the flow, its jobs and edges in one transaction, push the nodes that
+//! depend on nothing), finding a flow for its client, and its view. From
+//! then on the database releases nodes as their dependencies end, and the
+//! outbox relay pushes them (`atelier_db::flows`).
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use atelier_db::JobRow;
+use atelier_db::flows::{Created, FlowRow, NewFlow};
+use atelier_jobs::ErrorCode;
+use atelier_jobs::flow::{KindSchemas, plan};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::api::{FlowAccepted, FlowNodeState, FlowNodeView, FlowRequest, FlowView};
+use crate::auth::ClientId;
+use crate::error::ApiError;
+use crate::jobs;
+use crate::state::AppState;
+
+/// The kinds' schemas, which references are checked against.
+fn schemas() -> &'static KindSchemas {
+    static SCHEMAS: OnceLock<KindSchemas> = OnceLock::new();
+    SCHEMAS.get_or_init(KindSchemas::new)
+}
+
+/// Check a flow, record it and push the nodes that can run now. A
+/// repeated idempotency key answers with the first flow.
+pub(crate) async fn submit(
+    state: &AppState,
+    client: &ClientId,
+    req: FlowRequest,
+) -> Result<FlowAccepted, ApiError> {
+    let request_hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&(&req.user_id, &req.nodes)).expect("requests serialise"),
+    ));
+    for node in &req.nodes {
+        // Unknown and switched-off kinds answer as they do for one job.
+        if node.kind.parse::<atelier_jobs::JobKind>().is_ok() {
+            jobs::accepted_kind(state, &node.kind)?;
+        }
+    }
+    let max_nodes = state.config.flows.max_nodes as usize;
+    let mut plan =
+        plan(req.nodes, max_nodes, schemas()).map_err(|e| ApiError::invalid(e.message))?;
+    let mut queues = Vec::with_capacity(plan.nodes.len());
+    for node in &mut plan.nodes {
+        queues.push((Uuid::new_v4(), jobs::queue_for(state, node.kind)?));
+        if let Some(spec) = &mut node.spec {
+            jobs::check_uploads(state, client, &req.user_id, spec).await?;
+            // Ids the job will write under, fixed now (as for one job).
+            spec.assign_ids(&mut Uuid::new_v4);
+        }
+    }
+    let created = atelier_db::flows::create(
+        &state.pool,
+        NewFlow {
+            id: Uuid::new_v4(),
+            client_id: &client.0,
+            user_id: &req.user_id,
+            idempotency_key: req.idempotency_key.as_ref(),
+            request_hash: &request_hash,
+            plan: &plan,
+            jobs: queues,
+        },
+    )
+    .await?;
+    let flow = match created {
+        Created::Created(flow) => flow,
+        Created::Existing(flow) if flow.request_hash != request_hash => {
+            return Err(ApiError::new(
+                ErrorCode::JobIdempotencyConflict,
+                "idempotency_key was already used for a different flow",
+            ));
+        }
+        Created::Existing(flow) => flow,
+    };
+    let nodes = atelier_db::jobs::of_flow(&state.pool, flow.id).await?;
+    for job in &nodes {
+        if job.status == atelier_jobs::JobStatus::Queued && job.enqueued_at.is_none() {
+            jobs::enqueue(state, job).await;
+        }
+    }
+    tracing::info!(flow_id = %flow.id, nodes = nodes.len(), user_id = flow.user_id, "flow accepted");
+    Ok(FlowAccepted {
+        flow_id: flow.id,
+        status: flow.status,
+        nodes: nodes
+            .into_iter()
+            .map(|job| FlowNodeState {
+                name: job.flow.map(|f| f.name).unwrap_or_default(),
+                job_id: job.id,
+                status: job.status,
+            })
+            .collect(),
+    })
+}
+
+/// The flow and its nodes, if `owner` may see it.
+pub(crate) async fn load(
+    state: &AppState,
+    owner: &ClientId,
+    flow_id: &str,
+) -> Result<(FlowRow, Vec<JobRow>), ApiError> {
+    let not_found = || ApiError::new(ErrorCode::FlowNotFound, "flow not found");
+    let id: Uuid = flow_id.parse().map_err(|_| not_found())?;
+    atelier_db::flows::load(&state.pool, id)
+        .await?
+        .filter(|(flow, _)| flow.client_id == owner.0)
+        .ok_or_else(not_found)
+}
+
+/// What a client sees of a flow: every node's status, attempts, timings,
+/// input as it ran and result (stored objects signed afresh).
+pub(crate) async fn view(
+    state: &AppState,
+    flow: FlowRow,
+    nodes: Vec<JobRow>,
+) -> Result<FlowView, ApiError> {
+    let names: HashMap<Uuid, String> = nodes
+        .iter()
+        .filter_map(|j| j.flow.as_ref().map(|f| (j.id, f.name.clone())))
+        .collect();
+    let mut depends_on: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for (job, dep) in atelier_db::flows::edges(&state.pool, flow.id).await? {
+        depends_on.entry(job).or_default().push(names[&dep].clone());
+    }
+    let mut views = Vec::with_capacity(nodes.len());
+    for job in nodes {
+        let node = job.flow.expect("a flow's jobs are nodes");
+        let result = match job.result {
+            Some(mut result) => {
+                jobs::sign_objects(state, &mut result).await?;
+                Some(result)
+            }
+            None => None,
+        };
+        let mut deps = depends_on.remove(&job.id).unwrap_or_default();
+        deps.sort();
+        views.push(FlowNodeView {
+            name: node.name,
+            job_id: job.id,
+            kind: job.kind,
+            status: job.status,
+            attempts: job.attempts,
+            depends_on: deps,
+            on_dependency_failure: node.policy,
+            resolved_input: job.input,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            result,
+            error: job.error,
+        });
+    }
+    Ok(FlowView {
+        flow_id: flow.id,
+        user_id: flow.user_id,
+        status: flow.status,
+        nodes_total: flow.nodes_total,
+        nodes_done: flow.nodes_done,
+        created_at: flow.created_at,
+        updated_at: flow.updated_at,
+        finished_at: flow.finished_at,
+        nodes: views,
+    })
+}

@@ -1,0 +1,66 @@
+//! Flows over HTTP: submit one, and show a client's own. Each handler
+//! parses, calls the flows service (`crate::flows`) and answers.
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use utoipa_axum::routes;
+
+use crate::api::{ErrorResponse, FlowAccepted, FlowRequest, FlowView};
+use crate::auth::ClientId;
+use crate::error::ApiError;
+use crate::extract::{PathText, json_body};
+use crate::flows;
+use crate::route::{Access, Route};
+use crate::state::AppState;
+
+/// `POST /v1/flows`: check the DAG, record it in one transaction, queue
+/// the nodes that depend on nothing.
+#[utoipa::path(post, path = "/v1/flows", operation_id = "submitFlow", tag = "flows",
+    security(("api_key" = [])),
+    request_body = FlowRequest,
+    responses(
+        (status = 202, description = "Recorded; the nodes that depend on nothing are queued \
+            (or, for a repeated idempotency key, the first call's flow)", body = FlowAccepted),
+        (status = 409, description = "`job.idempotency_conflict`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid` (a cycle, named; an unknown dependency \
+            or kind; too many nodes; an input or reference that does not fit), \
+            `job.unknown_kind`, `upload.not_found`", body = ErrorResponse),
+        (status = 501, description = "`job.kind_not_available`", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`", body = ErrorResponse),
+    ))]
+async fn submit(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    request: Request,
+) -> Result<(StatusCode, Json<FlowAccepted>), ApiError> {
+    let limit = state.config.intake.max_json_bytes as usize;
+    let req: FlowRequest = json_body(request, limit).await?;
+    let accepted = flows::submit(&state, &client, req).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// `GET /v1/flows/{flow_id}`: the flow and every node.
+#[utoipa::path(get, path = "/v1/flows/{flow_id}", operation_id = "getFlow", tag = "flows",
+    security(("api_key" = [])),
+    params(("flow_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The flow, every node's status, attempts, timings, input \
+            as it ran and result", body = FlowView),
+        (status = 404, description = "`flow.not_found` (also another client's flow)", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`, `storage.unavailable`", body = ErrorResponse),
+    ))]
+async fn show(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    PathText(flow_id): PathText,
+) -> Result<Json<FlowView>, ApiError> {
+    let (flow, nodes) = flows::load(&state, &client, &flow_id).await?;
+    Ok(Json(flows::view(&state, flow, nodes).await?))
+}
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Access::Client, routes!(submit)),
+        Route::new(Access::Client, routes!(show)),
+    ]
+}
