@@ -172,6 +172,16 @@ async fn every_documented_route_answers_as_the_document_says() {
         let (status, body) = env.answer("GET", &path, response).await;
         assert_eq!(status.as_u16(), expected, "{body}");
     }
+    // Cancelled (or already complete), then certainly not cancellable.
+    let (status, body) = env
+        .post_json(&format!("/v1/flows/{flow}/cancel"), &json!({}))
+        .await;
+    assert!(matches!(status.as_u16(), 200 | 409), "{body}");
+    let (status, body) = env
+        .post_json(&format!("/v1/flows/{flow}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "flow.not_cancellable", "{body}");
     let (status, body) = env
         .post_json(
             "/v1/flows",

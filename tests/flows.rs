@@ -475,3 +475,51 @@ async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
     );
     env.finish().await;
 }
+
+/// A cancel while a node runs: the flow is `cancelled` at once, the node
+/// waiting on it ends now, the running one at its next stage; a second
+/// cancel is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_their_next_stage() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "nodes": [
+                {"name": "long", "kind": "test.staged",
+                 "input": {"stages": [{"name": "s1", "ms": 2000}, {"name": "s2", "ms": 2000}]}},
+                {"name": "after", "kind": "test.staged", "depends_on": ["long"],
+                 "input": {"stages": [{"name": "s", "ms": 0}]}},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let long = accepted["nodes"][0]["job_id"].as_str().unwrap().to_owned();
+    let after = accepted["nodes"][1]["job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&long, Duration::from_secs(30), |j| {
+        j["status"] == "processing"
+    })
+    .await;
+    let (status, answer) = env
+        .post_json(&format!("/v1/flows/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "cancelled");
+    assert_eq!(answer["ended"], json!([after]));
+    assert_eq!(answer["stopping"], json!([long]));
+    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| f["nodes_done"] == 2).await;
+    assert_eq!(flow["status"], "cancelled", "{flow}");
+    assert!(flow["finished_at"].is_string(), "{flow}");
+    for node in flow["nodes"].as_array().unwrap() {
+        assert_eq!(node["status"], "error", "{node}");
+        assert_eq!(node["error"]["code"], "job.cancelled", "{node}");
+    }
+    let (status, body) = env
+        .post_json(&format!("/v1/flows/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    env.finish().await;
+}

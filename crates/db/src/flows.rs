@@ -213,3 +213,49 @@ pub async fn edges(pool: &PgPool, flow_id: Uuid) -> Result<Vec<(Uuid, Uuid)>, Db
     .await?;
     Ok(rows.into_iter().map(|r| (r.job_id, r.depends_on)).collect())
 }
+
+/// Cancel a running flow: it is `cancelled` at once (its row locked first,
+/// so no end racing it can mark it `complete` or `failed`), every node
+/// waiting or queued ends `error` with `job.cancelled` in the same
+/// transaction, and the nodes running come back, for their runs to be
+/// stopped at their next stage (they end `job.cancelled` then, and the flow
+/// counts them). `None` when the flow has already ended.
+pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<Option<Cancelled>, DbError> {
+    let mut tx = pool.begin().await?;
+    let flow = sqlx::query_scalar!(
+        "UPDATE flows SET status = 'cancelled', updated_at = now()
+         WHERE id = $1 AND status = 'running' RETURNING id",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if flow.is_none() {
+        return Ok(None);
+    }
+    let ended = sqlx::query_scalar!(
+        "UPDATE jobs SET status = 'error', error_code = 'job.cancelled',
+                error_message = 'cancelled with its flow', finished_at = now(), updated_at = now()
+         WHERE flow_id = $1 AND status IN ('waiting', 'queued')
+         RETURNING id",
+        id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let running = sqlx::query_scalar!(
+        "SELECT id FROM jobs WHERE flow_id = $1 AND status = 'processing'",
+        id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Cancelled { ended, running }))
+}
+
+/// What [`cancel`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancelled {
+    /// Nodes ended now.
+    pub ended: Vec<Uuid>,
+    /// Nodes running, to be stopped.
+    pub running: Vec<Uuid>,
+}

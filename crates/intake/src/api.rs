@@ -488,3 +488,15 @@ pub struct FlowView {
     pub finished_at: Option<DateTime<Utc>>,
     pub nodes: Vec<FlowNodeView>,
 }
+
+/// `POST /v1/flows/{flow_id}/cancel`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowCancelAnswer {
+    pub flow_id: Uuid,
+    /// `cancelled`.
+    pub status: FlowStatus,
+    /// Nodes that were waiting or queued: ended now, `job.cancelled`.
+    pub ended: Vec<Uuid>,
+    /// Nodes that were running: each stops at its next stage.
+    pub stopping: Vec<Uuid>,
+}

@@ -8,12 +8,14 @@ use std::sync::OnceLock;
 
 use atelier_db::JobRow;
 use atelier_db::flows::{Created, FlowRow, NewFlow};
-use atelier_jobs::ErrorCode;
-use atelier_jobs::flow::{KindSchemas, plan};
+use atelier_jobs::flow::{FlowStatus, KindSchemas, plan};
+use atelier_jobs::{Ended, ErrorBody, ErrorCode};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::api::{FlowAccepted, FlowNodeState, FlowNodeView, FlowRequest, FlowView};
+use crate::api::{
+    FlowAccepted, FlowCancelAnswer, FlowNodeState, FlowNodeView, FlowRequest, FlowView,
+};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 use crate::jobs;
@@ -163,5 +165,44 @@ pub(crate) async fn view(
         updated_at: flow.updated_at,
         finished_at: flow.finished_at,
         nodes: views,
+    })
+}
+
+/// Cancel a running flow: every waiting or queued node ends now, every
+/// running one is asked to stop at its next stage.
+pub(crate) async fn cancel(state: &AppState, flow: FlowRow) -> Result<FlowCancelAnswer, ApiError> {
+    let Some(cancelled) = atelier_db::flows::cancel(&state.pool, flow.id).await? else {
+        return Err(ApiError::new(
+            ErrorCode::FlowNotCancellable,
+            format!("flow is already {}", flow.status.as_str()),
+        ));
+    };
+    for id in &cancelled.running {
+        let Some(job) = atelier_db::jobs::get(&state.pool, *id).await? else {
+            continue;
+        };
+        match state.queue(&job.queue) {
+            Some(queue) => {
+                if let Err(error) = queue.cancel(&id.to_string()).await {
+                    tracing::warn!(job_id = %id, %error, "could not ask a flow's running node to stop");
+                }
+            }
+            None => {
+                tracing::error!(job_id = %id, queue = job.queue, "node names a queue not in queues.toml")
+            }
+        }
+    }
+    let error = ErrorBody::new(ErrorCode::JobCancelled, "cancelled with its flow");
+    for id in &cancelled.ended {
+        if let Some(job) = atelier_db::jobs::get(&state.pool, *id).await? {
+            jobs::publish_failed(state, &job, Ended::Error, error.clone()).await;
+        }
+    }
+    tracing::info!(flow_id = %flow.id, ended = cancelled.ended.len(), stopping = cancelled.running.len(), "flow cancelled");
+    Ok(FlowCancelAnswer {
+        flow_id: flow.id,
+        status: FlowStatus::Cancelled,
+        ended: cancelled.ended,
+        stopping: cancelled.running,
     })
 }

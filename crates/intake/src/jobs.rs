@@ -304,6 +304,12 @@ pub(crate) async fn end(
     error: ErrorBody,
 ) -> Result<(), atelier_db::DbError> {
     atelier_db::jobs::finish_failed(&state.pool, job.id, ended, &error).await?;
+    publish_failed(state, job, ended, error).await;
+    Ok(())
+}
+
+/// Tell a job's user it ended without a result.
+pub(crate) async fn publish_failed(state: &AppState, job: &JobRow, ended: Ended, error: ErrorBody) {
     let audience = atelier_events::Audience::new(&job.client_id, &job.user_id);
     let data = atelier_jobs::event_data(&FailedData {
         status: ended.status(),
@@ -316,5 +322,4 @@ pub(crate) async fn end(
     {
         tracing::warn!(%error, "job.failed event not published");
     }
-    Ok(())
 }

@@ -102,6 +102,7 @@ error_codes! {
     FlowReferenceUnresolved = "flow.reference_unresolved" => job;
     JobNotCancellable = "job.not_cancellable" => 409;
     FlowNotFound = "flow.not_found" => 404;
+    FlowNotCancellable = "flow.not_cancellable" => 409;
     QueueNotFound = "queue.not_found" => 404;
     RateLimited = "rate.limited" => 429;
     AuthForbidden = "auth.forbidden" => 403;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use utoipa_axum::routes;
 
-use crate::api::{ErrorResponse, FlowAccepted, FlowRequest, FlowView};
+use crate::api::{ErrorResponse, FlowAccepted, FlowCancelAnswer, FlowRequest, FlowView};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 use crate::extract::{PathText, json_body};
@@ -58,9 +58,31 @@ async fn show(
     Ok(Json(flows::view(&state, flow, nodes).await?))
 }
 
+/// `POST /v1/flows/{flow_id}/cancel`: the flow is `cancelled` now; its
+/// waiting and queued nodes end at once, its running ones at their next
+/// stage.
+#[utoipa::path(post, path = "/v1/flows/{flow_id}/cancel", operation_id = "cancelFlow", tag = "flows",
+    security(("api_key" = [])),
+    params(("flow_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Cancelled: the nodes ended now and those stopping", body = FlowCancelAnswer),
+        (status = 404, description = "`flow.not_found` (also another client's flow)", body = ErrorResponse),
+        (status = 409, description = "`flow.not_cancellable`: the flow has already ended", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`", body = ErrorResponse),
+    ))]
+async fn cancel(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    PathText(flow_id): PathText,
+) -> Result<Json<FlowCancelAnswer>, ApiError> {
+    let (flow, _) = flows::load(&state, &client, &flow_id).await?;
+    Ok(Json(flows::cancel(&state, flow).await?))
+}
+
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         Route::new(Access::Client, routes!(submit)),
         Route::new(Access::Client, routes!(show)),
+        Route::new(Access::Client, routes!(cancel)),
     ]
 }
