@@ -5,7 +5,9 @@
 -- path: a worker, a cancel, the reconciler, an operator) releases its
 -- dependents whose dependencies have all ended, applying their failure
 -- policy, and moves the flow to its end. Released nodes are `queued` with
--- `enqueued_at` NULL: the outbox relay queues them.
+-- `enqueued_at` NULL and announced on `atelier_flow_released`: the intake
+-- pushes them as the transaction commits, the outbox relay if it missed
+-- one.
 CREATE TABLE flows (
     id              uuid        PRIMARY KEY,
     client_id       text        NOT NULL,
@@ -138,6 +140,9 @@ BEGIN
                 UPDATE jobs SET status = 'queued', input = fill, enqueued_at = NULL,
                        updated_at = now()
                 WHERE id = dep.id;
+                -- Delivered at commit: the intake pushes it at once (the
+                -- outbox relay is the fallback).
+                PERFORM pg_notify('atelier_flow_released', dep.id::text);
             END IF;
         END LOOP;
     END LOOP;

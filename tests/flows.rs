@@ -523,3 +523,39 @@ async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_the
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     env.finish().await;
 }
+
+/// With the outbox relay's passes an hour apart, a chain still runs: each
+/// released node is pushed as the releasing transaction commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
+    let mut env = TestEnv::start(EnvOptions {
+        extra_env: vec![("ATELIER__INTAKE__OUTBOX_INTERVAL".into(), "1h".into())],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let nodes: Vec<Value> = (0..5)
+        .map(|i| {
+            let depends_on: Vec<String> = if i == 0 {
+                vec![]
+            } else {
+                vec![format!("n{}", i - 1)]
+            };
+            json!({"name": format!("n{i}"), "kind": "test.staged", "depends_on": depends_on,
+                   "input": {"stages": [{"name": "s", "ms": 0}]}})
+        })
+        .collect();
+    let (status, accepted) = env
+        .post_json("/v1/flows", &json!({"user_id": "vic", "nodes": nodes}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "complete", "{flow}");
+    env.finish().await;
+}

@@ -259,3 +259,25 @@ pub struct Cancelled {
     /// Nodes running, to be stopped.
     pub running: Vec<Uuid>,
 }
+
+/// The channel the release trigger announces each released node on (its
+/// job id), delivered when the releasing transaction commits.
+pub const RELEASED_CHANNEL: &str = "atelier_flow_released";
+
+/// Released nodes as they are announced. A notification sent while the
+/// connection was down is lost: the outbox relay pushes those.
+pub struct Released(sqlx::postgres::PgListener);
+
+impl Released {
+    pub async fn listen(pool: &PgPool) -> Result<Released, DbError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(RELEASED_CHANNEL).await?;
+        Ok(Released(listener))
+    }
+
+    /// The next released node's job id (`None`: a payload that is not one).
+    pub async fn next(&mut self) -> Result<Option<Uuid>, DbError> {
+        let notification = self.0.recv().await?;
+        Ok(notification.payload().parse().ok())
+    }
+}

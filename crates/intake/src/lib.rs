@@ -40,6 +40,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let relay = tokio::spawn(outbox::run(state.clone()));
+    let releases = tokio::spawn(outbox::follow_releases(state.clone()));
     let reconciler = tokio::spawn(reconcile::run(state.clone()));
     let header_timeout = state.config.intake.header_timeout.get();
     let internal = match state.config.intake.metrics_listen {
@@ -60,6 +61,7 @@ pub async fn serve(
     };
     accept(listener, router(state), header_timeout, shutdown).await;
     relay.abort();
+    releases.abort();
     reconciler.abort();
     if let Some(internal) = internal {
         internal.abort();

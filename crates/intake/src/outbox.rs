@@ -1,5 +1,7 @@
 //! The outbox relay: pushes jobs that were recorded but never confirmed as
-//! enqueued (the intake died, or Redis refused the push).
+//! enqueued (the intake died, or Redis refused the push), and flow nodes
+//! as the database releases them (announced at the releasing commit; the
+//! relay's passes catch any announcement missed).
 use crate::state::AppState;
 
 /// One pass; returns how many jobs were pushed.
@@ -29,6 +31,42 @@ pub(crate) async fn run(state: AppState) {
         tokio::time::sleep(every).await;
         if let Err(error) = relay_once(&state).await {
             tracing::warn!(%error, "outbox relay pass failed");
+        }
+    }
+}
+
+/// Push each flow node the database announces as released, as it is
+/// announced; reconnects after a lost connection (what was announced
+/// meanwhile the relay's next pass pushes).
+pub(crate) async fn follow_releases(state: AppState) {
+    loop {
+        match atelier_db::flows::Released::listen(&state.pool).await {
+            Ok(mut released) => loop {
+                match released.next().await {
+                    Ok(Some(id)) => push_released(&state, id).await,
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "lost the flow release announcements; reconnecting");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!(%error, "cannot listen for flow releases"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+async fn push_released(state: &AppState, id: uuid::Uuid) {
+    match atelier_db::jobs::get(&state.pool, id).await {
+        Ok(Some(job))
+            if job.status == atelier_jobs::JobStatus::Queued && job.enqueued_at.is_none() =>
+        {
+            crate::jobs::enqueue(state, &job).await;
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(job_id = %id, %error, "released node not loaded; the relay will push it")
         }
     }
 }
