@@ -559,3 +559,115 @@ async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
     assert_eq!(flow["status"], "complete", "{flow}");
     env.finish().await;
 }
+
+/// A dependency cancelled before it ran: the node that continues past it
+/// runs and its handler sees the dependency's end in the runtime's
+/// dependency map; the one that fails with it ends
+/// `flow.dependency_failed`; the flow fails (not every dependent absorbed
+/// the failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_continues_past_a_failed_dependency_sees_it_in_its_dependency_map() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let (status, _) = env
+        .operator(reqwest::Method::POST, "/v1/queues/staged/pause", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stage = json!({"stages": [{"name": "s", "ms": 0}]});
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "nodes": [
+                {"name": "a", "kind": "test.staged", "input": stage},
+                {"name": "ok", "kind": "test.staged", "input": stage},
+                {"name": "goes_on", "kind": "test.staged", "depends_on": ["a", "ok"],
+                 "on_dependency_failure": "continue", "input": stage},
+                {"name": "stops", "kind": "test.staged", "depends_on": ["a"], "input": stage},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let a = accepted["nodes"][0]["job_id"].as_str().unwrap().to_owned();
+    let (status, body) = env
+        .post_json(&format!("/v1/jobs/{a}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = env
+        .operator(reqwest::Method::POST, "/v1/queues/staged/resume", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "failed", "{flow}");
+    let node = |name: &str| {
+        flow["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(node("goes_on")["status"], "complete", "{flow}");
+    assert_eq!(
+        node("goes_on")["result"]["dependencies"],
+        json!({"a": "error", "ok": "complete"})
+    );
+    assert_eq!(
+        node("stops")["error"]["code"],
+        "flow.dependency_failed",
+        "{flow}"
+    );
+    assert!(
+        node("stops")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the node a"),
+        "{flow}"
+    );
+    env.finish().await;
+}
+
+/// A value that fits the field's type but breaks the kind's rule (a stage
+/// of 70 s where at most 60 s is allowed) is refused when the node runs,
+/// the first time the value is known: `request.invalid`, never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filled_in_input_is_checked_for_its_kind_when_the_node_runs() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "vic", "nodes": [
+                {"name": "a", "kind": "test.staged",
+                 "input": {"stages": [{"name": "s", "version": 70000, "ms": 0}]}},
+                {"name": "b", "kind": "test.staged", "depends_on": ["a"],
+                 "input": {"stages": [{"name": "s",
+                     "ms": {"$from": "a", "pointer": "/stages/0/version"}}]}},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "failed", "{flow}");
+    let b = &flow["nodes"][1];
+    assert_eq!(b["error"]["code"], "request.invalid", "{flow}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ms at most 60000"),
+        "{flow}"
+    );
+    assert_eq!(b["attempts"], 1, "{flow}");
+    env.finish().await;
+}

@@ -1,5 +1,7 @@
 //! `test.staged`: a job kind for testing the runtime itself (resumable
 //! stages, lease fencing). Off unless `test_kinds` is set.
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{JobInput, ValidationError};
@@ -67,4 +69,8 @@ pub struct TestStageRun {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestStagedResult {
     pub stages: Vec<TestStageRun>,
+    /// As a flow's node: how each dependency ended, by node name (what
+    /// the runtime's dependency map gave the handler).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, crate::JobStatus>,
 }

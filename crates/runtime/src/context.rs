@@ -2,12 +2,13 @@
 //! uploads, progress and cancellation, storage writes that are metered,
 //! blocking work with its CPU time, domain events and the fence that every
 //! row write of this run carries.
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use atelier_config::AppConfig;
 use atelier_db::{Fence, JobRow, PgPool, UploadRow};
 use atelier_events::{Audience, EventLog};
-use atelier_jobs::{ErrorCode, EventType, ProgressData, event_data};
+use atelier_jobs::{ErrorCode, EventType, JobSpec, ProgressData, event_data};
 use atelier_queue::Lease;
 use atelier_storage::Storage;
 use bytes::Bytes;
@@ -82,10 +83,41 @@ impl<'a> JobContext<'a> {
         }
     }
 
-    /// The job's typed input, or `request.invalid` (never retried).
+    /// The job's typed input, or `request.invalid` (never retried). A flow
+    /// node whose input took values from its dependencies' results is
+    /// checked for its kind here, its first run being the first time the
+    /// values are known, and gets the ids the intake fixes for other jobs,
+    /// derived from its job id so that every run writes the same keys.
     pub fn input<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobFailure> {
-        serde_json::from_value(self.job.input.clone())
-            .map_err(|e| JobFailure::abort(ErrorCode::RequestInvalid, format!("input: {e}")))
+        let invalid = |message: String| JobFailure::abort(ErrorCode::RequestInvalid, message);
+        let input = match &self.job.flow {
+            Some(node) if !node.references.is_empty() => {
+                let mut spec = JobSpec::parse(self.job.kind, self.job.input.clone())
+                    .map_err(|e| invalid(e.message))?;
+                let mut n = 0u32;
+                spec.assign_ids(&mut || {
+                    n += 1;
+                    Uuid::new_v5(&self.job.id, &n.to_be_bytes())
+                });
+                spec.to_json()
+            }
+            _ => self.job.input.clone(),
+        };
+        serde_json::from_value(input).map_err(|e| invalid(format!("input: {e}")))
+    }
+
+    /// A flow node's dependencies by node name: each one's status, and its
+    /// result or error (under `on_dependency_failure: continue` a failed one
+    /// is here with its error). Empty for a job outside a flow.
+    pub async fn dependencies(&self) -> Result<BTreeMap<String, JobRow>, JobFailure> {
+        if self.job.flow.is_none() {
+            return Ok(BTreeMap::new());
+        }
+        let rows = atelier_db::jobs::dependencies_of(self.pool(), self.job.id).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((row.flow.as_ref()?.name.clone(), row)))
+            .collect())
     }
 
     /// The row of an upload the job's own user made (its hash keys results).

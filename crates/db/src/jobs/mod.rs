@@ -518,3 +518,16 @@ pub async fn of_flow(pool: &PgPool, flow_id: Uuid) -> Result<Vec<JobRow>, DbErro
     .await?;
     typed(rows)
 }
+
+/// The jobs `job` depends on in its flow.
+pub async fn dependencies_of(pool: &PgPool, job: Uuid) -> Result<Vec<JobRow>, DbError> {
+    let rows = sqlx::query_as!(
+        StoredJob,
+        "SELECT j.* FROM jobs j JOIN flow_edges e ON e.depends_on = j.id
+         WHERE e.job_id = $1 ORDER BY j.node_index",
+        job
+    )
+    .fetch_all(pool)
+    .await?;
+    typed(rows)
+}

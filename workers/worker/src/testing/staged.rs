@@ -54,8 +54,17 @@ impl Handler for Staged {
                 .await?;
             runs.push(run);
         }
-        let result =
-            serde_json::to_value(TestStagedResult { stages: runs }).expect("results serialise");
+        let dependencies = ctx
+            .dependencies()
+            .await?
+            .into_iter()
+            .map(|(name, row)| (name, row.status))
+            .collect();
+        let result = serde_json::to_value(TestStagedResult {
+            stages: runs,
+            dependencies,
+        })
+        .expect("results serialise");
         atelier_db::jobs::complete(ctx.pool(), ctx.fence(), &result).await?;
         Ok(result)
     }
