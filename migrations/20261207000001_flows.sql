@@ -42,6 +42,8 @@ ALTER TABLE jobs
     ADD CONSTRAINT jobs_status_check CHECK (status IN
         ('waiting', 'queued', 'processing', 'complete', 'error', 'dead', 'skipped'));
 CREATE UNIQUE INDEX jobs_flow_node ON jobs (flow_id, node) WHERE flow_id IS NOT NULL;
+-- The metrics count waiting nodes at every scrape.
+CREATE INDEX jobs_waiting ON jobs (kind) WHERE status = 'waiting';
 
 CREATE TABLE flow_edges (
     flow_id    uuid NOT NULL REFERENCES flows (id),

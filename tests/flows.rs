@@ -557,6 +557,20 @@ async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
     })
     .await;
     assert_eq!(flow["status"], "complete", "{flow}");
+    // Each of the four releases was measured, and the flow is counted.
+    let metrics = env.intake_metrics().await;
+    assert!(
+        metrics.contains("atelier_flow_release_latency_seconds_count{kind=\"test.staged\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("atelier_flows{status=\"complete\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("atelier_flow_nodes_waiting{kind=\"test.staged\"} 0"),
+        "{metrics}"
+    );
     env.finish().await;
 }
 

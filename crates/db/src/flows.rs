@@ -281,3 +281,20 @@ impl Released {
         Ok(notification.payload().parse().ok())
     }
 }
+
+/// Flows by status, and nodes waiting on their dependencies by kind: what
+/// the metrics report at each scrape.
+pub async fn counts(pool: &PgPool) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), DbError> {
+    let flows = sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM flows GROUP BY status"#)
+        .fetch_all(pool)
+        .await?;
+    let waiting = sqlx::query!(
+        r#"SELECT kind, count(*) AS "count!" FROM jobs WHERE status = 'waiting' GROUP BY kind"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((
+        flows.into_iter().map(|r| (r.status, r.count)).collect(),
+        waiting.into_iter().map(|r| (r.kind, r.count)).collect(),
+    ))
+}

@@ -62,7 +62,15 @@ async fn push_released(state: &AppState, id: uuid::Uuid) {
         Ok(Some(job))
             if job.status == atelier_jobs::JobStatus::Queued && job.enqueued_at.is_none() =>
         {
-            crate::jobs::enqueue(state, &job).await;
+            if crate::jobs::enqueue(state, &job).await {
+                // `updated_at` is the releasing transaction's start.
+                let latency = (chrono::Utc::now() - job.updated_at).num_microseconds();
+                state.metrics.observe(
+                    &atelier_telemetry::metrics::FLOW_RELEASE_LATENCY,
+                    &[job.kind.as_str()],
+                    latency.unwrap_or(0).max(0) as f64 / 1e6,
+                );
+            }
         }
         Ok(_) => {}
         Err(error) => {

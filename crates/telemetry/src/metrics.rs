@@ -94,6 +94,11 @@ pub const RECONCILED_JOBS: Metric = counter(
     "Jobs the reconciler repaired, by action",
     &["action"],
 );
+pub const FLOW_RELEASE_LATENCY: Metric = histogram(
+    "atelier_flow_release_latency_seconds",
+    "From the transaction that released a flow's node (its last dependency ending) to the node's push to its queue",
+    &["kind"],
+);
 pub const EVENT_SOCKET_LAGGED: Metric = counter(
     "atelier_event_socket_lagged_total",
     "Times a socket fell behind the live buffer and replayed the gap from the log",
@@ -121,6 +126,16 @@ pub const QUEUE_DEPTH: Metric = gauge(
     "atelier_queue_depth",
     "Jobs waiting (ready or in retry backoff)",
     &["queue"],
+);
+pub const FLOWS: Metric = gauge(
+    "atelier_flows",
+    "Flows by state (read from PostgreSQL at this scrape)",
+    &["status"],
+);
+pub const FLOW_NODES_WAITING: Metric = gauge(
+    "atelier_flow_nodes_waiting",
+    "Flow nodes waiting on their dependencies, by kind (in PostgreSQL, not yet in any queue: queue depth counts released nodes only)",
+    &["kind"],
 );
 pub const QUEUE_IN_FLIGHT: Metric = gauge(
     "atelier_queue_in_flight",
@@ -203,12 +218,15 @@ pub const ALL: &[&Metric] = &[
     &HTTP_REQUEST_DURATION,
     &JOBS_SUBMITTED,
     &OUTBOX_RELAYED,
+    &FLOW_RELEASE_LATENCY,
     &RECONCILED_JOBS,
     &EVENT_SOCKET_LAGGED,
     &EVENT_SOCKET_RESUBSCRIBED,
     &DEPENDENCY_UP,
     &DEPENDENCY_CHECK,
     &QUEUE_DEPTH,
+    &FLOWS,
+    &FLOW_NODES_WAITING,
     &QUEUE_IN_FLIGHT,
     &QUEUE_DEAD,
     &QUEUE_OLDEST_AGE,

@@ -127,6 +127,22 @@ async fn metrics(State(state): State<AppState>) -> Response {
             m.set(&metrics::DEPENDENCY_CHECK, &[name], seconds);
         }
     }
+    if let Ok((flows, waiting)) = atelier_db::flows::counts(&state.pool).await {
+        for status in atelier_jobs::flow::FlowStatus::ALL {
+            let n = flows
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |f| f.1);
+            m.set(&metrics::FLOWS, &[status.as_str()], n as f64);
+        }
+        for kind in atelier_jobs::JobKind::every() {
+            let n = waiting
+                .iter()
+                .find(|(k, _)| k == kind.as_str())
+                .map_or(0, |w| w.1);
+            m.set(&metrics::FLOW_NODES_WAITING, &[kind.as_str()], n as f64);
+        }
+    }
     for spec in &state.queues_config.queues {
         let Ok(s) = state.queues[&spec.name].stats().await else {
             continue;
