@@ -62,14 +62,15 @@ CREATE FUNCTION json_pointer_path(pointer text) RETURNS text[] AS $$
     END
 $$ LANGUAGE sql IMMUTABLE;
 
--- When a flow's job first ends, release what waited on it: a loop over the
--- jobs ended in this transaction (a node failed by its policy ends too,
--- and releases its own dependents), not trigger recursion, so a chain of
--- any length fails through in one statement.
-CREATE FUNCTION flow_release() RETURNS trigger AS $$
+-- A node all of whose dependencies have ended: under its policy it ends
+-- (`error` with `flow.dependency_failed`, or `skipped`) when one of them
+-- did not complete, else it is released: its references filled in from
+-- the results, `queued`, announced on `atelier_flow_released` (delivered at
+-- commit: the intake pushes it at once, the outbox relay if it missed the
+-- announcement). A reference to nothing ends it `error` with
+-- `flow.reference_unresolved`. Returns whether the node ended.
+CREATE FUNCTION flow_release_node(node_id uuid) RETURNS boolean AS $$
 DECLARE
-    ended    uuid[] := ARRAY[NEW.id];
-    current  uuid;
     dep      record;
     failed   text;
     ref      record;
@@ -77,16 +78,87 @@ DECLARE
     fill     jsonb;
     unfilled text;
 BEGIN
-    -- Updates made below fire this trigger again: the outer call handles
-    -- them.
-    IF pg_trigger_depth() > 1 OR NEW.flow_id IS NULL
-       OR NEW.status NOT IN ('complete', 'error', 'dead', 'skipped')
-       OR OLD.status IN ('complete', 'error', 'dead', 'skipped') THEN
-        RETURN NEW;
+    SELECT id, flow_id, on_dependency_failure, input, input_references INTO dep
+    FROM jobs WHERE id = node_id;
+    SELECT p.node INTO failed
+    FROM flow_edges e JOIN jobs p ON p.id = e.depends_on
+    WHERE e.job_id = node_id AND p.status <> 'complete'
+    ORDER BY p.finished_at, p.node LIMIT 1;
+    IF failed IS NOT NULL AND dep.on_dependency_failure = 'fail' THEN
+        UPDATE jobs SET status = 'error', error_code = 'flow.dependency_failed',
+               error_message = format('the node %s it depends on failed', failed),
+               finished_at = now(), updated_at = now()
+        WHERE id = node_id;
+        RETURN true;
+    ELSIF failed IS NOT NULL AND dep.on_dependency_failure = 'skip' THEN
+        UPDATE jobs SET status = 'skipped', finished_at = now(), updated_at = now()
+        WHERE id = node_id;
+        RETURN true;
     END IF;
-    -- One end at a time per flow: the counts below then see every end
-    -- committed before (read committed takes a snapshot per statement).
-    PERFORM 1 FROM flows WHERE id = NEW.flow_id FOR UPDATE;
+    fill := dep.input;
+    FOR ref IN
+        SELECT r->>'at' AS at, r->>'from' AS from_node, r->>'pointer' AS pointer
+        FROM jsonb_array_elements(coalesce(dep.input_references, '[]')) AS r
+    LOOP
+        SELECT p.result #> json_pointer_path(ref.pointer) INTO value
+        FROM jobs p WHERE p.flow_id = dep.flow_id AND p.node = ref.from_node;
+        IF value IS NULL OR value = 'null'::jsonb THEN
+            unfilled := format('input %s: %s %s holds no value',
+                               ref.at, ref.from_node, ref.pointer);
+            EXIT;
+        END IF;
+        fill := CASE WHEN ref.at = '' THEN value
+                ELSE jsonb_set(fill, json_pointer_path(ref.at), value) END;
+    END LOOP;
+    IF unfilled IS NOT NULL THEN
+        UPDATE jobs SET status = 'error', error_code = 'flow.reference_unresolved',
+               error_message = unfilled, finished_at = now(), updated_at = now()
+        WHERE id = node_id;
+        RETURN true;
+    END IF;
+    UPDATE jobs SET status = 'queued', input = fill, enqueued_at = NULL, updated_at = now()
+    WHERE id = node_id;
+    PERFORM pg_notify('atelier_flow_released', node_id::text);
+    RETURN false;
+END
+$$ LANGUAGE plpgsql;
+
+-- The flow's count of ended nodes, and its end once all have: `failed` when
+-- a node failed and not every node depending on it skipped or continued
+-- past it (a cancelled flow stays `cancelled`).
+CREATE FUNCTION flow_recount(p_flow uuid) RETURNS void AS $$
+    UPDATE flows f SET
+        nodes_done = c.done,
+        status = CASE
+            WHEN c.done < f.nodes_total OR f.status <> 'running' THEN f.status
+            WHEN c.unabsorbed > 0 THEN 'failed'
+            ELSE 'complete' END,
+        finished_at = CASE WHEN c.done < f.nodes_total THEN NULL
+                           ELSE coalesce(f.finished_at, now()) END,
+        updated_at = now()
+    FROM (
+        SELECT count(*) FILTER (WHERE j.status IN ('complete', 'error', 'dead', 'skipped')) AS done,
+               count(*) FILTER (WHERE j.status IN ('error', 'dead') AND (
+                   j.error_code = 'flow.dependency_failed' OR NOT EXISTS (
+                       SELECT 1 FROM flow_edges e WHERE e.depends_on = j.id)
+                   OR EXISTS (
+                       SELECT 1 FROM flow_edges e JOIN jobs d ON d.id = e.job_id
+                       WHERE e.depends_on = j.id AND d.on_dependency_failure = 'fail')))
+                   AS unabsorbed
+        FROM jobs j WHERE j.flow_id = p_flow
+    ) c
+    WHERE f.id = p_flow
+$$ LANGUAGE sql;
+
+-- Nodes that ended: each one's dependents count it, and those with no
+-- dependency left are released or ended by their policy, which may end
+-- more: a loop, not trigger recursion, so a failure runs down a chain of
+-- any length in one statement.
+CREATE FUNCTION flow_propagate(p_flow uuid, ended uuid[]) RETURNS void AS $$
+DECLARE
+    current uuid;
+    dep     record;
+BEGIN
     WHILE array_length(ended, 1) > 0 LOOP
         current := ended[1];
         ended := ended[2:];
@@ -94,88 +166,92 @@ BEGIN
             UPDATE jobs d SET waiting_on = d.waiting_on - 1, updated_at = now()
             FROM flow_edges e
             WHERE e.depends_on = current AND d.id = e.job_id AND d.status = 'waiting'
-            RETURNING d.id, d.waiting_on, d.on_dependency_failure, d.input, d.input_references
+            RETURNING d.id, d.waiting_on
         LOOP
-            CONTINUE WHEN dep.waiting_on > 0;
-            -- Every dependency has ended: the first that did not complete.
-            SELECT p.node INTO failed
-            FROM flow_edges e JOIN jobs p ON p.id = e.depends_on
-            WHERE e.job_id = dep.id AND p.status <> 'complete'
-            ORDER BY p.finished_at, p.node LIMIT 1;
-            IF failed IS NOT NULL AND dep.on_dependency_failure = 'fail' THEN
-                UPDATE jobs SET status = 'error', error_code = 'flow.dependency_failed',
-                       error_message = format('the node %s it depends on failed', failed),
-                       finished_at = now(), updated_at = now()
-                WHERE id = dep.id;
+            IF dep.waiting_on = 0 AND flow_release_node(dep.id) THEN
                 ended := ended || dep.id;
-                CONTINUE;
-            ELSIF failed IS NOT NULL AND dep.on_dependency_failure = 'skip' THEN
-                UPDATE jobs SET status = 'skipped', finished_at = now(), updated_at = now()
-                WHERE id = dep.id;
-                ended := ended || dep.id;
-                CONTINUE;
-            END IF;
-            -- Released: its references filled in from its dependencies'
-            -- results.
-            fill := dep.input;
-            unfilled := NULL;
-            FOR ref IN
-                SELECT r->>'at' AS at, r->>'from' AS from_node, r->>'pointer' AS pointer
-                FROM jsonb_array_elements(coalesce(dep.input_references, '[]')) AS r
-            LOOP
-                SELECT p.result #> json_pointer_path(ref.pointer) INTO value
-                FROM jobs p WHERE p.flow_id = NEW.flow_id AND p.node = ref.from_node;
-                IF value IS NULL OR value = 'null'::jsonb THEN
-                    unfilled := format('input %s: %s %s holds no value',
-                                       ref.at, ref.from_node, ref.pointer);
-                    EXIT;
-                END IF;
-                fill := CASE WHEN ref.at = '' THEN value
-                        ELSE jsonb_set(fill, json_pointer_path(ref.at), value) END;
-            END LOOP;
-            IF unfilled IS NOT NULL THEN
-                UPDATE jobs SET status = 'error', error_code = 'flow.reference_unresolved',
-                       error_message = unfilled, finished_at = now(), updated_at = now()
-                WHERE id = dep.id;
-                ended := ended || dep.id;
-            ELSE
-                UPDATE jobs SET status = 'queued', input = fill, enqueued_at = NULL,
-                       updated_at = now()
-                WHERE id = dep.id;
-                -- Delivered at commit: the intake pushes it at once (the
-                -- outbox relay is the fallback).
-                PERFORM pg_notify('atelier_flow_released', dep.id::text);
             END IF;
         END LOOP;
     END LOOP;
-    -- The flow: how many nodes ended, and its end once all have.
-    UPDATE flows f SET
-        nodes_done = c.done,
-        status = CASE
-            WHEN c.done < f.nodes_total OR f.status <> 'running' THEN f.status
-            WHEN c.unabsorbed > 0 THEN 'failed'
-            ELSE 'complete' END,
-        finished_at = CASE WHEN c.done = f.nodes_total AND f.finished_at IS NULL
-                           THEN now() ELSE f.finished_at END,
-        updated_at = now()
-    FROM (
-        SELECT count(*) FILTER (WHERE j.status IN ('complete', 'error', 'dead', 'skipped')) AS done,
-               -- A failure fails the flow unless every node that depends on
-               -- it chose to skip or continue.
-               count(*) FILTER (WHERE j.status IN ('error', 'dead') AND (
-                   j.error_code = 'flow.dependency_failed' OR NOT EXISTS (
-                       SELECT 1 FROM flow_edges e JOIN jobs d ON d.id = e.job_id
-                       WHERE e.depends_on = j.id)
-                   OR EXISTS (
-                       SELECT 1 FROM flow_edges e JOIN jobs d ON d.id = e.job_id
-                       WHERE e.depends_on = j.id AND d.on_dependency_failure = 'fail')))
-                   AS unabsorbed
-        FROM jobs j WHERE j.flow_id = NEW.flow_id
-    ) c
-    WHERE f.id = NEW.flow_id;
+    PERFORM flow_recount(p_flow);
+END
+$$ LANGUAGE plpgsql;
+
+-- When a flow's job first ends (whatever path ends it), its flow moves:
+-- one end at a time per flow (the flow's row locked: the counts then see
+-- every end committed before, read committed taking a snapshot per
+-- statement). Updates made by these functions fire this trigger again;
+-- the outer call handles them.
+CREATE FUNCTION flow_release() RETURNS trigger AS $$
+BEGIN
+    IF pg_trigger_depth() > 1 OR NEW.flow_id IS NULL
+       OR NEW.status NOT IN ('complete', 'error', 'dead', 'skipped')
+       OR OLD.status IN ('complete', 'error', 'dead', 'skipped') THEN
+        RETURN NEW;
+    END IF;
+    PERFORM 1 FROM flows WHERE id = NEW.flow_id FOR UPDATE;
+    PERFORM flow_propagate(NEW.flow_id, ARRAY[NEW.id]);
     RETURN NEW;
 END
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER flow_release AFTER UPDATE OF status ON jobs
     FOR EACH ROW EXECUTE FUNCTION flow_release();
+
+-- Retry an ended flow's nodes (River's modes): `failed_only` the nodes
+-- that failed themselves (not those failed by a dependency's failure),
+-- `failed_and_downstream` those and every node after them that did not
+-- complete, `all` every node. Each is reset (attempts, result and error
+-- cleared; references filled in again at release) to wait on those of its
+-- dependencies retried with it; those with none left are released (or
+-- ended by their policy) now, and the flow runs again. Returns how many
+-- nodes were reset; NULL when the flow is still running.
+CREATE FUNCTION flow_retry(p_flow uuid, p_mode text) RETURNS integer AS $$
+DECLARE
+    reset  uuid[];
+    node   record;
+BEGIN
+    PERFORM 1 FROM flows WHERE id = p_flow AND status <> 'running' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF p_mode = 'all' THEN
+        SELECT array_agg(id) INTO reset FROM jobs WHERE flow_id = p_flow;
+    ELSE
+        SELECT array_agg(id) INTO reset FROM jobs
+        WHERE flow_id = p_flow AND status IN ('error', 'dead')
+          AND error_code IS DISTINCT FROM 'flow.dependency_failed';
+        IF p_mode = 'failed_and_downstream' THEN
+            WITH RECURSIVE after(id) AS (
+                SELECT unnest(coalesce(reset, ARRAY[]::uuid[]))
+                UNION
+                SELECT e.job_id FROM flow_edges e JOIN after a ON e.depends_on = a.id
+            )
+            SELECT array_agg(a.id) INTO reset FROM after a JOIN jobs j ON j.id = a.id
+            WHERE j.status <> 'complete' OR a.id = ANY(reset);
+        END IF;
+    END IF;
+    reset := coalesce(reset, ARRAY[]::uuid[]);
+    UPDATE jobs j SET status = 'waiting', attempts = 0, progress = 0, result = NULL,
+           error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL,
+           enqueued_at = NULL, lease_token = NULL, cost = NULL, updated_at = now(),
+           waiting_on = (SELECT count(*) FROM flow_edges e
+                         WHERE e.job_id = j.id AND e.depends_on = ANY(reset))
+    WHERE j.id = ANY(reset);
+    UPDATE flows SET status = 'running', finished_at = NULL, updated_at = now()
+    WHERE id = p_flow;
+    -- A node ended here by its policy fires the release trigger, which
+    -- moves what depends on it.
+    FOR node IN SELECT id FROM jobs WHERE id = ANY(reset) AND waiting_on = 0 ORDER BY node_index LOOP
+        IF NOT EXISTS (SELECT 1 FROM flow_edges WHERE job_id = node.id) THEN
+            -- A root: nothing to wait for or fill in.
+            UPDATE jobs SET status = 'queued' WHERE id = node.id;
+            PERFORM pg_notify('atelier_flow_released', node.id::text);
+        ELSE
+            PERFORM flow_release_node(node.id);
+        END IF;
+    END LOOP;
+    PERFORM flow_recount(p_flow);
+    RETURN coalesce(array_length(reset, 1), 0);
+END
+$$ LANGUAGE plpgsql;

@@ -182,6 +182,16 @@ async fn every_documented_route_answers_as_the_document_says() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "flow.not_cancellable", "{body}");
+    // Retried (its cancelled nodes, if any, run again), then refused while
+    // it runs (or retried again, with nothing to retry); a mode that is
+    // none is refused.
+    let retry = format!("/v1/flows/{flow}/retry");
+    let (status, body) = env.post_json(&retry, &json!({"mode": "failed_only"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = env.post_json(&retry, &json!({"mode": "all"})).await;
+    assert!(matches!(status.as_u16(), 200 | 409), "{body}");
+    let (status, body) = env.post_json(&retry, &json!({"mode": "some"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = env
         .post_json(
             "/v1/flows",

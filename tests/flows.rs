@@ -521,6 +521,32 @@ async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_the
         .post_json(&format!("/v1/flows/{id}/cancel"), &json!({}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Retried with what followed: both nodes run again, the flow completes.
+    let (status, answer) = env
+        .post_json(
+            &format!("/v1/flows/{id}/retry"),
+            &json!({"mode": "failed_and_downstream"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["status"].clone(), answer["nodes_retried"].clone()),
+        (json!("running"), json!(2))
+    );
+    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "complete", "{flow}");
+    assert!(
+        flow["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["attempts"] == 1),
+        "{flow}"
+    );
     env.finish().await;
 }
 
@@ -684,4 +710,77 @@ async fn a_filled_in_input_is_checked_for_its_kind_when_the_node_runs() {
     );
     assert_eq!(b["attempts"], 1, "{flow}");
     env.finish().await;
+}
+
+/// a → b → c failed through from a, x completed: a failed flow.
+async fn failed_flow(db: &Db) -> (Uuid, BTreeMap<String, Uuid>) {
+    use atelier_jobs::flow::RetryMode;
+    let plan = planned(vec![
+        staged("a", &[], DependencyPolicy::Fail),
+        staged("b", &["a"], DependencyPolicy::Fail),
+        staged("c", &["b"], DependencyPolicy::Fail),
+        staged("x", &[], DependencyPolicy::Fail),
+    ]);
+    let (flow, _, jobs) = db.create(&plan, None).await;
+    let running = atelier_db::flows::retry(&db.pool, flow, RetryMode::All)
+        .await
+        .unwrap();
+    assert_eq!(running, None, "no retry while it runs");
+    db.end(jobs["x"], "complete", json!({})).await;
+    db.end(jobs["a"], "error", Value::Null).await;
+    assert_eq!(db.state(flow).await.1, ("failed".into(), 4));
+    (flow, jobs)
+}
+
+/// River's three retry modes on a failed flow (a → b → c failed through
+/// from a; x completed), and no retry while a flow runs.
+#[tokio::test]
+async fn a_retry_runs_again_the_failed_nodes_what_follows_them_or_all() {
+    use atelier_db::flows::retry;
+    use atelier_jobs::flow::RetryMode;
+    let db = Db::new().await;
+    let statuses = |nodes: &BTreeMap<String, (JobStatus, Option<String>, Value)>| {
+        ["a", "b", "c", "x"].map(|n| nodes[n].0)
+    };
+    use JobStatus::{Complete, Error, Queued, Waiting};
+
+    // failed_only: a alone runs again; b and c stay failed, so the flow
+    // fails again once a completes.
+    let (flow, jobs) = failed_flow(&db).await;
+    assert_eq!(
+        retry(&db.pool, flow, RetryMode::FailedOnly).await.unwrap(),
+        Some(1)
+    );
+    let (nodes, state) = db.state(flow).await;
+    assert_eq!(statuses(&nodes), [Queued, Error, Error, Complete]);
+    assert_eq!(state, ("running".into(), 3));
+    db.end(jobs["a"], "complete", json!({})).await;
+    assert_eq!(db.state(flow).await.1, ("failed".into(), 4));
+
+    // failed_and_downstream: a, b and c run again, in order; x is kept.
+    let (flow, jobs) = failed_flow(&db).await;
+    assert_eq!(
+        retry(&db.pool, flow, RetryMode::FailedAndDownstream)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    let (nodes, _) = db.state(flow).await;
+    assert_eq!(statuses(&nodes), [Queued, Waiting, Waiting, Complete]);
+    assert_eq!(nodes["b"].1, None, "its error is cleared");
+    for node in ["a", "b", "c"] {
+        db.end(jobs[node], "complete", json!({})).await;
+    }
+    assert_eq!(db.state(flow).await.1, ("complete".into(), 4));
+
+    // all: every node, the completed one too.
+    let (flow, _) = failed_flow(&db).await;
+    assert_eq!(
+        retry(&db.pool, flow, RetryMode::All).await.unwrap(),
+        Some(4)
+    );
+    let (nodes, state) = db.state(flow).await;
+    assert_eq!(statuses(&nodes), [Queued, Waiting, Waiting, Queued]);
+    assert_eq!(state, ("running".into(), 0));
+    db.drop().await;
 }

@@ -6,7 +6,7 @@
 //! every node has ended.
 use std::collections::HashMap;
 
-use atelier_jobs::flow::{FlowPlan, FlowStatus};
+use atelier_jobs::flow::{FlowPlan, FlowStatus, RetryMode};
 use atelier_jobs::{IdempotencyKey, JobSpec, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -297,4 +297,15 @@ pub async fn counts(pool: &PgPool) -> Result<(Vec<(String, i64)>, Vec<(String, i
         flows.into_iter().map(|r| (r.status, r.count)).collect(),
         waiting.into_iter().map(|r| (r.kind, r.count)).collect(),
     ))
+}
+
+/// Retry an ended flow's nodes under `mode` (the `flow_retry` function:
+/// nodes reset to wait on those retried with them, those with none left
+/// released now, the flow running again). The number of nodes reset, or
+/// `None` while the flow still runs.
+pub async fn retry(pool: &PgPool, id: Uuid, mode: RetryMode) -> Result<Option<i32>, DbError> {
+    let reset = sqlx::query_scalar!("SELECT flow_retry($1, $2)", id, mode.as_str())
+        .fetch_one(pool)
+        .await?;
+    Ok(reset)
 }

@@ -4,7 +4,7 @@
 //! assembled in `openapi.rs` and `router.rs`.
 use std::collections::BTreeMap;
 
-use atelier_jobs::flow::{DependencyPolicy, FlowNodeSpec, FlowStatus};
+use atelier_jobs::flow::{DependencyPolicy, FlowNodeSpec, FlowStatus, RetryMode};
 use atelier_jobs::{
     ErrorBody, IdempotencyKey, JobKind, JobStatus, ModelRef, Priority, Schemas, UserId,
     kind_contracts,
@@ -499,4 +499,21 @@ pub struct FlowCancelAnswer {
     pub ended: Vec<Uuid>,
     /// Nodes that were running: each stops at its next stage.
     pub stopping: Vec<Uuid>,
+}
+
+/// `POST /v1/flows/{flow_id}/retry`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRetryRequest {
+    pub mode: RetryMode,
+}
+
+/// `200` from `POST /v1/flows/{flow_id}/retry`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowRetryAnswer {
+    pub flow_id: Uuid,
+    /// `running` (or at once `complete` when nothing was to retry).
+    pub status: FlowStatus,
+    /// Nodes that will run again.
+    pub nodes_retried: i32,
 }

@@ -8,13 +8,14 @@ use std::sync::OnceLock;
 
 use atelier_db::JobRow;
 use atelier_db::flows::{Created, FlowRow, NewFlow};
-use atelier_jobs::flow::{FlowStatus, KindSchemas, plan};
+use atelier_jobs::flow::{FlowStatus, KindSchemas, RetryMode, plan};
 use atelier_jobs::{Ended, ErrorBody, ErrorCode};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::{
-    FlowAccepted, FlowCancelAnswer, FlowNodeState, FlowNodeView, FlowRequest, FlowView,
+    FlowAccepted, FlowCancelAnswer, FlowNodeState, FlowNodeView, FlowRequest, FlowRetryAnswer,
+    FlowView,
 };
 use crate::auth::ClientId;
 use crate::error::ApiError;
@@ -204,5 +205,49 @@ pub(crate) async fn cancel(state: &AppState, flow: FlowRow) -> Result<FlowCancel
         status: FlowStatus::Cancelled,
         ended: cancelled.ended,
         stopping: cancelled.running,
+    })
+}
+
+/// Retry an ended flow's nodes under `mode`. Nodes dead in their queue's
+/// dead set leave it first, so that they can be queued again.
+pub(crate) async fn retry(
+    state: &AppState,
+    flow: FlowRow,
+    nodes: Vec<JobRow>,
+    mode: RetryMode,
+) -> Result<FlowRetryAnswer, ApiError> {
+    if flow.status == FlowStatus::Running {
+        return Err(ApiError::new(
+            ErrorCode::FlowRunning,
+            "the flow is still running: cancel it, or retry once it has ended",
+        ));
+    }
+    for job in nodes
+        .iter()
+        .filter(|j| j.status == atelier_jobs::JobStatus::Dead)
+    {
+        let Some(queue) = state.queue(&job.queue) else {
+            continue;
+        };
+        let id = job.id.to_string();
+        queue
+            .dead_purge(atelier_queue::Dead::Only(std::slice::from_ref(&id)))
+            .await
+            .map_err(ApiError::queue_unavailable)?;
+    }
+    let Some(retried) = atelier_db::flows::retry(&state.pool, flow.id, mode).await? else {
+        return Err(ApiError::new(
+            ErrorCode::FlowRunning,
+            "the flow is running again",
+        ));
+    };
+    let status = atelier_db::flows::load(&state.pool, flow.id)
+        .await?
+        .map_or(FlowStatus::Running, |(f, _)| f.status);
+    tracing::info!(flow_id = %flow.id, mode = mode.as_str(), retried, "flow retried");
+    Ok(FlowRetryAnswer {
+        flow_id: flow.id,
+        status,
+        nodes_retried: retried,
     })
 }

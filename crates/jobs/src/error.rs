@@ -103,6 +103,7 @@ error_codes! {
     JobNotCancellable = "job.not_cancellable" => 409;
     FlowNotFound = "flow.not_found" => 404;
     FlowNotCancellable = "flow.not_cancellable" => 409;
+    FlowRunning = "flow.running" => 409;
     QueueNotFound = "queue.not_found" => 404;
     RateLimited = "rate.limited" => 429;
     AuthForbidden = "auth.forbidden" => 403;

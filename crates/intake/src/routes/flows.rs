@@ -5,7 +5,10 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use utoipa_axum::routes;
 
-use crate::api::{ErrorResponse, FlowAccepted, FlowCancelAnswer, FlowRequest, FlowView};
+use crate::api::{
+    ErrorResponse, FlowAccepted, FlowCancelAnswer, FlowRequest, FlowRetryAnswer, FlowRetryRequest,
+    FlowView,
+};
 use crate::auth::ClientId;
 use crate::error::ApiError;
 use crate::extract::{PathText, json_body};
@@ -79,10 +82,37 @@ async fn cancel(
     Ok(Json(flows::cancel(&state, flow).await?))
 }
 
+/// `POST /v1/flows/{flow_id}/retry`: run an ended flow's failed nodes
+/// (`failed_only`), those and what came after them
+/// (`failed_and_downstream`), or every node (`all`) again.
+#[utoipa::path(post, path = "/v1/flows/{flow_id}/retry", operation_id = "retryFlow", tag = "flows",
+    security(("api_key" = [])),
+    params(("flow_id" = Uuid, Path)),
+    request_body = FlowRetryRequest,
+    responses(
+        (status = 200, description = "The nodes retried; the flow runs again", body = FlowRetryAnswer),
+        (status = 404, description = "`flow.not_found` (also another client's flow)", body = ErrorResponse),
+        (status = 409, description = "`flow.running`: the flow has not ended", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: an unknown mode", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`, `queue.unavailable`", body = ErrorResponse),
+    ))]
+async fn retry(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientId>,
+    PathText(flow_id): PathText,
+    request: Request,
+) -> Result<Json<FlowRetryAnswer>, ApiError> {
+    let limit = state.config.intake.max_json_bytes as usize;
+    let req: FlowRetryRequest = json_body(request, limit).await?;
+    let (flow, nodes) = flows::load(&state, &client, &flow_id).await?;
+    Ok(Json(flows::retry(&state, flow, nodes, req.mode).await?))
+}
+
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         Route::new(Access::Client, routes!(submit)),
         Route::new(Access::Client, routes!(show)),
         Route::new(Access::Client, routes!(cancel)),
+        Route::new(Access::Client, routes!(retry)),
     ]
 }

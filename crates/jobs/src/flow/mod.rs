@@ -100,6 +100,29 @@ impl std::str::FromStr for FlowStatus {
     }
 }
 
+/// Which nodes a retry runs again (River's modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryMode {
+    /// The nodes that failed themselves (not those a dependency's failure
+    /// ended).
+    FailedOnly,
+    /// Those, and every node after them that did not complete.
+    FailedAndDownstream,
+    /// Every node.
+    All,
+}
+
+impl RetryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryMode::FailedOnly => "failed_only",
+            RetryMode::FailedAndDownstream => "failed_and_downstream",
+            RetryMode::All => "all",
+        }
+    }
+}
+
 /// A value of this node's input to be taken from an earlier node's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {
