@@ -333,6 +333,25 @@ async fn a_fan_in_ended_concurrently_releases_once_and_counts_every_end() {
     db.drop().await;
 }
 
+/// An intake with a worker on the test kinds' queue.
+async fn staged_env(options: EnvOptions) -> TestEnv {
+    let mut env = TestEnv::start(options).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    env
+}
+
+/// The node `name` of a flow's view.
+fn node(flow: &Value, name: &str) -> Value {
+    flow["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no node {name} in {flow}"))
+        .clone()
+}
+
 /// `GET /v1/flows/{id}` until `done` holds.
 async fn wait_flow(
     env: &TestEnv,
@@ -368,9 +387,7 @@ async fn wait_flow(
 /// dependency, and the flow completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
-    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
-        .unwrap();
+    let env = staged_env(EnvOptions::default()).await;
     let stage = |version: Value| json!({"stages": [{"name": "s", "version": version, "ms": 50}]});
     let (status, accepted) = env
         .post_json(
@@ -405,15 +422,7 @@ async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
         (flow["nodes_done"].clone(), flow["nodes_total"].clone()),
         (json!(3), json!(3))
     );
-    let node = |name: &str| {
-        flow["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let node = |name: &str| node(&flow, name);
     for name in ["b", "c"] {
         let n = node(name);
         assert_eq!(n["resolved_input"]["stages"][0]["version"], 7, "{n}");
@@ -481,9 +490,7 @@ async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
 /// cancel is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_their_next_stage() {
-    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
-        .unwrap();
+    let env = staged_env(EnvOptions::default()).await;
     let (status, accepted) = env
         .post_json(
             "/v1/flows",
@@ -554,14 +561,11 @@ async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_the
 /// released node is pushed as the releasing transaction commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
-    let mut env = TestEnv::start(EnvOptions {
+    let env = staged_env(EnvOptions {
         extra_env: vec![("ATELIER__INTAKE__OUTBOX_INTERVAL".into(), "1h".into())],
         ..EnvOptions::default()
     })
-    .await
-    .unwrap();
-    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
-        .unwrap();
+    .await;
     let nodes: Vec<Value> = (0..5)
         .map(|i| {
             let depends_on: Vec<String> = if i == 0 {
@@ -607,9 +611,7 @@ async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
 /// the failure).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_continues_past_a_failed_dependency_sees_it_in_its_dependency_map() {
-    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
-        .unwrap();
+    let env = staged_env(EnvOptions::default()).await;
     let (status, _) = env
         .operator(reqwest::Method::POST, "/v1/queues/staged/pause", None)
         .await;
@@ -643,15 +645,7 @@ async fn a_node_that_continues_past_a_failed_dependency_sees_it_in_its_dependenc
     })
     .await;
     assert_eq!(flow["status"], "failed", "{flow}");
-    let node = |name: &str| {
-        flow["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let node = |name: &str| node(&flow, name);
     assert_eq!(node("goes_on")["status"], "complete", "{flow}");
     assert_eq!(
         node("goes_on")["result"]["dependencies"],
@@ -677,9 +671,7 @@ async fn a_node_that_continues_past_a_failed_dependency_sees_it_in_its_dependenc
 /// the first time the value is known: `request.invalid`, never retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filled_in_input_is_checked_for_its_kind_when_the_node_runs() {
-    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
-    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
-        .unwrap();
+    let env = staged_env(EnvOptions::default()).await;
     let (status, accepted) = env
         .post_json(
             "/v1/flows",
