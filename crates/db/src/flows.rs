@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::jobs::{StoredJob, typed};
 use crate::{DbError, JobRow};
 
 /// A flow as submitted: its plan, and where each node's job goes.
@@ -195,10 +196,7 @@ pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<(FlowRow, Vec<JobRow
         .fetch_optional(pool)
         .await?;
     match flow {
-        Some(flow) => Ok(Some((
-            flow.try_into()?,
-            crate::jobs::of_flow(pool, id).await?,
-        ))),
+        Some(flow) => Ok(Some((flow.try_into()?, nodes(pool, id).await?))),
         None => Ok(None),
     }
 }
@@ -308,4 +306,29 @@ pub async fn retry(pool: &PgPool, id: Uuid, mode: RetryMode) -> Result<Option<i3
         .fetch_one(pool)
         .await?;
     Ok(reset)
+}
+
+/// A flow's nodes, in the order they were submitted (dependencies first).
+pub async fn nodes(pool: &PgPool, flow_id: Uuid) -> Result<Vec<JobRow>, DbError> {
+    let rows = sqlx::query_as!(
+        StoredJob,
+        "SELECT * FROM jobs WHERE flow_id = $1 ORDER BY node_index",
+        flow_id
+    )
+    .fetch_all(pool)
+    .await?;
+    typed(rows)
+}
+
+/// The jobs `job` depends on in its flow.
+pub async fn dependencies(pool: &PgPool, job: Uuid) -> Result<Vec<JobRow>, DbError> {
+    let rows = sqlx::query_as!(
+        StoredJob,
+        "SELECT j.* FROM jobs j JOIN flow_edges e ON e.depends_on = j.id
+         WHERE e.job_id = $1 ORDER BY j.node_index",
+        job
+    )
+    .fetch_all(pool)
+    .await?;
+    typed(rows)
 }

@@ -79,7 +79,7 @@ pub(crate) async fn submit(
         }
         Created::Existing(flow) => flow,
     };
-    let nodes = atelier_db::jobs::of_flow(&state.pool, flow.id).await?;
+    let nodes = atelier_db::flows::nodes(&state.pool, flow.id).await?;
     for job in &nodes {
         if job.status == atelier_jobs::JobStatus::Queued && job.enqueued_at.is_none() {
             jobs::enqueue(state, job).await;

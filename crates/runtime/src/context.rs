@@ -113,7 +113,7 @@ impl<'a> JobContext<'a> {
         if self.job.flow.is_none() {
             return Ok(BTreeMap::new());
         }
-        let rows = atelier_db::jobs::dependencies_of(self.pool(), self.job.id).await?;
+        let rows = atelier_db::flows::dependencies(self.pool(), self.job.id).await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| Some((row.flow.as_ref()?.name.clone(), row)))

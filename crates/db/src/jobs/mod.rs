@@ -16,7 +16,8 @@ use crate::{DbError, PhotoRow};
 mod row;
 
 pub use row::{FlowNode, JobRow, NewJob};
-use row::{StoredJob, known_kinds, typed, typed_one};
+pub(crate) use row::{StoredJob, typed};
+use row::{known_kinds, typed_one};
 
 /// Names the run allowed to write a job's row: the job and its current lease
 /// token. Every write a run makes compares it (and `processing`), so a run
@@ -505,29 +506,4 @@ pub async fn open_jobs<'e>(
     .fetch_one(executor)
     .await?;
     Ok(n)
-}
-
-/// A flow's nodes, in the order they were submitted (dependencies first).
-pub async fn of_flow(pool: &PgPool, flow_id: Uuid) -> Result<Vec<JobRow>, DbError> {
-    let rows = sqlx::query_as!(
-        StoredJob,
-        "SELECT * FROM jobs WHERE flow_id = $1 ORDER BY node_index",
-        flow_id
-    )
-    .fetch_all(pool)
-    .await?;
-    typed(rows)
-}
-
-/// The jobs `job` depends on in its flow.
-pub async fn dependencies_of(pool: &PgPool, job: Uuid) -> Result<Vec<JobRow>, DbError> {
-    let rows = sqlx::query_as!(
-        StoredJob,
-        "SELECT j.* FROM jobs j JOIN flow_edges e ON e.depends_on = j.id
-         WHERE e.job_id = $1 ORDER BY j.node_index",
-        job
-    )
-    .fetch_all(pool)
-    .await?;
-    typed(rows)
 }

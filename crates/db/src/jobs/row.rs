@@ -79,39 +79,39 @@ pub struct FlowNode {
 
 /// A row as the table holds it (text columns), read by the queries and
 /// typed into a [`JobRow`] before anyone else sees it.
-pub(super) struct StoredJob {
-    pub(super) id: Uuid,
-    pub(super) kind: String,
-    pub(super) contract_version: i32,
-    pub(super) queue: String,
-    pub(super) client_id: String,
-    pub(super) user_id: String,
-    pub(super) status: String,
-    pub(super) progress: i16,
-    pub(super) attempts: i32,
-    pub(super) priority: i16,
-    pub(super) idempotency_key: Option<String>,
-    pub(super) request_hash: String,
-    pub(super) input: serde_json::Value,
-    pub(super) result: Option<serde_json::Value>,
-    pub(super) error_code: Option<String>,
-    pub(super) error_message: Option<String>,
-    pub(super) enqueued_at: Option<DateTime<Utc>>,
-    pub(super) created_at: DateTime<Utc>,
-    pub(super) updated_at: DateTime<Utc>,
-    pub(super) started_at: Option<DateTime<Utc>>,
-    pub(super) finished_at: Option<DateTime<Utc>>,
-    pub(super) cost: Option<serde_json::Value>,
-    pub(super) cache_key: Option<String>,
-    pub(super) lease_token: Option<String>,
-    pub(super) notify_email: Option<String>,
-    pub(super) notify_queue: Option<String>,
-    pub(super) flow_id: Option<Uuid>,
-    pub(super) node: Option<String>,
-    pub(super) node_index: Option<i32>,
-    pub(super) waiting_on: i32,
-    pub(super) on_dependency_failure: Option<String>,
-    pub(super) input_references: Option<serde_json::Value>,
+pub(crate) struct StoredJob {
+    pub(crate) id: Uuid,
+    pub(crate) kind: String,
+    pub(crate) contract_version: i32,
+    pub(crate) queue: String,
+    pub(crate) client_id: String,
+    pub(crate) user_id: String,
+    pub(crate) status: String,
+    pub(crate) progress: i16,
+    pub(crate) attempts: i32,
+    pub(crate) priority: i16,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) request_hash: String,
+    pub(crate) input: serde_json::Value,
+    pub(crate) result: Option<serde_json::Value>,
+    pub(crate) error_code: Option<String>,
+    pub(crate) error_message: Option<String>,
+    pub(crate) enqueued_at: Option<DateTime<Utc>>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) finished_at: Option<DateTime<Utc>>,
+    pub(crate) cost: Option<serde_json::Value>,
+    pub(crate) cache_key: Option<String>,
+    pub(crate) lease_token: Option<String>,
+    pub(crate) notify_email: Option<String>,
+    pub(crate) notify_queue: Option<String>,
+    pub(crate) flow_id: Option<Uuid>,
+    pub(crate) node: Option<String>,
+    pub(crate) node_index: Option<i32>,
+    pub(crate) waiting_on: i32,
+    pub(crate) on_dependency_failure: Option<String>,
+    pub(crate) input_references: Option<serde_json::Value>,
 }
 
 impl TryFrom<StoredJob> for JobRow {
@@ -191,7 +191,7 @@ impl TryFrom<StoredJob> for JobRow {
     }
 }
 
-pub(super) fn typed(rows: Vec<StoredJob>) -> Result<Vec<JobRow>, DbError> {
+pub(crate) fn typed(rows: Vec<StoredJob>) -> Result<Vec<JobRow>, DbError> {
     rows.into_iter().map(JobRow::try_from).collect()
 }
 
