@@ -161,7 +161,7 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
             node.name,
             index as i32,
             node.depends_on.len() as i32,
-            policy_name(node.policy),
+            node.policy.as_str(),
             references
         )
         .execute(&mut *tx)
@@ -179,15 +179,6 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
     }
     tx.commit().await?;
     Ok(Created::Created(row.try_into()?))
-}
-
-fn policy_name(policy: atelier_jobs::flow::DependencyPolicy) -> &'static str {
-    use atelier_jobs::flow::DependencyPolicy::*;
-    match policy {
-        Fail => "fail",
-        Skip => "skip",
-        Continue => "continue",
-    }
 }
 
 /// A flow and its nodes (in the plan's order).

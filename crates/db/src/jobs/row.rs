@@ -142,7 +142,8 @@ impl TryFrom<StoredJob> for JobRow {
         let flow = match (row.flow_id, &row.node) {
             (Some(flow_id), Some(name)) => {
                 let policy = row.on_dependency_failure.as_deref().unwrap_or("fail");
-                let policy = serde_json::from_value(serde_json::json!(policy))
+                let policy = policy
+                    .parse()
                     .map_err(|_| unreadable("on_dependency_failure", policy))?;
                 let references = match &row.input_references {
                     Some(refs) => serde_json::from_value(refs.clone())

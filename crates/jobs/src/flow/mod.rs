@@ -4,9 +4,11 @@
 //! "/json/pointer"}`), checked against the kinds' schemas at submission and
 //! filled in when the node is released.
 //!
-//! [`plan`] checks a submission and orders it; [`resolve`] fills a released
-//! node's input. Pure: the intake stores the plan, the database releases.
-use std::collections::{BTreeMap, HashMap};
+//! [`plan`] checks a submission and orders it. Pure: the intake stores the
+//! plan; the database releases nodes and fills their references in
+//! (`migrations/20261207000001_flows.sql`), and the runtime checks a filled
+//! input for its kind when the node runs.
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,6 +70,34 @@ pub enum FlowStatus {
     /// A node failed and no dependent skipped or continued past it.
     Failed,
     Cancelled,
+}
+
+impl DependencyPolicy {
+    pub const ALL: [DependencyPolicy; 3] = [
+        DependencyPolicy::Fail,
+        DependencyPolicy::Skip,
+        DependencyPolicy::Continue,
+    ];
+
+    /// The wire name (and the `jobs.on_dependency_failure` column's value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyPolicy::Fail => "fail",
+            DependencyPolicy::Skip => "skip",
+            DependencyPolicy::Continue => "continue",
+        }
+    }
+}
+
+impl std::str::FromStr for DependencyPolicy {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DependencyPolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| ValidationError::new(format!("unknown dependency policy {s:?}")))
+    }
 }
 
 impl FlowStatus {
@@ -384,38 +414,6 @@ fn pointer_of(steps: &[Step]) -> String {
             Step::Index(i) => format!("/{i}"),
         })
         .collect()
-}
-
-/// A released node's input: each reference replaced by the value its
-/// dependency's result holds there (`results` by node name), then checked
-/// for the node's kind. A pointer the result does not hold, or a value the
-/// kind refuses, is the node's error.
-pub fn resolve(
-    node: &PlannedNode,
-    results: &BTreeMap<String, Value>,
-) -> Result<(Value, JobSpec), ValidationError> {
-    let mut input = node.input.clone();
-    for reference in &node.references {
-        let value = results
-            .get(&reference.from)
-            .and_then(|r| r.pointer(&reference.pointer))
-            .filter(|v| !v.is_null())
-            .ok_or_else(|| {
-                let at = Step::parse_pointer(&reference.at).unwrap_or_default();
-                ValidationError::new(format!(
-                    "{}: {} {} holds no value",
-                    Step::describe("input", &at),
-                    reference.from,
-                    reference.pointer
-                ))
-            })?;
-        let slot = input
-            .pointer_mut(&reference.at)
-            .expect("a reference stands where it was found");
-        *slot = value.clone();
-    }
-    let spec = JobSpec::parse(node.kind, input.clone())?;
-    Ok((input, spec))
 }
 
 #[cfg(test)]

@@ -216,31 +216,6 @@ fn a_reference_reads_a_declared_dependency_that_must_have_succeeded() {
 }
 
 #[test]
-fn a_released_node_s_input_takes_its_dependencies_values_and_is_checked() {
-    let plan = plan(
-        vec![ingest("front"), avatar(from("front", "/photo_id"))],
-        200,
-        &KindSchemas::new(),
-    )
-    .unwrap();
-    let avatar = &plan.nodes[1];
-    let photo = "0b7e7d3c-95c4-4c1e-8a59-0f7f3f3a9d21";
-    let results = BTreeMap::from([("front".to_owned(), json!({"photo_id": photo}))]);
-    let (input, spec) = resolve(avatar, &results).unwrap();
-    assert_eq!(input["photos"]["front"], photo);
-    assert_eq!(spec.kind(), JobKind::AvatarBuild);
-    // A result without the value (or with null there) fails the node.
-    let results = BTreeMap::from([("front".to_owned(), json!({"photo_id": null}))]);
-    assert_eq!(
-        resolve(avatar, &results).unwrap_err().message,
-        "input.photos.front: front /photo_id holds no value"
-    );
-    // A value of the right type the kind still refuses.
-    let results = BTreeMap::from([("front".to_owned(), json!({"photo_id": "not-a-uuid"}))]);
-    assert!(resolve(avatar, &results).is_err());
-}
-
-#[test]
 fn pointers_parse_as_rfc_6901_says() {
     assert_eq!(Step::parse_pointer(""), Some(vec![]));
     assert_eq!(
