@@ -614,7 +614,12 @@ async fn an_event_published_during_a_redis_blip_still_reaches_the_socket() {
     .unwrap();
     // A publisher that does not go through the proxy, as a worker's would not.
     let (_, direct) = atelier_queue::connect(&upstream, false).await.unwrap();
-    let events = atelier_events::EventLog::new(direct, &env.name, &env.config.events);
+    let events = atelier_events::EventLog::new(
+        direct,
+        env.state.pool.clone(),
+        &env.name,
+        &env.config.events,
+    );
     let client = env.state.api_keys.check(atelier_tests::API_KEY).unwrap().0;
     let to = atelier_events::Audience::new(&client, "vic");
     let job = uuid::Uuid::new_v4();

@@ -192,6 +192,32 @@ async fn every_documented_route_answers_as_the_document_says() {
     assert!(matches!(status.as_u16(), 200 | 409), "{body}");
     let (status, body) = env.post_json(&retry, &json!({"mode": "some"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Lists: the client's own, filtered; another client's sees none of it;
+    // `client_id` is an operator's filter.
+    for (key, query, expected, listed) in [
+        (API_KEY, "?user_id=ana&limit=5", 200, true),
+        (OTHER_API_KEY, "", 200, false),
+        (API_KEY, "?status=finished", 422, false),
+        (API_KEY, "?client_id=other", 422, false),
+    ] {
+        let path = format!("/v1/flows{query}");
+        let response = http
+            .get(env.url(&path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = env.answer("GET", &path, response).await;
+        assert_eq!(status.as_u16(), expected, "{query}: {body}");
+        if expected == 200 {
+            let found = body["flows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["flow_id"] == json!(flow));
+            assert_eq!(found, listed, "{query}: {body}");
+        }
+    }
     let (status, body) = env
         .post_json(
             "/v1/flows",
@@ -289,6 +315,26 @@ async fn every_documented_route_answers_as_the_document_says() {
             409,
         ),
         (Method::GET, "/v1/ops/health".to_owned(), None, 200),
+        (Method::GET, "/v1/ops/flows?limit=3".to_owned(), None, 200),
+        (Method::GET, format!("/v1/ops/flows/{flow}"), None, 200),
+        (
+            Method::GET,
+            format!("/v1/ops/flows/{}", Uuid::new_v4()),
+            None,
+            404,
+        ),
+        (
+            Method::POST,
+            format!("/v1/ops/flows/{}/cancel", Uuid::new_v4()),
+            None,
+            404,
+        ),
+        (
+            Method::POST,
+            format!("/v1/ops/flows/{}/retry", Uuid::new_v4()),
+            Some(json!({"mode": "all"})),
+            404,
+        ),
     ] {
         let (status, answer) = env.operator(method.clone(), &path, body).await;
         assert_eq!(status.as_u16(), expected, "{method} {path}: {answer}");

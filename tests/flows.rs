@@ -64,6 +64,7 @@ impl Db {
                 request_hash: "h",
                 plan,
                 jobs,
+                notify: None,
             },
         )
         .await
@@ -253,6 +254,129 @@ async fn a_failure_every_dependent_skips_or_continues_past_does_not_fail_the_flo
     db.end(jobs["continues"], "complete", json!({})).await;
     let (_, state) = db.state(flow).await;
     assert_eq!(state, ("complete".into(), 3));
+    db.drop().await;
+}
+
+/// A flow's events are logged with the user's others in the transaction
+/// that moves it: a progress event per node that ended, in the order they
+/// moved (the failed node before the one its failure skipped), then one
+/// end event naming the node that failed; a flow with `notify` queues one
+/// e-mail job at its end.
+#[tokio::test]
+async fn a_flow_logs_its_progress_in_order_and_its_end_once() {
+    let db = Db::new().await;
+    let plan = planned(vec![
+        staged("a", &[], DependencyPolicy::Fail),
+        staged("skips", &["a"], DependencyPolicy::Skip),
+        staged("other", &[], DependencyPolicy::Fail),
+    ]);
+    let (flow, _, jobs) = db.create(&plan, None).await;
+    sqlx::query(
+        "UPDATE flows SET notify_email = 'ana@example.com', notify_queue = 'email' WHERE id = $1",
+    )
+    .bind(flow)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.end(jobs["other"], "complete", json!({})).await;
+    db.end(jobs["a"], "error", Value::Null).await;
+    let events = atelier_db::events::after(&db.pool, "client", "ana", 0, 100)
+        .await
+        .unwrap();
+    let seen: Vec<(String, Value, Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.clone(),
+                e.data["node"].clone(),
+                e.data["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("flow.progress".into(), json!("other"), json!("complete")),
+            ("flow.progress".into(), json!("a"), json!("error")),
+            ("flow.progress".into(), json!("skips"), json!("skipped")),
+            ("flow.completed".into(), Value::Null, json!("complete")),
+        ]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "numbered in order"
+    );
+    assert!(
+        events.iter().all(|e| e.job_id == flow),
+        "job_id is the flow's id"
+    );
+    let end = &events[3].data;
+    assert_eq!(
+        (&end["done"], &end["total"], &end["failed_nodes"]),
+        (&json!(3), &json!(3), &json!(["a"]))
+    );
+    assert_eq!(events[0].data["done"], 1);
+    let emails: Vec<Value> = sqlx::query_scalar(
+        "SELECT input FROM jobs WHERE kind = 'notify.email' AND client_id = 'client'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        emails,
+        [json!({"to": "ana@example.com", "about_flow_id": flow})]
+    );
+    db.drop().await;
+}
+
+/// An operator's retry of a dead node re-opens its ended flow: what its
+/// death failed waits again, and the flow ends again when they have run.
+#[tokio::test]
+async fn a_dead_node_retried_from_the_dead_letters_reopens_its_flow() {
+    let db = Db::new().await;
+    let plan = planned(vec![
+        staged("a", &[], DependencyPolicy::Fail),
+        staged("b", &["a"], DependencyPolicy::Fail),
+        staged("c", &["b"], DependencyPolicy::Skip),
+        staged("d", &[], DependencyPolicy::Fail),
+    ]);
+    let (flow, _, jobs) = db.create(&plan, None).await;
+    db.end(jobs["d"], "complete", json!({})).await;
+    db.end(jobs["a"], "dead", Value::Null).await;
+    let (nodes, state) = db.state(flow).await;
+    assert_eq!(state, ("failed".into(), 4));
+    assert_eq!(nodes["c"].0, JobStatus::Skipped);
+
+    assert_eq!(
+        atelier_db::jobs::requeue_dead(&db.pool, &[jobs["a"]])
+            .await
+            .unwrap(),
+        1
+    );
+    let (nodes, state) = db.state(flow).await;
+    assert_eq!(state, ("running".into(), 1), "only d still counts as ended");
+    assert_eq!(nodes["a"].0, JobStatus::Queued);
+    assert_eq!(
+        (nodes["b"].0, nodes["b"].1.clone()),
+        (JobStatus::Waiting, None)
+    );
+    assert_eq!(nodes["c"].0, JobStatus::Waiting);
+    assert_eq!(nodes["d"].0, JobStatus::Complete, "what completed stays");
+
+    db.end(jobs["a"], "complete", json!({})).await;
+    assert_eq!(db.state(flow).await.0["b"].0, JobStatus::Queued);
+    db.end(jobs["b"], "complete", json!({})).await;
+    db.end(jobs["c"], "complete", json!({})).await;
+    assert_eq!(db.state(flow).await.1, ("complete".into(), 4));
+    let ends: Vec<String> = atelier_db::events::after(&db.pool, "client", "ana", 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .filter(|t| t != "flow.progress")
+        .collect();
+    assert_eq!(ends, ["flow.failed", "flow.completed"]);
     db.drop().await;
 }
 
@@ -775,4 +899,196 @@ async fn a_retry_runs_again_the_failed_nodes_what_follows_them_or_all() {
     assert_eq!(statuses(&nodes), [Queued, Waiting, Waiting, Queued]);
     assert_eq!(state, ("running".into(), 0));
     db.drop().await;
+}
+
+/// Every event of a user's socket until `quiet` passes without one.
+async fn drain(socket: &mut atelier_tests::EventSocket, quiet: Duration) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Some(event) = socket.next(quiet).await {
+        events.push(event);
+    }
+    events
+}
+
+/// A flow with `notify`: its socket hears each node's progress and one
+/// `flow.completed`, last; one e-mail about the whole flow reaches the
+/// SMTP server, not one per node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notified_flow_tells_its_progress_its_end_once_and_emails_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = atelier_tests::SmtpSink::start(dir.path()).await;
+    let mut env = TestEnv::start(EnvOptions {
+        extra_env: vec![(
+            "ATELIER__EMAIL__SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{}", sink.port),
+        )],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged,email")])
+        .unwrap();
+    let mut socket = env.socket(&env.token("flo").await, None).await;
+    let stage = json!({"stages": [{"name": "s", "ms": 200}]});
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": "flo", "notify": {"email": "flo@example.com"}, "nodes": [
+                {"name": "a", "kind": "test.staged", "input": stage},
+                {"name": "b", "kind": "test.staged", "depends_on": ["a"], "input": stage},
+                {"name": "c", "kind": "test.staged", "depends_on": ["a"], "input": stage},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let flow = wait_flow(&env, &id, Duration::from_secs(60), |f| {
+        f["status"] != "running"
+    })
+    .await;
+    assert_eq!(flow["status"], "complete", "{flow}");
+    assert_eq!(flow["notify_email"], "flo@example.com");
+    // Operators see it drawn as a tree, and in the list.
+    let shown = env.ctl(&["flows", "show", &id]).await;
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!("flow {id} (user flo): complete 3/3"))
+            && shown.contains("└─ a [test.staged] complete")
+            && shown.contains("   ├─ b [test.staged] complete")
+            && shown.contains("   └─ c [test.staged] complete"),
+        "{shown}"
+    );
+    let listed = env
+        .ctl(&["flows", "list", "--user", "flo", "--status", "complete"])
+        .await;
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "{listed:?}"
+    );
+
+    let events = drain(&mut socket, Duration::from_secs(2)).await;
+    let flow_events: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("flow."))
+        .collect();
+    let kinds: Vec<&str> = flow_events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "flow.progress",
+            "flow.progress",
+            "flow.progress",
+            "flow.completed"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(flow_events[0]["data"]["node"], "a");
+    assert!(flow_events.iter().all(|e| e["job_id"] == json!(id)));
+    assert_eq!(flow_events[3]["data"]["done"], 3);
+    // The nodes' own job events reach the same socket.
+    let completed = events
+        .iter()
+        .filter(|e| e["type"] == "job.completed" && e["data"]["kind"] == "test.staged")
+        .count();
+    assert_eq!(completed, 3, "{events:?}");
+
+    let mail = sink.wait_for("flo@example.com", 1).await;
+    assert!(mail[0].contains("Your flow is complete"), "{}", mail[0]);
+    for name in ["- a (test.staged): complete", "- b (test.staged): complete"] {
+        assert!(mail[0].contains(name), "{}", mail[0]);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.messages().len(), 1, "one e-mail per flow");
+    env.finish().await;
+}
+
+/// Redis is killed and comes back empty while flows run: the reconciler
+/// and the outbox push again what it lost, every flow still completes, and
+/// a socket that reconnects with its last `event_id` receives every job
+/// and flow event, because the log is in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_loses_no_flow_and_no_event() {
+    let mut redis = atelier_tests::RedisServer::start().await.unwrap();
+    let mut env = TestEnv::start(EnvOptions {
+        redis_url: Some(redis.url()),
+        lease: "4s",
+        extra_env: vec![
+            ("ATELIER__INTAKE__RECONCILE_INTERVAL".into(), "500ms".into()),
+            ("ATELIER__INTAKE__RECONCILE_AFTER".into(), "1s".into()),
+        ],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.spawn_worker_with(&[
+        ("ATELIER__WORKER__QUEUES", "staged"),
+        ("ATELIER__WORKER__CONCURRENCY", "4"),
+    ])
+    .unwrap();
+    let mut socket = env.socket(&env.token("rae").await, Some("0")).await;
+    let stage = json!({"stages": [{"name": "s", "ms": 100}]});
+    let mut flows = Vec::new();
+    for _ in 0..12 {
+        let (status, accepted) = env
+            .post_json(
+                "/v1/flows",
+                &json!({"user_id": "rae", "nodes": [
+                    {"name": "a", "kind": "test.staged", "input": stage},
+                    {"name": "b", "kind": "test.staged", "depends_on": ["a"], "input": stage},
+                    {"name": "c", "kind": "test.staged", "depends_on": ["b"], "input": stage},
+                ]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        flows.push(accepted["flow_id"].as_str().unwrap().to_owned());
+    }
+    // Midway: some events heard, Redis gone and back empty.
+    let mut heard = Vec::new();
+    while heard.len() < 8 {
+        heard.push(
+            socket
+                .next(Duration::from_secs(30))
+                .await
+                .expect("events before the loss"),
+        );
+    }
+    drop(socket);
+    redis
+        .restart_empty(Duration::from_millis(500))
+        .await
+        .unwrap();
+    for id in &flows {
+        let flow = wait_flow(&env, id, Duration::from_secs(120), |f| {
+            f["status"] != "running"
+        })
+        .await;
+        assert_eq!(flow["status"], "complete", "{flow}");
+    }
+    let last = heard.last().unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut socket = env.socket(&env.token("rae").await, Some(&last)).await;
+    heard.extend(drain(&mut socket, Duration::from_secs(2)).await);
+    let ids: Vec<u64> = heard
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, once: {ids:?}"
+    );
+    let count = |kind: &str| heard.iter().filter(|e| e["type"] == kind).count();
+    let jobs_completed: std::collections::BTreeSet<&str> = heard
+        .iter()
+        .filter(|e| e["type"] == "job.completed")
+        .map(|e| e["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(jobs_completed.len(), 36, "every node's completion");
+    assert_eq!(count("flow.progress"), 36);
+    assert_eq!(count("flow.completed"), 12);
+    env.finish().await;
 }

@@ -1,83 +1,12 @@
 //! `notify` on a job: one e-mail when it ends, through a real SMTP server on
 //! loopback (Debian's aiosmtpd writing a Maildir), exactly once per job.
-use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
-use atelier_tests::{EnvOptions, StatusCode, TestEnv, fixture};
+use atelier_tests::{EnvOptions, SmtpSink, StatusCode, TestEnv, fixture};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// An SMTP server on loopback that keeps every message it accepts.
-struct SmtpSink {
-    child: tokio::process::Child,
-    maildir: PathBuf,
-    port: u16,
-}
-
-impl SmtpSink {
-    async fn start(dir: &Path) -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let maildir = dir.join("maildir");
-        let child = tokio::process::Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3-aiosmtpd (Debian) is installed by scripts/setup.sh");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the SMTP sink did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        SmtpSink {
-            child,
-            maildir,
-            port,
-        }
-    }
-
-    /// Every message received so far, as text.
-    fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
-                for e in entries.flatten() {
-                    out.push(std::fs::read_to_string(e.path()).unwrap());
-                }
-            }
-        }
-        out
-    }
-
-    /// Wait until `count` messages to `to` arrived; return them.
-    async fn wait_for(&self, to: &str, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let mine: Vec<String> = self
-                .messages()
-                .into_iter()
-                .filter(|m| m.contains(&format!("To: {to}")))
-                .collect();
-            if mine.len() >= count {
-                return mine;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no e-mail to {to} within {WAIT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 async fn submit_notified(env: &TestEnv, user: &str, photo: &str, email: &str) -> String {
     let upload = env
@@ -234,6 +163,6 @@ async fn a_notified_job_sends_one_email_when_it_ends_and_never_twice() {
             .unwrap()
             .contains("notify.email")
     );
-    drop(sink.child);
+    drop(sink);
     env.finish().await;
 }

@@ -21,6 +21,13 @@ use serde_json::json;
 struct Cli {
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis: String,
+    /// Where the latency run logs its completion events (as the intake's
+    /// event log does); migrated on connect.
+    #[arg(
+        long,
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/atelier"
+    )]
+    database: String,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -229,7 +236,8 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             concurrency,
         } => {
-            let events = EventLog::new(conn.clone(), &prefix, &EventsConfig::default());
+            let pool = atelier_db::connect(&cli.database, 8, true).await?;
+            let events = EventLog::new(conn.clone(), pool, &prefix, &EventsConfig::default());
             let hub = EventHub::start(client.clone(), &prefix, 4096).await?;
             let mut live = hub.subscribe(&Audience::new("bench", "bench").key());
             let shared = Arc::new(Shared {

@@ -14,7 +14,7 @@ pub struct RedisCluster {
 }
 
 /// A port free for Redis and for its cluster bus (port + 10000).
-fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+pub(crate) fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
     let mut ports = Vec::new();
     let mut candidate = 20_000 + (std::process::id() % 5_000) as u16 + rand_offset();
     while ports.len() < count {

@@ -7,10 +7,14 @@
 mod cluster;
 pub mod contract;
 mod proxy;
+mod redis_server;
+mod smtp;
 pub mod studio;
 
 pub use cluster::RedisCluster;
 pub use proxy::Proxy;
+pub use redis_server::RedisServer;
+pub use smtp::SmtpSink;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,7 +1,8 @@
 //! The operator CLI, a client of the intake's operator API (`/v1/queues`,
-//! `/v1/ops`). Readable tables by default, the API's JSON with `--json`.
+//! `/v1/ops`, flows in `flows.rs`). Readable tables by default, the API's JSON with `--json`.
 #![forbid(unsafe_code)]
 
+mod flows;
 mod table;
 
 use anyhow::{Context, bail};
@@ -51,6 +52,39 @@ enum Command {
     Job {
         #[command(subcommand)]
         action: JobAction,
+    },
+    /// Any client's flows.
+    Flows {
+        #[command(subcommand)]
+        action: FlowAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowAction {
+    /// Newest first.
+    List {
+        /// running, complete, failed or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// The flow as a tree, each node with its state.
+    Show { flow_id: String },
+    /// Cancel: waiting nodes end now, running ones at their next stage.
+    Cancel { flow_id: String },
+    /// Run an ended flow's failed nodes again (or those and what follows,
+    /// or all).
+    Retry {
+        flow_id: String,
+        /// failed_only, failed_and_downstream or all.
+        #[arg(long, default_value = "failed_only")]
+        mode: String,
     },
 }
 
@@ -202,6 +236,54 @@ pub async fn main() -> anyhow::Result<()> {
                         Method::POST,
                         &format!("/v1/queues/{queue}/dead/purge"),
                         selection(job_ids, *all),
+                    )
+                    .await?,
+                |b| Ok(table::pretty(b)),
+            ),
+        },
+        Command::Flows { action } => match action {
+            FlowAction::List {
+                status,
+                client: owner,
+                user,
+                limit,
+            } => (
+                client
+                    .call(
+                        Method::GET,
+                        &flows::list_path(
+                            status.as_deref(),
+                            owner.as_deref(),
+                            user.as_deref(),
+                            *limit,
+                        ),
+                        None,
+                    )
+                    .await?,
+                |b| Ok(flows::list(&typed(b)?)),
+            ),
+            FlowAction::Show { flow_id } => (
+                client
+                    .call(Method::GET, &format!("/v1/ops/flows/{flow_id}"), None)
+                    .await?,
+                |b| Ok(flows::tree(&typed(b)?)),
+            ),
+            FlowAction::Cancel { flow_id } => (
+                client
+                    .call(
+                        Method::POST,
+                        &format!("/v1/ops/flows/{flow_id}/cancel"),
+                        None,
+                    )
+                    .await?,
+                |b| Ok(table::pretty(b)),
+            ),
+            FlowAction::Retry { flow_id, mode } => (
+                client
+                    .call(
+                        Method::POST,
+                        &format!("/v1/ops/flows/{flow_id}/retry"),
+                        Some(json!({"mode": mode})),
                     )
                     .await?,
                 |b| Ok(table::pretty(b)),

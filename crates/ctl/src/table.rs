@@ -3,7 +3,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Left-aligned columns, two spaces apart.
-fn render(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn render(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

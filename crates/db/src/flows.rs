@@ -25,6 +25,8 @@ pub struct NewFlow<'a> {
     pub plan: &'a FlowPlan,
     /// Each node's job id and queue, in the plan's order.
     pub jobs: Vec<(Uuid, &'a str)>,
+    /// E-mail this address when the flow ends, through this queue.
+    pub notify: Option<(&'a str, &'a str)>,
 }
 
 /// A flow's row.
@@ -41,6 +43,8 @@ pub struct FlowRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Where its end is e-mailed.
+    pub notify_email: Option<String>,
 }
 
 /// A row as the table holds it (status as text).
@@ -56,6 +60,8 @@ struct StoredFlow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    notify_email: Option<String>,
+    notify_queue: Option<String>,
 }
 
 impl TryFrom<StoredFlow> for FlowRow {
@@ -80,6 +86,7 @@ impl TryFrom<StoredFlow> for FlowRow {
             created_at: row.created_at,
             updated_at: row.updated_at,
             finished_at: row.finished_at,
+            notify_email: row.notify_email.filter(|_| row.notify_queue.is_some()),
         })
     }
 }
@@ -99,8 +106,9 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
     let key = flow.idempotency_key.map(IdempotencyKey::as_str);
     let inserted = sqlx::query_as!(
         StoredFlow,
-        "INSERT INTO flows (id, client_id, user_id, nodes_total, idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO flows (id, client_id, user_id, nodes_total, idempotency_key, request_hash,
+                            notify_email, notify_queue)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *",
         flow.id,
@@ -108,7 +116,9 @@ pub async fn create(pool: &PgPool, flow: NewFlow<'_>) -> Result<Created, DbError
         flow.user_id.as_str(),
         flow.plan.nodes.len() as i32,
         key,
-        flow.request_hash
+        flow.request_hash,
+        flow.notify.map(|(email, _)| email),
+        flow.notify.map(|(_, queue)| queue)
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -269,6 +279,33 @@ impl Released {
         let notification = self.0.recv().await?;
         Ok(notification.payload().parse().ok())
     }
+}
+
+/// Flows newest first: of one client (operators: any), of one user, in
+/// one state, each filter when given.
+pub async fn list(
+    pool: &PgPool,
+    client_id: Option<&str>,
+    user_id: Option<&str>,
+    status: Option<FlowStatus>,
+    limit: i64,
+) -> Result<Vec<FlowRow>, DbError> {
+    let rows = sqlx::query_as!(
+        StoredFlow,
+        "SELECT * FROM flows
+          WHERE ($1::text IS NULL OR client_id = $1)
+            AND ($2::text IS NULL OR user_id = $2)
+            AND ($3::text IS NULL OR status = $3)
+          ORDER BY created_at DESC, id
+          LIMIT $4",
+        client_id,
+        user_id,
+        status.map(FlowStatus::as_str),
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(FlowRow::try_from).collect()
 }
 
 /// Flows by status, and nodes waiting on their dependencies by kind: what

@@ -9,6 +9,7 @@ pub mod uploads;
 pub mod avatars;
 pub mod emails;
 pub mod embeddings;
+pub mod events;
 pub mod flows;
 pub mod jobs;
 pub mod stages;

@@ -124,44 +124,78 @@ impl EventHub {
     async fn forward(&self, pubsub: &mut redis::aio::PubSub) {
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
-            let Ok(payload) = msg.get_payload::<String>() else {
-                continue;
-            };
-            let mut parts = payload.splitn(3, ' ');
-            let (Some(id), Some(audience), Some(json)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let route = self
-                .inner
-                .routes
-                .lock()
-                .expect("routes lock")
-                .get(audience)
-                .cloned();
-            // Nobody of this audience listens here: nothing to decode.
-            let Some(route) = route else {
-                continue;
-            };
-            match decode(id.to_owned(), json) {
-                Ok(event) => {
-                    let live = Arc::new(LiveEvent {
-                        audience: audience.to_owned(),
-                        event,
-                    });
-                    if route.send(live).is_err() {
-                        // Its last sockets left together: forget the route.
-                        let mut routes = self.inner.routes.lock().expect("routes lock");
-                        if routes
-                            .get(audience)
-                            .is_some_and(|tx| tx.receiver_count() == 0)
-                        {
-                            routes.remove(audience);
+            if let Ok(payload) = msg.get_payload::<String>() {
+                self.route(&payload);
+            }
+        }
+    }
+
+    /// Also route the events the database logs itself (a flow's), as it
+    /// announces them; a lost connection counts as a lost subscription
+    /// (every socket replays from its last event).
+    pub fn follow_log(&self, pool: atelier_db::PgPool) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match atelier_db::events::Announced::listen(&pool).await {
+                    Ok(mut announced) => loop {
+                        match announced.next().await {
+                            Ok(Some(payload)) => hub.route(&payload),
+                            Ok(None) => {
+                                tracing::warn!("event announcements lost, listening again");
+                                hub.inner.resubscribed.send_modify(|n| *n += 1);
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "event announcements failed");
+                                break;
+                            }
                         }
+                    },
+                    Err(error) => tracing::debug!(%error, "event announcements: not listening"),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                hub.inner.resubscribed.send_modify(|n| *n += 1);
+            }
+        });
+    }
+
+    /// One live message (`id audience envelope-without-id`) to its
+    /// audience's sockets in this process.
+    fn route(&self, payload: &str) {
+        let mut parts = payload.splitn(3, ' ');
+        let (Some(id), Some(audience), Some(json)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let route = self
+            .inner
+            .routes
+            .lock()
+            .expect("routes lock")
+            .get(audience)
+            .cloned();
+        // Nobody of this audience listens here: nothing to decode.
+        let Some(route) = route else {
+            return;
+        };
+        match decode(id.to_owned(), json) {
+            Ok(event) => {
+                let live = Arc::new(LiveEvent {
+                    audience: audience.to_owned(),
+                    event,
+                });
+                if route.send(live).is_err() {
+                    // Its last sockets left together: forget the route.
+                    let mut routes = self.inner.routes.lock().expect("routes lock");
+                    if routes
+                        .get(audience)
+                        .is_some_and(|tx| tx.receiver_count() == 0)
+                    {
+                        routes.remove(audience);
                     }
                 }
-                Err(error) => tracing::warn!(%error, "dropping malformed live event"),
             }
+            Err(error) => tracing::warn!(%error, "dropping malformed live event"),
         }
     }
 }

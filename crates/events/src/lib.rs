@@ -1,9 +1,13 @@
-//! Events: workers append to a per-user Redis Stream (bounded replay log) and
-//! publish on one channel in the same script; the gateway fans the channel out
-//! to WebSocket clients and replays a user's stream on reconnect.
+//! Events: each user's events are logged in PostgreSQL, beside the job
+//! rows (`atelier_db::events`), and published on one Redis channel for the
+//! live fan-out; the gateway routes the channel to WebSocket clients and
+//! replays a user's log on reconnect. Redis losing its data loses nothing a
+//! replay would deliver.
 //!
-//! Architecture invariant: an event's `event_id` is its entry id in the
-//! user's stream, so "everything after `last_event_id`" is one XRANGE.
+//! Architecture invariant: an event's `event_id` is its number in its
+//! user's log, numbers committed in order and without gaps, so "everything
+//! after `last_event_id`" is one range read, and a live event whose number
+//! is past the next one tells a socket it missed some (it replays them).
 #![forbid(unsafe_code)]
 
 mod hub;
@@ -13,29 +17,23 @@ pub use hub::{EventHub, LiveEvent, Subscription};
 use std::cmp::Ordering;
 
 use atelier_config::EventsConfig;
+use atelier_db::PgPool;
+use atelier_db::events::{NewEvent, StoredEvent};
 use atelier_jobs::{EventEnvelope, EventType};
 use atelier_redis::Conn;
 use chrono::{DateTime, Utc};
-use redis::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error("event log: {0}")]
+    Log(#[from] atelier_db::DbError),
     #[error("malformed event: {0}")]
     Malformed(String),
     #[error("invalid event id {0:?}")]
     InvalidId(String),
 }
-
-const PUBLISH: &str = r"
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[5] .. ' ' .. ARGV[4])
-return id
-";
 
 /// Who may see an event: an end user of one API client. User ids are the
 /// platforms' own, so two clients' "user 42" are different people.
@@ -60,7 +58,7 @@ impl Audience {
     }
 }
 
-/// The envelope minus its id, as stored in the stream entry.
+/// The envelope minus its id, as it travels on the live channel.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     #[serde(rename = "type")]
@@ -88,32 +86,29 @@ impl Stored {
 #[derive(Clone)]
 pub struct EventLog {
     conn: Conn,
+    pool: PgPool,
     prefix: String,
     retention_per_user: u32,
-    retention_secs: u64,
-    publish: std::sync::Arc<Script>,
 }
 
 impl EventLog {
-    pub fn new(conn: Conn, prefix: &str, config: &EventsConfig) -> Self {
+    pub fn new(conn: Conn, pool: PgPool, prefix: &str, config: &EventsConfig) -> Self {
         EventLog {
             conn,
+            pool,
             prefix: prefix.to_owned(),
             retention_per_user: config.retention_per_user,
-            retention_secs: config.retention_age.get().as_secs().max(1),
-            publish: std::sync::Arc::new(Script::new(PUBLISH)),
         }
-    }
-
-    fn user_stream(&self, audience: &Audience) -> String {
-        format!("{}:events:user:{}", self.prefix, audience.key())
     }
 
     pub(crate) fn channel(prefix: &str) -> String {
         format!("{prefix}:events:live")
     }
 
-    /// Append and broadcast one event; returns it with its id.
+    /// Log and broadcast one event; returns it with its id. Once logged it
+    /// is returned even when the broadcast fails (Redis away): sockets
+    /// replay it from the log when their subscription comes back or their
+    /// next event shows the gap.
     pub async fn publish(
         &self,
         audience: &Audience,
@@ -125,39 +120,45 @@ impl EventLog {
             event_type,
             job_id,
             user_id: audience.user_id.clone(),
-            at: Utc::now(),
+            // Microseconds, as PostgreSQL keeps them: the live copy and the
+            // replayed one are the same.
+            at: DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
+                .unwrap_or_else(Utc::now),
             data,
         };
+        let seq = atelier_db::events::append(
+            &self.pool,
+            NewEvent {
+                client_id: &audience.client_id,
+                user_id: &audience.user_id,
+                event_type: event_type.as_str(),
+                job_id,
+                at: stored.at,
+                data: &stored.data,
+            },
+            self.retention_per_user,
+        )
+        .await?;
         let json =
             serde_json::to_string(&stored).map_err(|e| EventError::Malformed(e.to_string()))?;
-        let id: String = self
-            .publish
-            .key(self.user_stream(audience))
+        let id = seq.to_string();
+        let live: Result<i64, _> = redis::cmd("PUBLISH")
             .arg(Self::channel(&self.prefix))
-            .arg(self.retention_per_user)
-            .arg(self.retention_secs)
-            .arg(&json)
-            .arg(audience.key())
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+            .arg(format!("{id} {} {json}", audience.key()))
+            .query_async(&mut self.conn.clone())
+            .await;
+        if let Err(error) = live {
+            tracing::debug!(%error, "event logged but not broadcast; sockets replay it");
+        }
         Ok(stored.into_envelope(id))
     }
 
-    /// The id of `audience`'s newest logged event (`0-0` when none): where a
+    /// The id of `audience`'s newest logged event (`0` when none): where a
     /// socket that asked for no replay starts, should it ever need one.
     pub async fn latest(&self, audience: &Audience) -> Result<String, EventError> {
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(self.user_stream(audience))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(entries
-            .into_iter()
-            .next()
-            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
+        let seq =
+            atelier_db::events::latest(&self.pool, &audience.client_id, &audience.user_id).await?;
+        Ok(seq.to_string())
     }
 
     /// Up to `limit` events of `audience` after `after` (exclusive), oldest first.
@@ -167,27 +168,41 @@ impl EventLog {
         after: &str,
         limit: usize,
     ) -> Result<Vec<EventEnvelope>, EventError> {
-        parse_id(after).ok_or_else(|| EventError::InvalidId(after.to_owned()))?;
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(self.user_stream(audience))
-            .arg(format!("({after}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        entries
-            .into_iter()
-            .map(|(id, fields)| {
-                let json = fields
-                    .into_iter()
-                    .find(|(k, _)| k == "e")
-                    .map(|(_, v)| v)
-                    .ok_or_else(|| EventError::Malformed(format!("entry {id} has no payload")))?;
-                decode(id, &json)
-            })
+        let after = parse_id(after).ok_or_else(|| EventError::InvalidId(after.to_owned()))?;
+        let page = atelier_db::events::after(
+            &self.pool,
+            &audience.client_id,
+            &audience.user_id,
+            i64::try_from(after).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        )
+        .await?;
+        page.into_iter()
+            .map(|event| envelope(&audience.user_id, event))
             .collect()
     }
+
+    /// Delete events older than the replay window (`events.retention_age`).
+    pub async fn prune(&self, age: std::time::Duration) -> Result<u64, EventError> {
+        let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let before = Utc::now()
+            .checked_sub_signed(age)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(atelier_db::events::prune(&self.pool, before).await?)
+    }
+}
+
+fn envelope(user_id: &str, event: StoredEvent) -> Result<EventEnvelope, EventError> {
+    let event_type = serde_json::from_value(serde_json::Value::String(event.event_type))
+        .map_err(|e| EventError::Malformed(format!("event {}: {e}", event.seq)))?;
+    Ok(EventEnvelope {
+        event_id: event.seq.to_string(),
+        event_type,
+        job_id: event.job_id,
+        user_id: user_id.to_owned(),
+        at: event.at,
+        data: event.data,
+    })
 }
 
 fn decode(id: String, json: &str) -> Result<EventEnvelope, EventError> {
@@ -196,10 +211,14 @@ fn decode(id: String, json: &str) -> Result<EventEnvelope, EventError> {
     Ok(stored.into_envelope(id))
 }
 
-/// A stream id `ms-seq` as a comparable pair.
-pub fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (ms, seq) = id.split_once('-')?;
-    Some((ms.parse().ok()?, seq.parse().ok()?))
+/// An event id as its number. Ids of the Redis-stream log this one
+/// replaced (`ms-seq`) read as 0: a client reconnecting across the upgrade
+/// is replayed the whole retained log (at least once, never less).
+pub fn parse_id(id: &str) -> Option<u64> {
+    if let Some((ms, seq)) = id.split_once('-') {
+        return (ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok()).then_some(0);
+    }
+    id.parse().ok()
 }
 
 /// Order of two event ids (unparseable ids sort first).
@@ -213,9 +232,11 @@ mod tests {
 
     #[test]
     fn ids_compare_numerically_not_lexically() {
-        assert_eq!(compare_ids("999-5", "1000-0"), Ordering::Less);
-        assert_eq!(compare_ids("1000-10", "1000-9"), Ordering::Greater);
-        assert_eq!(compare_ids("1000-1", "1000-1"), Ordering::Equal);
+        assert_eq!(compare_ids("999", "1000"), Ordering::Less);
+        assert_eq!(compare_ids("10", "9"), Ordering::Greater);
+        assert_eq!(compare_ids("17", "17"), Ordering::Equal);
         assert!(parse_id("abc").is_none() && parse_id("1-x").is_none());
+        // The replaced log's ids replay everything retained.
+        assert_eq!(parse_id("1733600000000-3"), Some(0));
     }
 }

@@ -52,7 +52,9 @@ pub struct SubmitRequest {
     pub notify: Option<Notify>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// E-mail `email` when the job (or flow) ends: one message, whatever
+/// path ended it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     pub email: String,

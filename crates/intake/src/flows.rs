@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::{
-    FlowAccepted, FlowCancelAnswer, FlowNodeState, FlowNodeView, FlowRequest, FlowRetryAnswer,
-    FlowView,
+    FlowAccepted, FlowCancelAnswer, FlowList, FlowListQuery, FlowNodeState, FlowNodeView,
+    FlowRequest, FlowRetryAnswer, FlowSummary, FlowView,
 };
 use crate::auth::ClientId;
 use crate::error::ApiError;
@@ -35,9 +35,21 @@ pub(crate) async fn submit(
     client: &ClientId,
     req: FlowRequest,
 ) -> Result<FlowAccepted, ApiError> {
-    let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&(&req.user_id, &req.nodes)).expect("requests serialise"),
-    ));
+    let notify_email = req.notify.as_ref().map(|n| n.email.as_str());
+    if let Some(email) = notify_email {
+        atelier_jobs::validate_email(email)
+            .map_err(|e| ApiError::invalid(format!("notify.email: {}", e.message)))?;
+    }
+    let notify_queue = match notify_email {
+        Some(_) => Some(jobs::queue_for(state, atelier_jobs::JobKind::NotifyEmail)?),
+        None => None,
+    };
+    // (Without notify, hashed as before notify was accepted.)
+    let hashed = match notify_email {
+        None => serde_json::to_vec(&(&req.user_id, &req.nodes)),
+        Some(email) => serde_json::to_vec(&(&req.user_id, &req.nodes, email)),
+    };
+    let request_hash = hex::encode(Sha256::digest(hashed.expect("requests serialise")));
     for node in &req.nodes {
         // Unknown and switched-off kinds answer as they do for one job.
         if node.kind.parse::<atelier_jobs::JobKind>().is_ok() {
@@ -66,6 +78,7 @@ pub(crate) async fn submit(
             request_hash: &request_hash,
             plan: &plan,
             jobs: queues,
+            notify: notify_email.zip(notify_queue),
         },
     )
     .await?;
@@ -100,18 +113,58 @@ pub(crate) async fn submit(
     })
 }
 
-/// The flow and its nodes, if `owner` may see it.
+/// The flow and its nodes, if `owner` may see it (`None`: an operator,
+/// who sees every client's).
 pub(crate) async fn load(
     state: &AppState,
-    owner: &ClientId,
+    owner: Option<&ClientId>,
     flow_id: &str,
 ) -> Result<(FlowRow, Vec<JobRow>), ApiError> {
     let not_found = || ApiError::new(ErrorCode::FlowNotFound, "flow not found");
     let id: Uuid = flow_id.parse().map_err(|_| not_found())?;
     atelier_db::flows::load(&state.pool, id)
         .await?
-        .filter(|(flow, _)| flow.client_id == owner.0)
+        .filter(|(flow, _)| owner.is_none_or(|o| flow.client_id == o.0))
         .ok_or_else(not_found)
+}
+
+/// Flows newest first, `owner`'s only (`None`: an operator's list, which
+/// may name a client).
+pub(crate) async fn list(
+    state: &AppState,
+    owner: Option<&ClientId>,
+    query: FlowListQuery,
+) -> Result<FlowList, ApiError> {
+    if owner.is_some() && query.client_id.is_some() {
+        return Err(ApiError::invalid(
+            "client_id: only operators list other clients' flows",
+        ));
+    }
+    let client = owner.map(|o| o.0.as_str()).or(query.client_id.as_deref());
+    let limit = query.limit.unwrap_or(50).clamp(1, 500) as i64;
+    let rows = atelier_db::flows::list(
+        &state.pool,
+        client,
+        query.user_id.as_deref(),
+        query.status,
+        limit,
+    )
+    .await?;
+    Ok(FlowList {
+        flows: rows
+            .into_iter()
+            .map(|f| FlowSummary {
+                flow_id: f.id,
+                client_id: f.client_id,
+                user_id: f.user_id,
+                status: f.status,
+                nodes_total: f.nodes_total,
+                nodes_done: f.nodes_done,
+                created_at: f.created_at,
+                finished_at: f.finished_at,
+            })
+            .collect(),
+    })
 }
 
 /// What a client sees of a flow: every node's status, attempts, timings,
@@ -165,6 +218,7 @@ pub(crate) async fn view(
         created_at: flow.created_at,
         updated_at: flow.updated_at,
         finished_at: flow.finished_at,
+        notify_email: flow.notify_email.clone(),
         nodes: views,
     })
 }

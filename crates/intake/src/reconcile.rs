@@ -32,6 +32,8 @@ pub struct Reconciled {
     pub repushed: usize,
     /// Rows marked dead to match their queue.
     pub dead: usize,
+    /// Events older than `events.retention_age` deleted from the log.
+    pub events_pruned: u64,
 }
 
 /// One pass, if no other replica is running one (`None` then).
@@ -117,6 +119,11 @@ async fn pass(state: &AppState) -> anyhow::Result<Reconciled> {
             break;
         }
     }
+    // The event log's age limit; its per-user count is kept as it grows.
+    done.events_pruned = state
+        .events
+        .prune(state.config.events.retention_age.get())
+        .await?;
     Ok(done)
 }
 

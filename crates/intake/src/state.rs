@@ -82,7 +82,12 @@ impl AppState {
                 (spec.name.clone(), q)
             })
             .collect();
-        let events = EventLog::new(redis.clone(), &config.redis.prefix, &config.events);
+        let events = EventLog::new(
+            redis.clone(),
+            pool.clone(),
+            &config.redis.prefix,
+            &config.events,
+        );
         let hub = EventHub::start(
             client,
             &config.redis.prefix,
@@ -90,6 +95,7 @@ impl AppState {
         )
         .await
         .context("subscribing to events")?;
+        hub.follow_log(pool.clone());
         Ok(AppState(Arc::new(Inner {
             api_keys: ApiKeys::new(&config.intake.api_keys),
             operator_keys: ApiKeys::new(&config.intake.operator_keys),

@@ -146,18 +146,28 @@ impl JobInput for AvatarBuildInput {
     }
 }
 
-/// `notify.email` v1.
+/// `notify.email` v1: an e-mail about one ended job or one ended flow
+/// (exactly one of `about_job_id` and `about_flow_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEmailInput {
     pub to: String,
-    pub about_job_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_job_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_flow_id: Option<Uuid>,
 }
 
 impl JobInput for NotifyEmailInput {
     fn validate(&self) -> Result<(), ValidationError> {
         validate_email(&self.to)
-            .map_err(|e| ValidationError::new(format!("input.to: {}", e.message)))
+            .map_err(|e| ValidationError::new(format!("input.to: {}", e.message)))?;
+        match (self.about_job_id, self.about_flow_id) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err(ValidationError::new(
+                "input: exactly one of about_job_id and about_flow_id",
+            )),
+        }
     }
 }
 
@@ -165,9 +175,17 @@ impl JobInput for NotifyEmailInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotifyEmailResult {
     pub to: String,
-    pub about_job_id: Uuid,
-    /// The status the job had when the e-mail was written.
-    pub about_status: crate::JobStatus,
+    /// The job it was about, and the status that job had when the e-mail
+    /// was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_job_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_status: Option<crate::JobStatus>,
+    /// The flow it was about, and the status that flow had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_flow_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_flow_status: Option<crate::flow::FlowStatus>,
     pub message_id: String,
     /// What the mail relay answered.
     pub relay_reply: String,

@@ -27,6 +27,14 @@ pub enum EventType {
     SkinToneAnalyzed,
     #[serde(rename = "avatar.processed")]
     AvatarProcessed,
+    #[serde(rename = "flow.progress")]
+    FlowProgress,
+    #[serde(rename = "flow.completed")]
+    FlowCompleted,
+    #[serde(rename = "flow.failed")]
+    FlowFailed,
+    #[serde(rename = "flow.cancelled")]
+    FlowCancelled,
 }
 
 impl EventType {
@@ -38,6 +46,10 @@ impl EventType {
             EventType::PhotoIngested => "photo.ingested",
             EventType::SkinToneAnalyzed => "skin_tone.analyzed",
             EventType::AvatarProcessed => "avatar.processed",
+            EventType::FlowProgress => "flow.progress",
+            EventType::FlowCompleted => "flow.completed",
+            EventType::FlowFailed => "flow.failed",
+            EventType::FlowCancelled => "flow.cancelled",
         }
     }
 }
@@ -46,7 +58,8 @@ impl EventType {
 ///
 /// `event_id` is assigned by the event log when the event is appended; it is
 /// opaque to clients, increases per user, and is what a reconnecting client
-/// hands back as `last_event_id`.
+/// hands back as `last_event_id`. A `flow.*` event's `job_id` is its
+/// flow's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = EventEnvelopeBase)]
 pub struct EventEnvelope {
@@ -155,6 +168,37 @@ pub struct AvatarProcessedData {
     pub preview: StoredObject,
 }
 
+/// `flow.progress` data: a node of the flow ended (written by the
+/// database in the transaction that ended it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FlowProgressData {
+    pub flow_id: Uuid,
+    /// The node that moved, its job and how it ended.
+    pub node: String,
+    pub node_job_id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    /// The flow's nodes that have ended, and all of them.
+    pub done: i32,
+    pub total: i32,
+}
+
+/// `flow.completed`, `flow.failed` and `flow.cancelled` data: the flow
+/// ended (once per end; a retried flow ends again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FlowEndedData {
+    pub flow_id: Uuid,
+    /// `complete`, `failed` or `cancelled`.
+    pub status: crate::flow::FlowStatus,
+    pub done: i32,
+    pub total: i32,
+    /// The nodes that failed themselves (not by a dependency's failure or
+    /// the flow's cancel), in the flow's order.
+    pub failed_nodes: Vec<String>,
+}
+
 /// An event's data as JSON (every data type serialises).
 pub fn event_data<T: Serialize>(data: &T) -> Value {
     serde_json::to_value(data).expect("event data serialises")
@@ -216,6 +260,10 @@ event_data_types! {
     EventType::PhotoIngested => PhotoIngestedData,
     EventType::SkinToneAnalyzed => SkinToneAnalyzedData,
     EventType::AvatarProcessed => AvatarProcessedData,
+    EventType::FlowProgress => FlowProgressData,
+    EventType::FlowCompleted => FlowEndedData,
+    EventType::FlowFailed => FlowEndedData,
+    EventType::FlowCancelled => FlowEndedData,
 }
 
 /// The longest array of numbers a completion event carries: longer ones

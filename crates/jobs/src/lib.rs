@@ -26,8 +26,8 @@ pub use design::{Design, RenderStillsInput, TurntableInput};
 pub use error::{ErrorBody, ErrorCode, UnknownCode};
 pub use event::{
     AvatarProcessedData, CompletedData, EVENT_MAX_NUMBERS, EventEnvelope, EventEnvelopeSchema,
-    EventType, FailedData, PhotoIngestedData, ProgressData, RunCost, SkinToneAnalyzedData,
-    event_data, slim_result,
+    EventType, FailedData, FlowEndedData, FlowProgressData, PhotoIngestedData, ProgressData,
+    RunCost, SkinToneAnalyzedData, event_data, slim_result,
 };
 pub use export::{ExportFile, ExportInput, ExportResult};
 pub use kind::{JobKind, JobSpec, KindContract, Schemas, UnknownKind, kind_contracts};

@@ -155,7 +155,12 @@ where
     .await
     .context("connecting to postgres")?;
     let storage = Storage::from_config(&config.storage).context("object storage")?;
-    let events = EventLog::new(redis.clone(), &config.redis.prefix, &config.events);
+    let events = EventLog::new(
+        redis.clone(),
+        pool.clone(),
+        &config.redis.prefix,
+        &config.events,
+    );
     let metrics = Arc::new(atelier_telemetry::Registry::with(
         atelier_telemetry::metrics::ALL,
     )?);

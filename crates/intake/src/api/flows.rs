@@ -17,6 +17,9 @@ pub struct FlowRequest {
     pub nodes: Vec<FlowNodeSpec>,
     #[serde(default)]
     pub idempotency_key: Option<IdempotencyKey>,
+    /// One e-mail when the flow ends (not one per node).
+    #[serde(default)]
+    pub notify: Option<super::Notify>,
 }
 
 /// A node's job and where it stands.
@@ -74,6 +77,9 @@ pub struct FlowView {
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Where the flow's end is e-mailed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_email: Option<String>,
     pub nodes: Vec<FlowNodeView>,
 }
 
@@ -104,4 +110,38 @@ pub struct FlowRetryAnswer {
     pub status: FlowStatus,
     /// Nodes that will run again.
     pub nodes_retried: i32,
+}
+
+/// The query of `GET /v1/flows` and `GET /v1/ops/flows`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FlowListQuery {
+    /// Only this user's flows.
+    pub user_id: Option<String>,
+    /// Only flows in this state.
+    pub status: Option<FlowStatus>,
+    /// Operators only: only this client's flows.
+    pub client_id: Option<String>,
+    /// At most this many (default 50, at most 500), newest first.
+    pub limit: Option<usize>,
+}
+
+/// One flow of a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlowSummary {
+    pub flow_id: Uuid,
+    pub client_id: String,
+    pub user_id: String,
+    pub status: FlowStatus,
+    pub nodes_total: i32,
+    pub nodes_done: i32,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/flows`, `GET /v1/ops/flows`: newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlowList {
+    pub flows: Vec<FlowSummary>,
 }

@@ -1,6 +1,4 @@
-use std::cmp::Ordering;
-
-use atelier_events::{Audience, compare_ids, parse_id};
+use atelier_events::{Audience, parse_id};
 use atelier_jobs::{ErrorCode, EventEnvelope};
 use atelier_telemetry::metrics;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -190,20 +188,27 @@ async fn stream_events(
     loop {
         tokio::select! {
             received = live.events.recv() => match received {
-                Ok(item) => {
-                    if last_sent.as_deref().is_some_and(|l| compare_ids(&item.event.event_id, l) != Ordering::Greater) {
-                        continue;
+                Ok(item) => match follows(&item.event.event_id, last_sent.as_deref(), baseline.as_deref()) {
+                    Follows::Seen => continue,
+                    Follows::Next => {
+                        if send(&mut ws, &item.event).await.is_err() {
+                            return;
+                        }
+                        last_sent = Some(item.event.event_id.clone());
                     }
-                    if send(&mut ws, &item.event).await.is_err() {
-                        return;
+                    Follows::After(from) => {
+                        // Events committed before this one have not come
+                        // live (yet, or ever): the log has them all.
+                        if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
+                            return;
+                        }
                     }
-                    last_sent = Some(item.event.event_id.clone());
-                }
+                },
                 Err(RecvError::Lagged(skipped)) => {
                     // This socket fell behind the live channel: catch up from the log.
                     tracing::debug!(skipped, "event socket lagged; replaying");
                     state.metrics.add(&metrics::EVENT_SOCKET_LAGGED, &[], 1.0);
-                    let from = last_sent.clone().or_else(|| baseline.clone()).unwrap_or_else(|| "0-0".into());
+                    let from = last_sent.clone().or_else(|| baseline.clone()).unwrap_or_else(|| "0".into());
                     if replay(&state, &audience, from, &mut last_sent, &mut ws).await.is_err() {
                         return;
                     }
@@ -248,6 +253,31 @@ async fn stream_events(
                 return;
             }
         }
+    }
+}
+
+/// Where a live event stands for a socket that last sent `last_sent` (or,
+/// having sent nothing, started after `baseline`): a user's event ids are
+/// consecutive numbers, so one past the next shows events it missed.
+#[derive(Debug, PartialEq, Eq)]
+enum Follows {
+    /// Already sent (a replay overtook the live copy).
+    Seen,
+    /// Send it.
+    Next,
+    /// Replay the log from this id first.
+    After(String),
+}
+
+fn follows(id: &str, last_sent: Option<&str>, baseline: Option<&str>) -> Follows {
+    let Some(n) = parse_id(id) else {
+        return Follows::Next;
+    };
+    let reference = last_sent.or(baseline).and_then(|r| Some((r, parse_id(r)?)));
+    match reference {
+        Some((_, m)) if last_sent.is_some() && n <= m => Follows::Seen,
+        Some((r, m)) if n > m + 1 => Follows::After(r.to_owned()),
+        _ => Follows::Next,
     }
 }
 
@@ -305,4 +335,22 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Access::Client, routes!(issue_token)),
         Route::new(Access::Address, routes!(socket)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Follows, follows};
+
+    #[test]
+    fn a_live_event_past_the_next_replays_the_gap_first() {
+        assert_eq!(follows("5", Some("4"), None), Follows::Next);
+        assert_eq!(follows("4", Some("4"), None), Follows::Seen);
+        assert_eq!(follows("7", Some("4"), None), Follows::After("4".into()));
+        // Nothing sent yet: live events at or before the start still go out,
+        // a gap after it is replayed.
+        assert_eq!(follows("3", None, Some("4")), Follows::Next);
+        assert_eq!(follows("5", None, Some("4")), Follows::Next);
+        assert_eq!(follows("6", None, Some("4")), Follows::After("4".into()));
+        assert_eq!(follows("6", None, None), Follows::Next);
+    }
 }
