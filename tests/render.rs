@@ -628,3 +628,112 @@ async fn a_design_exports_as_image_video_model_and_pdf() {
     }
     env.finish().await;
 }
+
+/// A design item may be a stored object an earlier job of the same user
+/// wrote: in a flow, an exported model renders as the stills' only item
+/// (its key taken from the export's result); as one job, `{job_id, key}`
+/// of that export. Another user's object, a key no job wrote, or a key
+/// that is not one, are refused at submission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_object_of_an_earlier_job_renders_as_a_design_item() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "render,export")])
+        .unwrap();
+    let user = "sofia";
+    let dress = upload_model(&env, user, "tests/data/models/dress.glb").await;
+    let hat = upload_model(&env, user, "tests/data/models/hat.glb").await;
+    let (status, accepted) = env
+        .post_json(
+            "/v1/flows",
+            &json!({"user_id": user, "nodes": [
+                {"name": "model", "kind": "export",
+                 "input": {"design": design(&dress, &hat), "type": "model"}},
+                {"name": "stills", "kind": "render.stills", "depends_on": ["model"],
+                 "input": {"design": {"design_id": uuid::Uuid::new_v4(), "name": "As exported",
+                                      "items": [{"source": {"key": {"$from": "model", "pointer": "/file/key"}}}],
+                                      "background": "#f0f0f0"},
+                           "cameras": ["front"], "quality": "draft", "formats": ["png"]}},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let node_job = |name: &str| {
+        accepted["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()["job_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stills = env.wait_final(&node_job("stills"), WAIT).await;
+    assert_eq!(stills["status"], "complete", "{stills}");
+    let exported = env.job(&node_job("model")).await;
+    let key = exported["result"]["file"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/flows/{}", accepted["flow_id"].as_str().unwrap());
+    let response = env
+        .http
+        .get(env.url(&path))
+        .bearer_auth(atelier_tests::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let (_, flow) = env.answer("GET", &path, response).await;
+    assert_eq!(flow["status"], "complete", "{flow}");
+    assert_eq!(
+        flow["nodes"][1]["resolved_input"]["design"]["items"][0]["source"],
+        json!({"key": key}),
+        "the reference filled in: {flow}"
+    );
+    // The same triangles as the design it was exported from.
+    assert_eq!(stills["result"]["triangles"], 11 * 48 * 2 + 5 * 48 * 2);
+    let front = &stills["result"]["renders"][0];
+    let img = image::load_from_memory(&download(&env, front).await)
+        .unwrap()
+        .to_rgba8();
+    assert_ne!(img.get_pixel(256, 300).0[..3], [240, 240, 240], "drawn");
+
+    // As one job, naming the export; refused for another user, for a key
+    // no job wrote and for a key that is not one.
+    let item = |source: Value| {
+        json!({"design": {"design_id": uuid::Uuid::new_v4(), "name": "x",
+                          "items": [{"source": source}]},
+               "cameras": ["front"], "quality": "draft"})
+    };
+    let model_job = node_job("model");
+    for (owner, source, expected) in [
+        (user, json!({"job_id": model_job, "key": key}), "accepted"),
+        (
+            "someone-else",
+            json!({"job_id": model_job, "key": key}),
+            "source.not_found",
+        ),
+        (
+            user,
+            json!({"key": format!("{key}.other")}),
+            "source.not_found",
+        ),
+        (user, json!({"key": "../uploads/x"}), "request.invalid"),
+    ] {
+        let (status, body) = env
+            .post_json(
+                "/v1/jobs",
+                &json!({"kind": "render.stills", "user_id": owner, "input": item(source.clone())}),
+            )
+            .await;
+        if expected == "accepted" {
+            assert_eq!(status, StatusCode::ACCEPTED, "{source}: {body}");
+            let job = env.wait_final(body["job_id"].as_str().unwrap(), WAIT).await;
+            assert_eq!(job["status"], "complete", "{job}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{source}: {body}");
+            assert_eq!(body["error"]["code"], expected, "{source}: {body}");
+        }
+    }
+    env.finish().await;
+}

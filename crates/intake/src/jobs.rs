@@ -112,7 +112,8 @@ pub(crate) async fn submit(
     })
 }
 
-/// Every upload `spec` reads exists and belongs to this client's `user`.
+/// The uploads a job reads belong to its user, and each stored object it
+/// reads was written by a completed job of that user.
 pub(crate) async fn check_uploads(
     state: &AppState,
     client: &ClientId,
@@ -126,6 +127,29 @@ pub(crate) async fn check_uploads(
             return Err(ApiError::new(
                 ErrorCode::UploadNotFound,
                 format!("upload {upload_id} not found for this user"),
+            ));
+        }
+    }
+    for source in spec.stored_sources() {
+        let writer = atelier_db::jobs::object_writer(
+            &state.pool,
+            &client.0,
+            user.as_str(),
+            source.job_id,
+            &source.key,
+        )
+        .await?;
+        if writer.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::SourceNotFound,
+                format!(
+                    "no completed job of this user wrote {:?}{}",
+                    source.key,
+                    source
+                        .job_id
+                        .map(|j| format!(" (job {j})"))
+                        .unwrap_or_default()
+                ),
             ));
         }
     }

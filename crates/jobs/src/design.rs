@@ -151,13 +151,55 @@ pub enum Lighting {
 
 /// Where an item's model comes from: an upload of the same end user (a
 /// `.glb`, or a `.gltf` whose external buffers and images are uploads too,
-/// named in `resources` by the URI the file uses). A bare upload id string
-/// is accepted for `{"upload_id": …}`.
+/// named in `resources` by the URI the file uses), or a stored object an
+/// earlier job of the same user wrote (an avatar's GLB: `{"job_id"?,
+/// "key"}`, the job found by the key when not named). A bare upload id
+/// string is accepted for `{"upload_id": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModelSource {
-    pub upload_id: Uuid,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub resources: BTreeMap<String, Uuid>,
+#[serde(untagged)]
+pub enum ModelSource {
+    Upload {
+        upload_id: Uuid,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        resources: BTreeMap<String, Uuid>,
+    },
+    Stored(StoredSource),
+}
+
+/// An object a job of the same user wrote, by its storage key (as that
+/// job's result names it), and optionally the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
+    pub key: String,
+}
+
+/// The longest storage key a stored source may name.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+impl ModelSource {
+    /// The uploads this source reads.
+    pub fn upload_ids(&self) -> Vec<Uuid> {
+        match self {
+            ModelSource::Upload {
+                upload_id,
+                resources,
+            } => std::iter::once(*upload_id)
+                .chain(resources.values().copied())
+                .collect(),
+            ModelSource::Stored(_) => Vec::new(),
+        }
+    }
+
+    /// How it is named in a sheet or a log line.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::Upload { upload_id, .. } => format!("model upload {upload_id}"),
+            ModelSource::Stored(stored) => format!("stored model {}", stored.key),
+        }
+    }
 }
 
 impl utoipa::PartialSchema for ModelSource {
@@ -179,12 +221,31 @@ impl utoipa::PartialSchema for ModelSource {
                     .additional_properties(Some(upload())),
             )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let stored = ObjectBuilder::new()
+            .property(
+                "job_id",
+                upload().description(Some(
+                    "The job that wrote it (found by the key when left out)",
+                )),
+            )
+            .property(
+                "key",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_KEY_BYTES))
+                    .description(Some("Its storage key, as that job's result names it")),
+            )
+            .required("key")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
         OneOfBuilder::new()
             .item(upload().description(Some("The upload id of a `.glb`")))
             .item(full)
+            .item(stored)
             .description(Some(
-                "An upload of the same end user: a `.glb`, or a `.gltf` whose external \
-                 buffers and images are uploads named in `resources` by the URI the file uses",
+                "An upload of the same end user (a `.glb`, or a `.gltf` whose external \
+                 buffers and images are uploads named in `resources` by the URI the file \
+                 uses), or a stored object a job of the same user wrote (an avatar's GLB)",
             ))
             .into()
     }
@@ -203,16 +264,21 @@ impl<'de> Deserialize<'de> for ModelSource {
         }
         use serde::de::Error;
         match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(id) => Ok(ModelSource {
+            serde_json::Value::String(id) => Ok(ModelSource::Upload {
                 upload_id: id
                     .parse()
                     .map_err(|_| D::Error::custom(format!("source: {id:?} is not an upload id")))?,
                 resources: BTreeMap::new(),
             }),
+            serde_json::Value::Object(map) if map.contains_key("key") => {
+                let stored: StoredSource = serde_json::from_value(serde_json::Value::Object(map))
+                    .map_err(|e| D::Error::custom(format!("source: {e}")))?;
+                Ok(ModelSource::Stored(stored))
+            }
             other => {
                 let full: Full = serde_json::from_value(other)
                     .map_err(|e| D::Error::custom(format!("source: {e}")))?;
-                Ok(ModelSource {
+                Ok(ModelSource::Upload {
                     upload_id: full.upload_id,
                     resources: full.resources,
                 })
@@ -309,18 +375,35 @@ impl Design {
         }
         for (i, item) in self.items.iter().enumerate() {
             let at = format!("{path}.items[{i}]");
-            let res = &item.source.resources;
-            if res.len() > MAX_RESOURCES {
-                return Err(invalid(
-                    &format!("{at}.source.resources"),
-                    &format!("at most {MAX_RESOURCES} resources"),
-                ));
-            }
-            if let Some(uri) = res.keys().find(|u| u.is_empty() || u.len() > 512) {
-                return Err(invalid(
-                    &format!("{at}.source.resources"),
-                    &format!("{uri:?} is not a resource URI"),
-                ));
+            match &item.source {
+                ModelSource::Upload { resources, .. } => {
+                    if resources.len() > MAX_RESOURCES {
+                        return Err(invalid(
+                            &format!("{at}.source.resources"),
+                            &format!("at most {MAX_RESOURCES} resources"),
+                        ));
+                    }
+                    if let Some(uri) = resources.keys().find(|u| u.is_empty() || u.len() > 512) {
+                        return Err(invalid(
+                            &format!("{at}.source.resources"),
+                            &format!("{uri:?} is not a resource URI"),
+                        ));
+                    }
+                }
+                ModelSource::Stored(stored) => {
+                    let key = &stored.key;
+                    let clean = !key.is_empty()
+                        && key.len() <= MAX_KEY_BYTES
+                        && !key.starts_with('/')
+                        && !key.chars().any(char::is_control)
+                        && key.split('/').all(|part| part != ".." && part != ".");
+                    if !clean {
+                        return Err(invalid(
+                            &format!("{at}.source.key"),
+                            &format!("{key:?} is not a storage key"),
+                        ));
+                    }
+                }
             }
             let t = &item.transform;
             let finite = t
@@ -361,12 +444,22 @@ impl Design {
         Ok(())
     }
 
+    /// Every stored object the design reads as a model.
+    pub fn stored_sources(&self) -> Vec<&StoredSource> {
+        self.items
+            .iter()
+            .filter_map(|item| match &item.source {
+                ModelSource::Stored(stored) => Some(stored),
+                ModelSource::Upload { .. } => None,
+            })
+            .collect()
+    }
+
     /// Every upload the design reads: models, their resources, textures.
     pub fn upload_ids(&self) -> Vec<Uuid> {
         let mut ids = BTreeSet::new();
         for item in &self.items {
-            ids.insert(item.source.upload_id);
-            ids.extend(item.source.resources.values().copied());
+            ids.extend(item.source.upload_ids());
             ids.extend(item.material.texture);
         }
         ids.into_iter().collect()
@@ -523,6 +616,10 @@ impl JobInput for RenderStillsInput {
         self.design.upload_ids()
     }
 
+    fn stored_sources(&self) -> Vec<StoredSource> {
+        self.design.stored_sources().into_iter().cloned().collect()
+    }
+
     fn validate(&self) -> Result<(), ValidationError> {
         self.design.validate("input.design")?;
         if self.cameras.is_empty() || self.cameras.len() > 8 {
@@ -656,6 +753,10 @@ impl JobInput for TurntableInput {
         self.design.upload_ids()
     }
 
+    fn stored_sources(&self) -> Vec<StoredSource> {
+        self.design.stored_sources().into_iter().cloned().collect()
+    }
+
     fn validate(&self) -> Result<(), ValidationError> {
         self.design.validate("input.design")?;
         if ![24, 36, 72].contains(&self.frames) {
@@ -724,7 +825,7 @@ mod tests {
         v["items"][1].as_object_mut().unwrap().remove("material");
         v["background"] = json!("#fff");
         let d: Design = serde_json::from_value(v).unwrap();
-        assert_eq!(d.items[0].source.upload_id, Uuid::from_u128(7));
+        assert_eq!(d.items[0].source.upload_ids(), [Uuid::from_u128(7)]);
         assert_eq!(d.items[1].material.roughness, Some(0.4));
         assert_eq!(
             d.background,

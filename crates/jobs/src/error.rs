@@ -71,6 +71,7 @@ error_codes! {
     /// Text search needs the text model, which this intake could not load.
     SearchUnavailable = "search.unavailable" => 503;
     UploadNotFound = "upload.not_found" => 422;
+    SourceNotFound = "source.not_found" => 422;
     UploadTooLarge = "upload.too_large" => 413;
     UploadMissingUser = "upload.missing_user" => 400;
     RequestMalformedJson = "request.malformed_json" => 400;

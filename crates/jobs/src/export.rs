@@ -232,6 +232,10 @@ impl JobInput for ExportInput {
         Ok(())
     }
 
+    fn stored_sources(&self) -> Vec<crate::design::StoredSource> {
+        self.design.stored_sources().into_iter().cloned().collect()
+    }
+
     fn upload_ids(&self) -> Vec<Uuid> {
         let mut ids = self.design.upload_ids();
         ids.extend(self.watermark.as_ref().and_then(|w| w.logo));

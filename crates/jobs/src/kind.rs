@@ -112,6 +112,15 @@ macro_rules! job_kinds {
                 }
             }
 
+            /// Stored objects of earlier jobs the job reads; intake checks
+            /// a job of the same user wrote each.
+            pub fn stored_sources(&self) -> Vec<crate::design::StoredSource> {
+                match self {
+                    $(JobSpec::$variant(i) => i.stored_sources(),)*
+                    $(JobSpec::$tvariant(i) => i.stored_sources(),)*
+                }
+            }
+
             /// Fix the ids the job will write under (see
             /// [`JobInput::assign_ids`]).
             pub fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {

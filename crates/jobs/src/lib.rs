@@ -22,7 +22,7 @@ pub use avatar::{
     AvatarBuildResult, AvatarMeasurements, AvatarModelFile, BodyParameters, Measured,
 };
 pub use catalogue::*;
-pub use design::{Design, RenderStillsInput, TurntableInput};
+pub use design::{Design, ModelSource, RenderStillsInput, StoredSource, TurntableInput};
 pub use error::{ErrorBody, ErrorCode, UnknownCode};
 pub use event::{
     AvatarProcessedData, CompletedData, EVENT_MAX_NUMBERS, EventEnvelope, EventEnvelopeSchema,

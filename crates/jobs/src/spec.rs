@@ -138,6 +138,12 @@ pub trait JobInput: Serialize + DeserializeOwned {
         Vec::new()
     }
 
+    /// The stored objects of earlier jobs the job reads (a design's
+    /// models).
+    fn stored_sources(&self) -> Vec<crate::design::StoredSource> {
+        Vec::new()
+    }
+
     /// Fix, with `new_id`, the ids the job will write under that the
     /// client left out, so every run of the job writes the same keys.
     fn assign_ids(&mut self, new_id: &mut dyn FnMut() -> Uuid) {

@@ -140,6 +140,30 @@ impl<'a> JobContext<'a> {
         Ok((upload, bytes))
     }
 
+    /// A stored object a completed job of this job's user wrote (its
+    /// result names the key), and its bytes: a design's model taken from
+    /// an earlier job (an avatar's GLB).
+    pub async fn owned_object(
+        &self,
+        source: &atelier_jobs::StoredSource,
+    ) -> Result<Bytes, JobFailure> {
+        let writer = atelier_db::jobs::object_writer(
+            self.pool(),
+            &self.job.client_id,
+            &self.job.user_id,
+            source.job_id,
+            &source.key,
+        )
+        .await?;
+        if writer.is_none() {
+            return Err(JobFailure::abort(
+                ErrorCode::SourceNotFound,
+                format!("no completed job of this user wrote {:?}", source.key),
+            ));
+        }
+        Ok(self.storage().get(&source.key).await?)
+    }
+
     /// Store an object; its size counts as this job's cost.
     pub async fn put(
         &self,

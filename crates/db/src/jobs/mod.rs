@@ -507,3 +507,31 @@ pub async fn open_jobs<'e>(
     .await?;
     Ok(n)
 }
+
+/// The completed job of `client_id`'s `user_id` (the one named, when
+/// `job_id` is given) whose result names the stored object `key`: who
+/// wrote an object a design takes as its model. `None` when none did.
+pub async fn object_writer(
+    pool: &PgPool,
+    client_id: &str,
+    user_id: &str,
+    job_id: Option<Uuid>,
+    key: &str,
+) -> Result<Option<Uuid>, DbError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT id FROM jobs
+            WHERE client_id = $1 AND user_id = $2 AND status = 'complete'
+              AND ($3::uuid IS NULL OR id = $3)
+              AND result IS NOT NULL
+              AND jsonb_path_exists(result, 'strict $.** ? (@.key == $k)',
+                                    jsonb_build_object('k', $4::text))
+            ORDER BY finished_at DESC
+            LIMIT 1"#,
+        client_id,
+        user_id,
+        job_id,
+        key
+    )
+    .fetch_optional(pool)
+    .await?)
+}

@@ -28,7 +28,7 @@ use crate::state::AppState;
         (status = 409, description = "`job.idempotency_conflict`", body = ErrorResponse),
         (status = 422, description = "`request.invalid` (a cycle, named; an unknown dependency \
             or kind; too many nodes; an input or reference that does not fit), \
-            `job.unknown_kind`, `upload.not_found`", body = ErrorResponse),
+            `job.unknown_kind`, `upload.not_found`, `source.not_found`", body = ErrorResponse),
         (status = 501, description = "`job.kind_not_available`", body = ErrorResponse),
         (status = 503, description = "`database.unavailable`", body = ErrorResponse),
     ))]

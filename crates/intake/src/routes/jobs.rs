@@ -25,7 +25,7 @@ use crate::state::AppState;
         (status = 202, description = "Recorded and queued (or, for a repeated idempotency key, \
             the first call's job with its current status)", body = JobAccepted),
         (status = 409, description = "`job.idempotency_conflict`", body = ErrorResponse),
-        (status = 422, description = "`request.invalid`, `job.unknown_kind`, `upload.not_found`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`, `job.unknown_kind`, `upload.not_found`, `source.not_found` (a design item's stored source no completed job of the user wrote)", body = ErrorResponse),
         (status = 429, description = "`quota.exceeded`", body = ErrorResponse),
         (status = 501, description = "`job.kind_not_available`", body = ErrorResponse),
         (status = 503, description = "`database.unavailable`", body = ErrorResponse),

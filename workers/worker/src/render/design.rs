@@ -1,11 +1,12 @@
 //! Hydrating a design: every item's model (and its external resources and
-//! texture override) read from the owner's uploads, loaded within the
+//! texture override) read from the owner's uploads, or from an object an
+//! earlier job of the owner wrote (an avatar's GLB), loaded within the
 //! configured bounds, placed and composed into one scene. The loader never
 //! opens a file or a URL: external URIs resolve only to uploads the item
 //! names in `source.resources`.
 use std::collections::HashMap;
 
-use atelier_jobs::{Design, ErrorCode};
+use atelier_jobs::{Design, ErrorCode, ModelSource};
 use atelier_render::model::decode_texture;
 use atelier_render::{Item, Limits, MaterialOverride, Placement, RenderError, Scene};
 use atelier_runtime::{JobContext, JobFailure};
@@ -28,19 +29,28 @@ pub async fn hydrate(
     let max_bytes = shared.config.max_model_bytes;
     let mut fetched = Vec::with_capacity(design.items.len());
     for (i, item) in design.items.iter().enumerate() {
-        let (row, model) = ctx.owned_upload(item.source.upload_id).await?;
-        if row.bytes as u64 > max_bytes {
+        let (model, resources) = match &item.source {
+            ModelSource::Upload {
+                upload_id,
+                resources: named,
+            } => {
+                let (_, model) = ctx.owned_upload(*upload_id).await?;
+                let mut resources = HashMap::new();
+                for (uri, id) in named {
+                    resources.insert(uri.clone(), ctx.owned_upload(*id).await?.1);
+                }
+                (model, resources)
+            }
+            ModelSource::Stored(stored) => (ctx.owned_object(stored).await?, HashMap::new()),
+        };
+        if model.len() as u64 > max_bytes {
             return Err(JobFailure::abort(
                 ErrorCode::ModelTooLarge,
                 format!(
                     "items[{i}]: the model is {} bytes; at most {max_bytes}",
-                    row.bytes
+                    model.len()
                 ),
             ));
-        }
-        let mut resources = HashMap::new();
-        for (uri, id) in &item.source.resources {
-            resources.insert(uri.clone(), ctx.owned_upload(*id).await?.1);
         }
         let texture = match item.material.texture {
             Some(id) => Some(ctx.owned_upload(id).await?.1),

@@ -350,9 +350,9 @@ fn sheet(
     for (i, item) in design.items.iter().enumerate() {
         let colour = item.material.base_colour.map(|c| c.rgb());
         lines.push(format!(
-            "Item {}: model upload {}{}",
+            "Item {}: {}{}",
             i + 1,
-            item.source.upload_id,
+            item.source.describe(),
             colour
                 .map(|c| format!(", colour #{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
                 .unwrap_or_default()
