@@ -4,14 +4,16 @@
 # sample photos shipped in samples/, render a design of two glTF models
 # (stills and a turntable video), build an avatar from front and side photos
 # of a generated body (rendered by atelier-studio, its true measurements
-# known) and from a sample portrait (refused: no feet in it), and print
-# where every result is.
+# known) and from a sample portrait (refused: no feet in it), run the whole
+# platform pipeline as one flow (photos → avatar → turntable and stills of
+# the avatar → PDF sheet → one e-mail to a local SMTP sink), printing the
+# flow's tree as it moves, and print where every result is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export SQLX_OFFLINE=true
 echo "==> building (first build takes several minutes)" >&2
-cargo build --locked -q --bin atelier-intake --bin atelier-worker --bin atelier-studio
+cargo build --locked -q --bin atelier-intake --bin atelier-worker --bin atelier-studio --bin atelier-ctl
 BIN="${CARGO_TARGET_DIR:-target}/debug"
 
 export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_demo"
@@ -27,12 +29,18 @@ echo "==> DEVELOPMENT MODE (ATELIER__DEV_MODE=true): built-in keys and secrets, 
 API="http://127.0.0.1:$PORT"
 KEY="dev-api-key"
 mkdir -p .demo
+# A local SMTP server keeping what it accepts (.demo/maildir): where the
+# flow's e-mail goes.
+SMTP_PORT="${ATELIER_DEMO_SMTP_PORT:-2525}"
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox .demo/maildir >.demo/smtp.log 2>&1 &
+SMTP=$!
+export ATELIER__EMAIL__SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
 
 "$BIN/atelier-intake" >.demo/intake.log 2>&1 &
 INTAKE=$!
 "$BIN/atelier-worker" >.demo/worker.log 2>&1 &
 WORKER=$!
-trap 'kill -TERM $INTAKE $WORKER 2>/dev/null; wait $INTAKE $WORKER 2>/dev/null || true' EXIT
+trap 'kill -TERM $INTAKE $WORKER $SMTP 2>/dev/null; wait $INTAKE $WORKER $SMTP 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 60); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fs "$API/readyz" >/dev/null || { echo "intake did not become ready; see .demo/intake.log" >&2; exit 1; }
@@ -179,6 +187,49 @@ portrait=$(upload_png samples/astronaut.png)
 view=$(wait_job "$(submit_json avatar.build "$(jq -n --arg f "$portrait" '{photos: {front: $f}, height_cm: 170}')")")
 echo "-> avatar.build from samples/astronaut.png: $(jq -r .status <<<"$view")"
 jq -r '.error // empty | "  \(.code): \(.message)"' <<<"$view"
+
+# The platform pipeline as one flow (samples/pipeline.flow.json): the
+# front and side photos ingested, the avatar built under the front photo's
+# avatar id, its GLB turned (MP4) and photographed, a PDF sheet, and one
+# e-mail when the flow ends. Its tree is printed each time a node moves.
+echo
+EMAIL="demo@example.com"
+flow=$(sed -e "s/{{USER_ID}}/$USER_ID/g" -e "s/{{EMAIL}}/$EMAIL/g" \
+  -e "s/{{FRONT}}/$front/g" -e "s/{{SIDE}}/$side/g" -e "s/\"{{HEIGHT_CM}}\"/$height/g" \
+  -e "s/{{SEX}}/$(jq -r .sex <<<"$truth")/g" -e "s/{{DESIGN_ID}}/$(cat /proc/sys/kernel/random/uuid)/g" \
+  samples/pipeline.flow.json)
+MAILS_BEFORE=$(grep -l "^To: $EMAIL" .demo/maildir/new/* 2>/dev/null | wc -l)
+accepted=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$flow" "$API/v1/flows")
+FLOW_ID=$(jq -r .flow_id <<<"$accepted")
+echo "The platform pipeline as one flow (POST /v1/flows, samples/pipeline.flow.json) -> flow $FLOW_ID"
+CTL=("$BIN/atelier-ctl" --url "$API" --operator-key dev-operator-key)
+last=""
+for _ in $(seq 1 1200); do
+  tree=$("${CTL[@]}" flows show "$FLOW_ID")
+  if [ "$tree" != "$last" ]; then
+    echo "$tree" | sed 's/^/  /'
+    echo
+    last="$tree"
+  fi
+  case "$(head -1 <<<"$tree")" in *": running "*) sleep 0.5 ;; *) break ;; esac
+done
+view=$(curl -fs -H "Authorization: Bearer $KEY" "$API/v1/flows/$FLOW_ID")
+jq -r '.nodes[] | select(.status == "complete") |
+  (.result.models[0]? // empty | "  avatar GLB (the design item of the renders): .demo/objects/\(.key)"),
+  (.result.videos[]? | "  turntable \(.format) \(.width)x\(.height) \(.frames) frames  .demo/objects/\(.key)"),
+  (.result.renders[]? | "  still \(.camera) \(.width)x\(.height) \(.format)  .demo/objects/\(.key)"),
+  (.result.file? // empty | "  sheet \(.format) \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)")' <<<"$view"
+for _ in $(seq 1 60); do
+  sent=$(grep -l "^To: $EMAIL" .demo/maildir/new/* 2>/dev/null | wc -l)
+  [ "$sent" -gt "$MAILS_BEFORE" ] && break
+  sleep 0.5
+done
+if [ "$sent" -gt "$MAILS_BEFORE" ]; then
+  mail=$(ls -t .demo/maildir/new/* | head -1)
+  echo "  $((sent - MAILS_BEFORE)) e-mail to $EMAIL for the flow: $(grep -h '^Subject:' "$mail")  $mail"
+else
+  echo "  no e-mail yet: see .demo/worker.log"
+fi
 
 echo
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"

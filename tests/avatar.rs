@@ -443,3 +443,122 @@ async fn a_worker_killed_mid_build_resumes_at_the_stage_it_was_in() {
     );
     env.finish().await;
 }
+
+/// `samples/pipeline.flow.json` filled in as the demo fills it.
+fn pipeline_flow(fields: &[(&str, String)]) -> Value {
+    let mut text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/pipeline.flow.json"),
+    )
+    .unwrap();
+    for (name, value) in fields {
+        let quoted = format!("\"{{{{{name}}}}}\"");
+        let bare = format!("{{{{{name}}}}}");
+        text = match value.parse::<f64>() {
+            Ok(_) => text.replace(&quoted, value),
+            Err(_) => text.replace(&bare, value),
+        };
+    }
+    assert!(!text.contains("{{"), "a field left: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The demo's pipeline as one flow, end to end on the real models,
+/// renderer and FFmpeg: both photos ingested, the avatar built from them
+/// under the front photo's avatar id, its GLB turned and photographed,
+/// the sheet exported, and one e-mail about the whole flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_pipeline_runs_as_one_flow_and_emails_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = atelier_tests::SmtpSink::start(dir.path()).await;
+    let mut env = TestEnv::start(EnvOptions {
+        extra_env: vec![(
+            "ATELIER__EMAIL__SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{}", sink.port),
+        )],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.spawn_worker().unwrap();
+    let studio = studio();
+    let who = woman(&studio);
+    let front = photographed(&env, &studio, &who, "pia", 0.0).await;
+    let side = photographed(&env, &studio, &who, "pia", 90.0).await;
+    let flow = pipeline_flow(&[
+        ("USER_ID", "pia".into()),
+        ("EMAIL", "pia@example.com".into()),
+        ("FRONT", front),
+        ("SIDE", side),
+        ("HEIGHT_CM", who.truth["height"].to_string()),
+        ("SEX", "female".into()),
+        ("DESIGN_ID", uuid::Uuid::new_v4().to_string()),
+    ]);
+    let (status, accepted) = env.post_json("/v1/flows", &flow).await;
+    assert_eq!(status, atelier_tests::StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["flow_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/flows/{id}");
+    let deadline = std::time::Instant::now() + WAIT * 2;
+    let view = loop {
+        let response = env
+            .http
+            .get(env.url(&path))
+            .bearer_auth(atelier_tests::API_KEY)
+            .send()
+            .await
+            .unwrap();
+        let (_, view) = env.answer("GET", &path, response).await;
+        if view["status"] != "running" {
+            break view;
+        }
+        assert!(std::time::Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(view["status"], "complete", "{view}\n{}", env.worker_logs());
+    let node = |name: &str| {
+        view["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let avatar_id = node("front")["result"]["avatar_id"].clone();
+    assert_eq!(node("side")["result"]["avatar_id"], avatar_id);
+    assert_eq!(node("avatar")["result"]["avatar_id"], avatar_id);
+    let glb = node("avatar")["result"]["models"][0]["key"].clone();
+    assert_eq!(
+        node("turntable")["resolved_input"]["design"]["items"][0]["source"]["key"],
+        glb
+    );
+    let video = &node("turntable")["result"]["videos"][0];
+    assert_eq!(
+        (&video["format"], &video["frames"]),
+        (&json!("mp4"), &json!(24)),
+        "{video}"
+    );
+    let still = &node("stills")["result"]["renders"][0];
+    let img = image::load_from_memory(&env.object_bytes(still).await)
+        .unwrap()
+        .to_rgba8();
+    let (w, h) = img.dimensions();
+    assert_ne!(
+        img.get_pixel(w / 2, h / 2).0[..3],
+        [0xf4, 0xf1, 0xec],
+        "the avatar drawn at the centre"
+    );
+    let pdf = env.object_bytes(&node("sheet")["result"]["file"]).await;
+    assert!(pdf.starts_with(b"%PDF-"));
+
+    let mail = sink.wait_for("pia@example.com", 1).await;
+    assert!(mail[0].contains("Your flow is complete"), "{}", mail[0]);
+    for line in [
+        "- avatar (avatar.build): complete",
+        "- sheet (export): complete",
+    ] {
+        assert!(mail[0].contains(line), "{}", mail[0]);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.messages().len(), 1, "one e-mail for the whole flow");
+    env.finish().await;
+}

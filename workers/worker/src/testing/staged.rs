@@ -54,6 +54,12 @@ impl Handler for Staged {
                 .await?;
             runs.push(run);
         }
+        if input.fail {
+            return Err(JobFailure::abort(
+                atelier_jobs::ErrorCode::Internal,
+                "test.staged: failed as its input asked",
+            ));
+        }
         let dependencies = ctx
             .dependencies()
             .await?
