@@ -56,27 +56,38 @@ for _ in $(seq 1 120); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep
 echo "# $(date -u +%FT%TZ) $(nproc) cores, redis $(redis-cli info server | grep redis_version | tr -d '\r'), $(psql -At postgres://postgres@127.0.0.1:5432/postgres -c 'show server_version')"
 # A warm-up flow, not reported.
 node benches/bullmq/flows.mjs atelier "$API" dev-api-key chain 50 >/dev/null
-FLOWS=()
+CHAINS=()
+FANS=()
 for _ in $(seq 1 "$ROUNDS"); do
   for shape in chain fan; do
     line=$(node benches/bullmq/flows.mjs atelier "$API" dev-api-key "$shape" "$N")
     echo "$line"
-    FLOWS+=("$(jq -r .flow_id <<<"$line")")
+    if [ "$shape" = chain ]; then CHAINS+=("$(jq -r .flow_id <<<"$line")"); else FANS+=("$(jq -r .flow_id <<<"$line")"); fi
     node benches/bullmq/flows.mjs bullmq "$shape" "$N"
   done
 done
 # Release latency: from the end of a node's last dependency (the
-# transaction that released it) to its push into its queue.
-ids=$(printf "'%s'," "${FLOWS[@]}")
-psql -At "$ATELIER__DATABASE__URL" -c "
-  WITH released AS (
-    SELECT j.id, extract(epoch FROM j.enqueued_at - max(d.finished_at)) * 1000 AS ms
-      FROM jobs j JOIN flow_edges e ON e.job_id = j.id JOIN jobs d ON d.id = e.depends_on
-     WHERE j.flow_id IN (${ids%,}) AND j.enqueued_at IS NOT NULL
-     GROUP BY j.id, j.enqueued_at)
-  SELECT json_build_object('release_latency_ms', json_build_object(
-    'nodes', count(*),
-    'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    'max', round(max(ms)::numeric, 2)))
-    FROM released"
+# transaction that released it) to its push into its queue; and where a
+# chain's hop goes (release, pickup by the worker, the no-op's run).
+latency() { # shape flow-ids...
+  local shape=$1; shift
+  local ids
+  ids=$(printf "'%s'," "$@")
+  psql -At "$ATELIER__DATABASE__URL" -c "
+    WITH released AS (
+      SELECT j.id, j.enqueued_at, j.started_at, j.finished_at,
+             extract(epoch FROM j.enqueued_at - max(d.finished_at)) * 1000 AS ms
+        FROM jobs j JOIN flow_edges e ON e.job_id = j.id JOIN jobs d ON d.id = e.depends_on
+       WHERE j.flow_id IN (${ids%,}) AND j.enqueued_at IS NOT NULL
+       GROUP BY j.id)
+    SELECT json_build_object('system', 'atelier', 'shape', '$shape', 'release_latency_ms', json_build_object(
+      'nodes', count(*),
+      'p50', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'p99', round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+      'max', round(max(ms)::numeric, 2)),
+      'mean_pickup_ms', round(avg(extract(epoch FROM started_at - enqueued_at) * 1000)::numeric, 2),
+      'mean_run_ms', round(avg(extract(epoch FROM finished_at - started_at) * 1000)::numeric, 2))
+      FROM released"
+}
+latency chain "${CHAINS[@]}"
+latency fan "${FANS[@]}"

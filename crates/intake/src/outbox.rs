@@ -35,15 +35,27 @@ pub(crate) async fn run(state: AppState) {
     }
 }
 
+/// Pushes of released nodes under way at once: a fan-out's thousand
+/// nodes released by one end go out side by side, not one after another.
+const RELEASE_PUSHES: usize = 32;
+
 /// Push each flow node the database announces as released, as it is
-/// announced; reconnects after a lost connection (what was announced
-/// meanwhile the relay's next pass pushes).
+/// announced (up to [`RELEASE_PUSHES`] at a time); reconnects after a lost
+/// connection (what was announced meanwhile the relay's next pass pushes).
 pub(crate) async fn follow_releases(state: AppState) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(RELEASE_PUSHES));
     loop {
         match atelier_db::flows::Released::listen(&state.pool).await {
             Ok(mut released) => loop {
                 match released.next().await {
-                    Ok(Some(id)) => push_released(&state, id).await,
+                    Ok(Some(id)) => {
+                        let slot = slots.clone().acquire_owned().await.expect("never closed");
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            push_released(&state, id).await;
+                            drop(slot);
+                        });
+                    }
                     Ok(None) => {}
                     Err(error) => {
                         tracing::warn!(%error, "lost the flow release announcements; reconnecting");

@@ -202,10 +202,14 @@ impl<'a> JobContext<'a> {
                 "cancelled by the client",
             ));
         }
-        match atelier_db::jobs::set_progress(self.pool(), self.fence(), percent).await {
-            Ok(()) => {}
-            Err(atelier_db::DbError::Stale) => return Err(JobFailure::Stale),
-            Err(error) => tracing::warn!(%error, "progress not recorded"),
+        // The row's progress only grows: 0 would change nothing (the run's
+        // start wrote the row already), so it costs no round trip.
+        if percent > 0 {
+            match atelier_db::jobs::set_progress(self.pool(), self.fence(), percent).await {
+                Ok(()) => {}
+                Err(atelier_db::DbError::Stale) => return Err(JobFailure::Stale),
+                Err(error) => tracing::warn!(%error, "progress not recorded"),
+            }
         }
         let data = ProgressData {
             progress: Some(percent),
