@@ -470,15 +470,7 @@ fn pipeline_flow(fields: &[(&str, String)]) -> Value {
 async fn the_platform_pipeline_runs_as_one_flow_and_emails_once() {
     let dir = tempfile::tempdir().unwrap();
     let sink = atelier_tests::SmtpSink::start(dir.path()).await;
-    let mut env = TestEnv::start(EnvOptions {
-        extra_env: vec![(
-            "ATELIER__EMAIL__SMTP_URL".into(),
-            format!("smtp://127.0.0.1:{}", sink.port),
-        )],
-        ..EnvOptions::default()
-    })
-    .await
-    .unwrap();
+    let mut env = TestEnv::start(sink.options()).await.unwrap();
     env.spawn_worker().unwrap();
     let studio = studio();
     let who = woman(&studio);
@@ -496,23 +488,9 @@ async fn the_platform_pipeline_runs_as_one_flow_and_emails_once() {
     let (status, accepted) = env.post_json("/v1/flows", &flow).await;
     assert_eq!(status, atelier_tests::StatusCode::ACCEPTED, "{accepted}");
     let id = accepted["flow_id"].as_str().unwrap().to_owned();
-    let path = format!("/v1/flows/{id}");
-    let deadline = std::time::Instant::now() + WAIT * 2;
-    let view = loop {
-        let response = env
-            .http
-            .get(env.url(&path))
-            .bearer_auth(atelier_tests::API_KEY)
-            .send()
-            .await
-            .unwrap();
-        let (_, view) = env.answer("GET", &path, response).await;
-        if view["status"] != "running" {
-            break view;
-        }
-        assert!(std::time::Instant::now() < deadline, "{view}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let view = env
+        .wait_flow(&id, WAIT * 2, |f| f["status"] != "running")
+        .await;
     assert_eq!(view["status"], "complete", "{view}\n{}", env.worker_logs());
     let node = |name: &str| {
         view["nodes"]

@@ -12,9 +12,9 @@ use atelier_jobs::{IdempotencyKey, JobStatus, UserId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use atelier_tests::{API_KEY, EnvOptions, StatusCode, TestEnv, postgres_base};
+use atelier_tests::{EnvOptions, StatusCode, TestEnv, postgres_base};
 
 struct Db {
     name: String,
@@ -476,36 +476,6 @@ fn node(flow: &Value, name: &str) -> Value {
         .clone()
 }
 
-/// `GET /v1/flows/{id}` until `done` holds.
-async fn wait_flow(
-    env: &TestEnv,
-    id: &str,
-    within: Duration,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let path = format!("/v1/flows/{id}");
-        let response = env
-            .http
-            .get(env.url(&path))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap();
-        let (status, flow) = env.answer("GET", &path, response).await;
-        assert_eq!(status, StatusCode::OK, "{flow}");
-        if done(&flow) {
-            return flow;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "flow not done in {within:?}: {flow}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// a → b → c through the intake and a worker: b's stage version comes
 /// from a's result, c's from b's; each node runs once, after its
 /// dependency, and the flow completes.
@@ -537,10 +507,9 @@ async fn a_flow_runs_its_nodes_in_order_with_results_flowing_into_inputs() {
     assert_eq!(accepted["nodes"][1]["status"], "waiting");
     let id = accepted["flow_id"].as_str().unwrap().to_owned();
 
-    let flow = wait_flow(&env, &id, Duration::from_secs(60), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(60), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "complete", "{flow}");
     assert_eq!(
         (flow["nodes_done"].clone(), flow["nodes_total"].clone()),
@@ -641,7 +610,9 @@ async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_the
     assert_eq!(answer["status"], "cancelled");
     assert_eq!(answer["ended"], json!([after]));
     assert_eq!(answer["stopping"], json!([long]));
-    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| f["nodes_done"] == 2).await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(30), |f| f["nodes_done"] == 2)
+        .await;
     assert_eq!(flow["status"], "cancelled", "{flow}");
     assert!(flow["finished_at"].is_string(), "{flow}");
     for node in flow["nodes"].as_array().unwrap() {
@@ -665,10 +636,9 @@ async fn a_cancelled_flow_ends_its_waiting_nodes_now_and_its_running_ones_at_the
         (answer["status"].clone(), answer["nodes_retried"].clone()),
         (json!("running"), json!(2))
     );
-    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(30), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "complete", "{flow}");
     assert!(
         flow["nodes"]
@@ -706,10 +676,9 @@ async fn released_nodes_are_pushed_at_once_not_at_the_relays_next_pass() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let id = accepted["flow_id"].as_str().unwrap().to_owned();
-    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(30), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "complete", "{flow}");
     // Each of the four releases was measured, and the flow is counted.
     let metrics = env.intake_metrics().await;
@@ -764,10 +733,9 @@ async fn a_node_that_continues_past_a_failed_dependency_sees_it_in_its_dependenc
         .operator(reqwest::Method::POST, "/v1/queues/staged/resume", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(30), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "failed", "{flow}");
     let node = |name: &str| node(&flow, name);
     assert_eq!(node("goes_on")["status"], "complete", "{flow}");
@@ -810,10 +778,9 @@ async fn a_filled_in_input_is_checked_for_its_kind_when_the_node_runs() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let id = accepted["flow_id"].as_str().unwrap().to_owned();
-    let flow = wait_flow(&env, &id, Duration::from_secs(30), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(30), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "failed", "{flow}");
     let b = &flow["nodes"][1];
     assert_eq!(b["error"]["code"], "request.invalid", "{flow}");
@@ -917,15 +884,7 @@ async fn drain(socket: &mut atelier_tests::EventSocket, quiet: Duration) -> Vec<
 async fn a_notified_flow_tells_its_progress_its_end_once_and_emails_once() {
     let dir = tempfile::tempdir().unwrap();
     let sink = atelier_tests::SmtpSink::start(dir.path()).await;
-    let mut env = TestEnv::start(EnvOptions {
-        extra_env: vec![(
-            "ATELIER__EMAIL__SMTP_URL".into(),
-            format!("smtp://127.0.0.1:{}", sink.port),
-        )],
-        ..EnvOptions::default()
-    })
-    .await
-    .unwrap();
+    let mut env = TestEnv::start(sink.options()).await.unwrap();
     env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged,email")])
         .unwrap();
     let mut socket = env.socket(&env.token("flo").await, None).await;
@@ -942,10 +901,9 @@ async fn a_notified_flow_tells_its_progress_its_end_once_and_emails_once() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let id = accepted["flow_id"].as_str().unwrap().to_owned();
-    let flow = wait_flow(&env, &id, Duration::from_secs(60), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    let flow = env
+        .wait_flow(&id, Duration::from_secs(60), |f| f["status"] != "running")
+        .await;
     assert_eq!(flow["status"], "complete", "{flow}");
     assert_eq!(flow["notify_email"], "flo@example.com");
     // Operators see it drawn as a tree, and in the list.
@@ -1061,10 +1019,9 @@ async fn redis_restarted_empty_loses_no_flow_and_no_event() {
         .await
         .unwrap();
     for id in &flows {
-        let flow = wait_flow(&env, id, Duration::from_secs(120), |f| {
-            f["status"] != "running"
-        })
-        .await;
+        let flow = env
+            .wait_flow(id, Duration::from_secs(120), |f| f["status"] != "running")
+            .await;
         assert_eq!(flow["status"], "complete", "{flow}");
     }
     let last = heard.last().unwrap()["event_id"]
@@ -1258,10 +1215,9 @@ async fn random_flows_through_kills_cancels_and_retries_always_end_as_their_poli
     }
     let mut views = Vec::new();
     for (i, (id, submitted)) in flows.iter().enumerate() {
-        let view = wait_flow(&env, id, Duration::from_secs(180), |f| {
-            f["status"] != "running"
-        })
-        .await;
+        let view = env
+            .wait_flow(id, Duration::from_secs(180), |f| f["status"] != "running")
+            .await;
         check_ended_flow(submitted, &view, i == 0 && cancelled);
         views.push(view);
     }
@@ -1282,10 +1238,11 @@ async fn random_flows_through_kills_cancels_and_retries_always_end_as_their_poli
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    views[0] = wait_flow(&env, &flows[0].0, Duration::from_secs(180), |f| {
-        f["status"] != "running"
-    })
-    .await;
+    views[0] = env
+        .wait_flow(&flows[0].0, Duration::from_secs(180), |f| {
+            f["status"] != "running"
+        })
+        .await;
     check_ended_flow(&flows[0].1, &views[0], false);
     // Each complete node ran to completion once: one run recorded its cost
     // (a run killed after its completion and before its cost records none;

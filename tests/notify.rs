@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use atelier_tests::{EnvOptions, SmtpSink, StatusCode, TestEnv, fixture};
+use atelier_tests::{SmtpSink, StatusCode, TestEnv, fixture};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -63,15 +63,7 @@ async fn deliver_again(env: &TestEnv, job: &str, queue: &str) {
 async fn a_notified_job_sends_one_email_when_it_ends_and_never_twice() {
     let dir = tempfile::tempdir().unwrap();
     let sink = SmtpSink::start(dir.path()).await;
-    let mut env = TestEnv::start(EnvOptions {
-        extra_env: vec![(
-            "ATELIER__EMAIL__SMTP_URL".into(),
-            format!("smtp://127.0.0.1:{}", sink.port),
-        )],
-        ..EnvOptions::default()
-    })
-    .await
-    .unwrap();
+    let mut env = TestEnv::start(sink.options()).await.unwrap();
     env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "ingest,email")])
         .unwrap();
 

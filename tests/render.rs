@@ -675,15 +675,7 @@ async fn a_stored_object_of_an_earlier_job_renders_as_a_design_item() {
         .as_str()
         .unwrap()
         .to_owned();
-    let path = format!("/v1/flows/{}", accepted["flow_id"].as_str().unwrap());
-    let response = env
-        .http
-        .get(env.url(&path))
-        .bearer_auth(atelier_tests::API_KEY)
-        .send()
-        .await
-        .unwrap();
-    let (_, flow) = env.answer("GET", &path, response).await;
+    let flow = env.flow(accepted["flow_id"].as_str().unwrap()).await;
     assert_eq!(flow["status"], "complete", "{flow}");
     assert_eq!(
         flow["nodes"][1]["resolved_input"]["design"]["items"][0]["source"],

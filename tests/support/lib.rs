@@ -464,6 +464,43 @@ impl TestEnv {
         body["job_id"].as_str().unwrap().to_owned()
     }
 
+    /// `GET /v1/flows/{id}` as the client sees it (checked against the
+    /// contract).
+    pub async fn flow(&self, id: &str) -> Value {
+        let path = format!("/v1/flows/{id}");
+        let response = self
+            .http
+            .get(self.url(&path))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .expect("the intake answers");
+        let (status, flow) = self.answer("GET", &path, response).await;
+        assert_eq!(status, StatusCode::OK, "{flow}");
+        flow
+    }
+
+    /// The flow once `done` holds of its view; a panic after `within`.
+    pub async fn wait_flow(
+        &self,
+        id: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let flow = self.flow(id).await;
+            if done(&flow) {
+                return flow;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "flow not done in {within:?}: {flow}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A stored object's bytes, read through the signed `url` a result
     /// gives for it.
     pub async fn object_bytes(&self, object: &Value) -> Vec<u8> {

@@ -43,6 +43,17 @@ impl SmtpSink {
         }
     }
 
+    /// A test environment whose workers send through this server.
+    pub fn options(&self) -> crate::EnvOptions {
+        crate::EnvOptions {
+            extra_env: vec![(
+                "ATELIER__EMAIL__SMTP_URL".into(),
+                format!("smtp://127.0.0.1:{}", self.port),
+            )],
+            ..crate::EnvOptions::default()
+        }
+    }
+
     /// Every message received so far, as text.
     pub fn messages(&self) -> Vec<String> {
         let mut out = Vec::new();
