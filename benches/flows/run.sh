@@ -56,18 +56,36 @@ for _ in $(seq 1 120); do curl -fs "$API/readyz" >/dev/null 2>&1 && break; sleep
 echo "# $(date -u +%FT%TZ) $(nproc) cores, redis $(redis-cli info server | grep redis_version | tr -d '\r'), $(psql -At postgres://postgres@127.0.0.1:5432/postgres -c 'show server_version')"
 # A warm-up flow, not reported.
 node benches/bullmq/flows.mjs atelier "$API" dev-api-key chain 50 >/dev/null
+# The intake's own release histogram (the releasing transaction's start to
+# the node's push): how many releases so far, and how many within 5 ms.
+released() {
+  curl -fs "$API/metrics" | awk '
+    /^atelier_flow_release_latency_seconds_bucket\{kind="test.staged",le="0.005"\}/ { fast = $2 }
+    /^atelier_flow_release_latency_seconds_count\{kind="test.staged"\}/ { all = $2 }
+    END { print (all ? all : 0), (fast ? fast : 0) }'
+}
+declare -A PUSHED=([chain]="0 0" [fan]="0 0")
 CHAINS=()
 FANS=()
 for _ in $(seq 1 "$ROUNDS"); do
   for shape in chain fan; do
+    read -r all0 fast0 < <(released)
     line=$(node benches/bullmq/flows.mjs atelier "$API" dev-api-key "$shape" "$N")
+    read -r all1 fast1 < <(released)
     echo "$line"
+    read -r a f <<<"${PUSHED[$shape]}"
+    PUSHED[$shape]="$((a + all1 - all0)) $((f + fast1 - fast0))"
     if [ "$shape" = chain ]; then CHAINS+=("$(jq -r .flow_id <<<"$line")"); else FANS+=("$(jq -r .flow_id <<<"$line")"); fi
     node benches/bullmq/flows.mjs bullmq "$shape" "$N"
   done
 done
-# Release latency: from the end of a node's last dependency (the
-# transaction that released it) to its push into its queue; and where a
+for shape in chain fan; do
+  read -r a f <<<"${PUSHED[$shape]}"
+  echo "{\"system\": \"atelier\", \"shape\": \"$shape\", \"pushed_within_5ms\": \"$f of $a\"}"
+done
+# Release latency from the rows: from the end of a node's last dependency
+# (the start of the transaction that released it) to its being marked
+# pushed (`enqueued_at`, one round trip after the push itself); and where a
 # chain's hop goes (release, pickup by the worker, the no-op's run).
 latency() { # shape flow-ids...
   local shape=$1; shift
