@@ -316,6 +316,18 @@ async fn every_documented_route_answers_as_the_document_says() {
         ),
         (Method::GET, "/v1/ops/health".to_owned(), None, 200),
         (Method::GET, "/v1/ops/flows?limit=3".to_owned(), None, 200),
+        (
+            Method::GET,
+            "/v1/ops/jobs?user_id=ana&limit=2".to_owned(),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            "/v1/ops/jobs?status=finished".to_owned(),
+            None,
+            422,
+        ),
         (Method::GET, format!("/v1/ops/flows/{flow}"), None, 200),
         (
             Method::GET,

@@ -409,3 +409,91 @@ async fn a_run_over_the_queue_timeout_is_stopped_and_retried_then_dead() {
     assert_eq!(env.wait_final(next, WAIT).await["status"], "complete");
     env.finish().await;
 }
+
+/// Operators search every client's jobs: by user, kind, status and error
+/// code, by a fragment of the input, newest first, page after page by
+/// cursor without a row twice; a malformed search is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_search_jobs_by_any_filter_and_page_through_them() {
+    let env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    let input = |name: &str| json!({"stages": [{"name": name, "ms": 0}]});
+    let mut sams = Vec::new();
+    for i in 0..5 {
+        sams.push(
+            env.submit("test.staged", "sam", input(&format!("a{i}")))
+                .await,
+        );
+    }
+    env.submit("test.staged", "tom", input("a3")).await;
+    // No worker runs them: one ends only by its cancel.
+    let (status, body) = env
+        .post_json(&format!("/v1/jobs/{}/cancel", sams[1]), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let search = |query: String| {
+        let env = &env;
+        async move {
+            let (status, body) = env
+                .operator(Method::GET, &format!("/v1/ops/jobs{query}"), None)
+                .await;
+            (status, body)
+        }
+    };
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let newest_first: Vec<String> = sams.iter().rev().cloned().collect();
+    let (status, body) = search("?user_id=sam".into()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids(&body), newest_first);
+    assert!(body.get("next_cursor").is_none(), "{body}");
+
+    // Two at a time: every row once, in order, then no cursor.
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, body) = search(format!("?user_id=sam&limit=2{cursor}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        paged.extend(ids(&body));
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, newest_first);
+
+    // The input fragment, encoded as a query's value.
+    let fragment =
+        reqwest::Url::parse_with_params("http://x/", &[("input", r#"{"stages":[{"name":"a3"}]}"#)])
+            .unwrap()
+            .query()
+            .unwrap()
+            .to_owned();
+    let (_, body) = search(format!("?{fragment}")).await;
+    assert_eq!(
+        body["jobs"].as_array().unwrap().len(),
+        2,
+        "sam's and tom's: {body}"
+    );
+    let (_, body) = search(format!("?user_id=tom&{fragment}")).await;
+    assert_eq!(body["jobs"][0]["user_id"], "tom", "{body}");
+    let (_, body) = search("?kind=test.staged&status=error&error_code=job.cancelled".into()).await;
+    assert_eq!(ids(&body), [sams[1].clone()], "{body}");
+    assert_eq!(body["jobs"][0]["error_code"], "job.cancelled");
+
+    for bad in [
+        "?status=finished",
+        "?kind=nope",
+        "?input=%5B1%5D",
+        "?cursor=x",
+    ] {
+        let (status, body) = search(bad.into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    env.finish().await;
+}

@@ -16,7 +16,9 @@ use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 mod flows;
+mod job_search;
 pub use flows::*;
+pub use job_search::*;
 
 /// Every failed response.
 #[derive(Debug, Serialize, ToSchema)]

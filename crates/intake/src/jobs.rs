@@ -347,3 +347,80 @@ pub(crate) async fn publish_failed(state: &AppState, job: &JobRow, ended: Ended,
         tracing::warn!(%error, "job.failed event not published");
     }
 }
+
+/// Operators' search over every client's jobs, newest first, a page at a
+/// time (`next_cursor` names the last row given).
+pub(crate) async fn search(
+    state: &AppState,
+    query: crate::api::JobSearchQuery,
+) -> Result<crate::api::JobList, ApiError> {
+    let fragment =
+        |name: &str, text: Option<&String>| -> Result<Option<serde_json::Value>, ApiError> {
+            let Some(text) = text else { return Ok(None) };
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value @ serde_json::Value::Object(_)) => Ok(Some(value)),
+                _ => Err(ApiError::invalid(format!(
+                    "{name}: a JSON object to look for"
+                ))),
+            }
+        };
+    let after = match &query.cursor {
+        Some(cursor) => {
+            Some(parse_cursor(cursor).ok_or_else(|| ApiError::invalid("cursor: not one of ours"))?)
+        }
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let search = atelier_db::jobs::JobSearch {
+        kind: query.kind.map(|k| k.as_str().to_owned()),
+        status: query.status.map(|s| s.as_str().to_owned()),
+        client_id: query.client_id.clone(),
+        user_id: query.user_id.clone(),
+        error_code: query.error_code.clone(),
+        flow_id: query.flow_id,
+        created_after: query.created_after,
+        created_before: query.created_before,
+        input: fragment("input", query.input.as_ref())?,
+        result: fragment("result", query.result.as_ref())?,
+        after,
+        // One more than a page: whether a next page exists.
+        limit: limit as i64 + 1,
+    };
+    let mut rows = atelier_db::jobs::search(&state.pool, &search).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = more
+        .then(|| {
+            rows.last()
+                .map(|r| format!("{}_{}", r.created_at.timestamp_micros(), r.id))
+        })
+        .flatten();
+    Ok(crate::api::JobList {
+        jobs: rows
+            .into_iter()
+            .map(|r| crate::api::JobSummary {
+                job_id: r.id,
+                kind: r.kind,
+                status: r.status,
+                client_id: r.client_id,
+                user_id: r.user_id,
+                queue: r.queue,
+                attempts: r.attempts,
+                error_code: r.error.map(|e| e.code.as_str().to_owned()),
+                flow_id: r.flow.map(|f| f.flow_id),
+                created_at: r.created_at,
+                finished_at: r.finished_at,
+            })
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// A page's cursor: the last row's creation (microseconds) and id.
+fn parse_cursor(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
+    let (micros, id) = cursor.split_once('_')?;
+    Some((
+        chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}

@@ -14,10 +14,12 @@ use uuid::Uuid;
 use crate::{DbError, PhotoRow};
 
 mod row;
+mod search;
 
 pub use row::{FlowNode, JobRow, NewJob};
 pub(crate) use row::{StoredJob, typed};
 use row::{known_kinds, typed_one};
+pub use search::{JobSearch, search};
 
 /// Names the run allowed to write a job's row: the job and its current lease
 /// token. Every write a run makes compares it (and `processing`), so a run

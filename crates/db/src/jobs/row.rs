@@ -79,6 +79,7 @@ pub struct FlowNode {
 
 /// A row as the table holds it (text columns), read by the queries and
 /// typed into a [`JobRow`] before anyone else sees it.
+#[derive(sqlx::FromRow)]
 pub(crate) struct StoredJob {
     pub(crate) id: Uuid,
     pub(crate) kind: String,

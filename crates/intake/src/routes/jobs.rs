@@ -1,5 +1,5 @@
 //! Jobs over HTTP: submit, show and cancel a client's own, and any
-//! client's for operators. Each handler parses, calls the jobs service
+//! client's for operators, who also search them. Each handler parses, calls the jobs service
 //! (`crate::jobs`) and answers.
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -7,12 +7,12 @@ use axum::{Extension, Json};
 use utoipa_axum::routes;
 
 use crate::api::{
-    CancelAnswer, CancelState, ErrorResponse, JobAccepted, JobSubmission, JobView, JobViewSchema,
-    OperatorJobView, OperatorJobViewSchema, SubmitRequest,
+    CancelAnswer, CancelState, ErrorResponse, JobAccepted, JobList, JobSearchQuery, JobSubmission,
+    JobView, JobViewSchema, OperatorJobView, OperatorJobViewSchema, SubmitRequest,
 };
 use crate::auth::ClientId;
 use crate::error::ApiError;
-use crate::extract::{PathText, json_body};
+use crate::extract::{Params, PathText, json_body};
 use crate::jobs;
 use crate::route::{Access, Route};
 use crate::state::AppState;
@@ -139,11 +139,30 @@ fn cancelled(answer: CancelAnswer) -> Result<(StatusCode, Json<CancelAnswer>), A
     Ok((status, Json(answer)))
 }
 
+/// `GET /v1/ops/jobs`: any client's jobs, newest first, by any mix of
+/// filters, a page at a time.
+#[utoipa::path(get, path = "/v1/ops/jobs", operation_id = "searchJobs", tag = "operators",
+    security(("operator_key" = [])),
+    params(JobSearchQuery),
+    responses(
+        (status = 200, description = "The page, newest first; `next_cursor` when more may follow", body = JobList),
+        (status = 422, description = "`request.invalid`: a malformed query (an unknown kind or \
+            status, `input`/`result` not a JSON object, a cursor not ours)", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`", body = ErrorResponse),
+    ))]
+async fn operator_search(
+    State(state): State<AppState>,
+    Params(query): Params<JobSearchQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    Ok(Json(jobs::search(&state, query).await?))
+}
+
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         Route::new(Access::Client, routes!(submit)),
         Route::new(Access::Client, routes!(show)),
         Route::new(Access::Client, routes!(cancel)),
+        Route::new(Access::Operator, routes!(operator_search)),
         Route::new(Access::Operator, routes!(operator_show)),
         Route::new(Access::Operator, routes!(operator_cancel)),
     ]
