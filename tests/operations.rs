@@ -497,3 +497,73 @@ async fn operators_search_jobs_by_any_filter_and_page_through_them() {
     }
     env.finish().await;
 }
+
+/// `GET /v1/queues/{queue}/history` until one of its points satisfies `found`.
+async fn history_until(
+    env: &TestEnv,
+    found: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = env
+            .operator(Method::GET, "/v1/queues/staged/history", None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["points"].as_array().unwrap().iter().any(&found) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A queue's state is sampled into PostgreSQL: its history shows the jobs
+/// waiting while no worker runs, then the queue drained and its
+/// completions per minute once one does; an unknown queue or a malformed
+/// `since` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queues_history_shows_its_depth_and_throughput_over_time() {
+    let mut env = TestEnv::start(EnvOptions {
+        extra_env: vec![("ATELIER__INTAKE__HISTORY_INTERVAL".into(), "200ms".into())],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..4 {
+        env.submit(
+            "test.staged",
+            "hal",
+            json!({"stages": [{"name": format!("s{i}"), "ms": 0}]}),
+        )
+        .await;
+    }
+    let body = history_until(&env, |p| p["depth"] == 4).await;
+    assert!(body["interval_seconds"].as_f64().unwrap() < 1.0, "{body}");
+    env.spawn_worker_with(&[("ATELIER__WORKER__QUEUES", "staged")])
+        .unwrap();
+    let body = history_until(&env, |p| {
+        p["depth"] == 0 && p["completed_per_min"].as_f64().is_some_and(|r| r > 0.0)
+    })
+    .await;
+    // Oldest first.
+    let times: Vec<&str> = body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["at"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    let (status, _) = env
+        .operator(Method::GET, "/v1/queues/nope/history", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = env
+        .operator(
+            Method::GET,
+            "/v1/queues/staged/history?since=yesterday",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    env.finish().await;
+}

@@ -206,6 +206,10 @@ pub struct IntakeConfig {
     /// A client's similarity-search index no query used for this long is
     /// dropped (the next query loads it again).
     pub search_idle_eviction: HumanDuration,
+    /// How often each queue's state is written to its history (one replica
+    /// at a time), and how long the history is kept.
+    pub history_interval: HumanDuration,
+    pub history_retention: HumanDuration,
     /// Accept the test-only job kinds (`test.staged`). Off in production.
     pub test_kinds: bool,
 }
@@ -237,6 +241,8 @@ impl Default for IntakeConfig {
             outbox_grace: HumanDuration::secs(5),
             reconcile_interval: HumanDuration::secs(30),
             reconcile_after: HumanDuration::secs(120),
+            history_interval: HumanDuration::secs(60),
+            history_retention: HumanDuration::secs(48 * 3600),
             search_idle_eviction: HumanDuration::secs(600),
             test_kinds: false,
         }

@@ -150,6 +150,18 @@ impl AppConfig {
                 30 * DAY,
             ),
             (
+                "intake.history_interval",
+                i.history_interval,
+                100 * MS,
+                HOUR,
+            ),
+            (
+                "intake.history_retention",
+                i.history_retention,
+                HOUR,
+                365 * DAY,
+            ),
+            (
                 "intake.search_idle_eviction",
                 i.search_idle_eviction,
                 SEC,

@@ -11,6 +11,7 @@ pub mod emails;
 pub mod embeddings;
 pub mod events;
 pub mod flows;
+pub mod history;
 pub mod jobs;
 pub mod stages;
 pub use jobs::{Fence, JobRow, NewJob, Submission};

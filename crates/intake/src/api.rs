@@ -16,9 +16,9 @@ use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 mod flows;
-mod job_search;
+mod operations;
 pub use flows::*;
-pub use job_search::*;
+pub use operations::*;
 
 /// Every failed response.
 #[derive(Debug, Serialize, ToSchema)]

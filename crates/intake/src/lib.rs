@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod flows;
 mod guard;
+pub mod history;
 mod jobs;
 mod openapi;
 mod outbox;
@@ -42,6 +43,7 @@ pub async fn serve(
     let relay = tokio::spawn(outbox::run(state.clone()));
     let releases = tokio::spawn(outbox::follow_releases(state.clone()));
     let reconciler = tokio::spawn(reconcile::run(state.clone()));
+    let sampler = tokio::spawn(history::run(state.clone()));
     let header_timeout = state.config.intake.header_timeout.get();
     let internal = match state.config.intake.metrics_listen {
         Some(address) => {
@@ -63,6 +65,7 @@ pub async fn serve(
     relay.abort();
     releases.abort();
     reconciler.abort();
+    sampler.abort();
     if let Some(internal) = internal {
         internal.abort();
     }

@@ -1,4 +1,4 @@
-//! Operator routes: queue overview, pause/resume, dead letters.
+//! Operator routes: queue overview and history, pause/resume, dead letters.
 use atelier_jobs::{ErrorCode, QueueMessage};
 use atelier_queue::RedisQueue;
 use axum::Json;
@@ -263,10 +263,32 @@ async fn dead_purge(
     }))
 }
 
+/// `GET /v1/queues/{queue}/history`: the queue's samples, oldest first.
+#[utoipa::path(get, path = "/v1/queues/{queue}/history", operation_id = "queueHistory", tag = "operators",
+    security(("operator_key" = [])),
+    params(("queue" = String, Path), crate::api::HistoryQuery),
+    responses(
+        (status = 200, description = "Samples since `since` (default: the last 24 hours), oldest \
+            first, with completions and failures per minute since the sample before", body = crate::api::QueueHistory),
+        (status = 404, description = "`queue.not_found`", body = ErrorResponse),
+        (status = 422, description = "`request.invalid`: a malformed query (`since`)", body = ErrorResponse),
+        (status = 503, description = "`database.unavailable`", body = ErrorResponse),
+    ))]
+async fn history(
+    State(state): State<AppState>,
+    PathText(name): PathText,
+    Params(query): Params<crate::api::HistoryQuery>,
+) -> Result<Json<crate::api::QueueHistory>, ApiError> {
+    Ok(Json(
+        crate::history::history(&state, &name, query.since).await?,
+    ))
+}
+
 pub(crate) fn routes() -> Vec<Route> {
     [
         routes!(list),
         routes!(show),
+        routes!(history),
         routes!(pause),
         routes!(resume),
         routes!(dead_list),

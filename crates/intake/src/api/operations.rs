@@ -1,4 +1,5 @@
-//! `GET /v1/ops/jobs`: operators' search over every client's jobs.
+//! Operators' views over time and at scale: `GET /v1/ops/jobs` (search over
+//! every client's jobs) and `GET /v1/queues/{queue}/history`.
 use atelier_jobs::{JobKind, JobStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,4 +57,41 @@ pub struct JobList {
     pub jobs: Vec<JobSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /v1/queues/{queue}/history`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// From this moment (default: 24 hours ago).
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// One sample of a queue's history.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPoint {
+    pub at: DateTime<Utc>,
+    pub depth: i64,
+    pub in_flight: i64,
+    pub dead: i64,
+    pub waiting_on_dependencies: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_age_ms: Option<i64>,
+    pub live_workers: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_ms: Option<f64>,
+    /// Since the sample before (absent on the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_per_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_per_min: Option<f64>,
+}
+
+/// `GET /v1/queues/{queue}/history`: oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueHistory {
+    pub queue: String,
+    /// How often samples are taken (`intake.history_interval`).
+    pub interval_seconds: f64,
+    pub points: Vec<HistoryPoint>,
 }
