@@ -328,6 +328,12 @@ async fn every_documented_route_answers_as_the_document_says() {
             None,
             422,
         ),
+        (
+            Method::GET,
+            "/v1/queues/ingest/history".to_owned(),
+            None,
+            200,
+        ),
         (Method::GET, format!("/v1/ops/flows/{flow}"), None, 200),
         (
             Method::GET,

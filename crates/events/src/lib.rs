@@ -105,10 +105,10 @@ impl EventLog {
         format!("{prefix}:events:live")
     }
 
-    /// Log and broadcast one event; returns it with its id. Once logged it
-    /// is returned even when the broadcast fails (Redis away): sockets
-    /// replay it from the log when their subscription comes back or their
-    /// next event shows the gap.
+    /// Log one event and broadcast it; returns it with its id once logged
+    /// (the broadcast goes on in the background and may fail, Redis away:
+    /// sockets replay the event from the log when their subscription comes
+    /// back or their next event shows the gap).
     pub async fn publish(
         &self,
         audience: &Audience,
@@ -142,14 +142,23 @@ impl EventLog {
         let json =
             serde_json::to_string(&stored).map_err(|e| EventError::Malformed(e.to_string()))?;
         let id = seq.to_string();
-        let live: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(Self::channel(&self.prefix))
-            .arg(format!("{id} {} {json}", audience.key()))
-            .query_async(&mut self.conn.clone())
-            .await;
-        if let Err(error) = live {
-            tracing::debug!(%error, "event logged but not broadcast; sockets replay it");
-        }
+        // The live copy goes out beside the caller, which never waits on
+        // Redis for it (a stalled Redis would stall the job): copies may
+        // then arrive out of order, and a socket that sees one past the
+        // next replays the gap from the log first.
+        let message = format!("{id} {} {json}", audience.key());
+        let channel = Self::channel(&self.prefix);
+        let mut conn = self.conn.clone();
+        tokio::spawn(async move {
+            let live: Result<i64, _> = redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(message)
+                .query_async(&mut conn)
+                .await;
+            if let Err(error) = live {
+                tracing::debug!(%error, "event logged but not broadcast; sockets replay it");
+            }
+        });
         Ok(stored.into_envelope(id))
     }
 
