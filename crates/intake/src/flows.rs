@@ -63,7 +63,7 @@ pub(crate) async fn submit(
     for node in &mut plan.nodes {
         queues.push((Uuid::new_v4(), jobs::queue_for(state, node.kind)?));
         if let Some(spec) = &mut node.spec {
-            jobs::check_uploads(state, client, &req.user_id, spec).await?;
+            jobs::check_reads(state, client, &req.user_id, spec).await?;
             // Ids the job will write under, fixed now (as for one job).
             spec.assign_ids(&mut Uuid::new_v4);
         }

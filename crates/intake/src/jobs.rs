@@ -47,7 +47,7 @@ pub(crate) async fn submit(
         .as_bytes(),
     ));
     let mut spec = JobSpec::parse(kind, req.input).map_err(|e| ApiError::invalid(e.message))?;
-    check_uploads(state, client, &req.user_id, &spec).await?;
+    check_reads(state, client, &req.user_id, &spec).await?;
     // Ids the job will write under are fixed now, so every run writes the same keys.
     spec.assign_ids(&mut Uuid::new_v4);
     let queue = queue_for(state, kind)?;
@@ -114,7 +114,7 @@ pub(crate) async fn submit(
 
 /// The uploads a job reads belong to its user, and each stored object it
 /// reads was written by a completed job of that user.
-pub(crate) async fn check_uploads(
+pub(crate) async fn check_reads(
     state: &AppState,
     client: &ClientId,
     user: &UserId,

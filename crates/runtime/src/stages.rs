@@ -68,12 +68,18 @@ struct Timed<T> {
 
 impl<'a> JobContext<'a> {
     /// Declare this job's stages, in order; checkpoints of an earlier run
-    /// that no longer match them are dropped.
+    /// that no longer match them are dropped (with none declared, none are
+    /// read or written).
     pub async fn stages<'c>(
         &'c self,
         declared: Vec<StageSpec>,
     ) -> Result<Stages<'c, 'a>, JobFailure> {
-        let stored = atelier_db::stages::finished(self.pool(), self.id()).await?;
+        // No stages, nothing to resume: no checkpoint to read.
+        let stored = if declared.is_empty() {
+            Vec::new()
+        } else {
+            atelier_db::stages::finished(self.pool(), self.id()).await?
+        };
         let keep = reusable(&declared, &stored);
         if keep < stored.len() {
             atelier_db::stages::invalidate_from(self.pool(), self.id(), keep as i32).await?;
