@@ -198,7 +198,14 @@ flow=$(sed -e "s/{{USER_ID}}/$USER_ID/g" -e "s/{{EMAIL}}/$EMAIL/g" \
   -e "s/{{FRONT}}/$front/g" -e "s/{{SIDE}}/$side/g" -e "s/\"{{HEIGHT_CM}}\"/$height/g" \
   -e "s/{{SEX}}/$(jq -r .sex <<<"$truth")/g" -e "s/{{DESIGN_ID}}/$(cat /proc/sys/kernel/random/uuid)/g" \
   samples/pipeline.flow.json)
-MAILS_BEFORE=$(grep -l "^To: $EMAIL" .demo/maildir/new/* 2>/dev/null | wc -l)
+mails_to() { # address -> how many messages the SMTP sink holds for it
+  local n=0 f
+  for f in .demo/maildir/new/*; do
+    if [ -f "$f" ] && grep -q "^To: $1" "$f"; then n=$((n + 1)); fi
+  done
+  echo "$n"
+}
+MAILS_BEFORE=$(mails_to "$EMAIL")
 accepted=$(curl -fs -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d "$flow" "$API/v1/flows")
 FLOW_ID=$(jq -r .flow_id <<<"$accepted")
 echo "The platform pipeline as one flow (POST /v1/flows, samples/pipeline.flow.json) -> flow $FLOW_ID"
@@ -220,7 +227,7 @@ jq -r '.nodes[] | select(.status == "complete") |
   (.result.renders[]? | "  still \(.camera) \(.width)x\(.height) \(.format)  .demo/objects/\(.key)"),
   (.result.file? // empty | "  sheet \(.format) \(.bytes / 1024 | round) KiB  .demo/objects/\(.key)")' <<<"$view"
 for _ in $(seq 1 60); do
-  sent=$(grep -l "^To: $EMAIL" .demo/maildir/new/* 2>/dev/null | wc -l)
+  sent=$(mails_to "$EMAIL")
   [ "$sent" -gt "$MAILS_BEFORE" ] && break
   sleep 0.5
 done
