@@ -14,9 +14,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # driver that runs on the CPU (Mesa's llvmpipe; a GPU's driver is used where
 # there is one) and the ffmpeg/ffprobe programs; python3-aiosmtpd is the SMTP
 # server the e-mail tests run on loopback, poppler-utils the PDF reader the
-# export tests read sheets with.
+# export tests read sheets with, chromium the browser the console's tests
+# drive (headless, WebGL on the CPU through SwiftShader).
 PACKAGES=(redis-server postgresql postgresql-client build-essential pkg-config curl jq ca-certificates prometheus
-          mesa-vulkan-drivers libvulkan1 ffmpeg python3-aiosmtpd poppler-utils)
+          mesa-vulkan-drivers libvulkan1 ffmpeg python3-aiosmtpd poppler-utils chromium)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

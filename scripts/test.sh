@@ -13,6 +13,9 @@ bash scripts/install-isnet.sh
 # GLB files (the Khronos validator, three.js).
 bash scripts/fetch-test-photos.sh
 (cd tests/gltf && npm ci --silent --no-audit --no-fund)
+# The console's browser checks: playwright-core drives Debian's Chromium
+# (installed by setup.sh; no browser download), axe-core scans each page.
+(cd tests/console && npm ci --silent --no-audit --no-fund)
 # The published OpenAPI document is valid OpenAPI 3.1 (an independent
 # validator; the tests check responses against it).
 bash scripts/check-openapi.sh

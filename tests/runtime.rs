@@ -225,13 +225,13 @@ async fn postgres_writes_of_a_run_that_lost_its_lease_are_refused() {
         token: "new:1",
     };
     assert!(
-        atelier_db::jobs::start_attempt(pool, old, 1)
+        atelier_db::jobs::start_attempt(pool, old, 1, "w-old")
             .await
             .unwrap()
             .is_some()
     );
     assert!(
-        atelier_db::jobs::start_attempt(pool, new, 2)
+        atelier_db::jobs::start_attempt(pool, new, 2, "w-new")
             .await
             .unwrap()
             .is_some()
@@ -281,7 +281,9 @@ async fn postgres_writes_of_a_run_that_lost_its_lease_are_refused() {
             job: id,
             token: "run:1",
         };
-        atelier_db::jobs::start_attempt(pool, run, 1).await.unwrap();
+        atelier_db::jobs::start_attempt(pool, run, 1, "w")
+            .await
+            .unwrap();
         let error = ErrorBody::new(code, "by the operator");
         atelier_db::jobs::finish_failed(pool, id, ended, &error)
             .await

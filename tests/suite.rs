@@ -5,6 +5,7 @@ mod architecture;
 mod avatar;
 mod bad_inputs;
 mod cluster;
+mod console;
 mod contract;
 mod crash_safety;
 mod deploy;

@@ -152,9 +152,22 @@ pub struct IntakeConfig {
     /// one client) or a bare `KEY` (client id derived from the key).
     #[serde(deserialize_with = "string_or_list")]
     pub api_keys: Vec<Secret>,
-    /// Keys of operators: queue controls and dead letters (`/v1/queues`).
+    /// Keys of operators: queue controls and dead letters (`/v1/queues`),
+    /// and the console's `operator` role (sees and acts). `NAME:KEY` names
+    /// the operator in the console's audit log.
     #[serde(deserialize_with = "string_or_list")]
     pub operator_keys: Vec<Secret>,
+    /// Keys that sign in to the console with the `viewer` role (sees
+    /// everything, acts on nothing); `NAME:KEY` as for operators. No API
+    /// route takes them.
+    #[serde(deserialize_with = "string_or_list")]
+    pub viewer_keys: Vec<Secret>,
+    /// How long a console sign-in lasts.
+    pub console_session_ttl: HumanDuration,
+    /// Mark the console's session cookie `Secure` (set it where the intake
+    /// is reached over TLS; a request forwarded with `X-Forwarded-Proto:
+    /// https` gets it anyway).
+    pub console_secure_cookie: bool,
     /// Requests per second per API key, shared by all intake replicas.
     pub rate_limit_per_second: f64,
     /// Requests an API key may make at once above the steady rate.
@@ -221,6 +234,9 @@ impl Default for IntakeConfig {
             metrics_listen: None,
             api_keys: vec![Secret::new("dev-api-key")],
             operator_keys: vec![Secret::new("dev-operator-key")],
+            viewer_keys: Vec::new(),
+            console_session_ttl: HumanDuration::secs(12 * 3600),
+            console_secure_cookie: false,
             rate_limit_per_second: 1000.0,
             rate_limit_burst: 2000,
             token_secret: Secret::new("dev-token-secret-change-me"),

@@ -89,7 +89,12 @@ impl AppConfig {
                 checked.push(("intake.api_keys", key, MIN_KEY_CHARS));
             }
             for key in &self.intake.operator_keys {
-                checked.push(("intake.operator_keys", key.expose(), MIN_KEY_CHARS));
+                let key = parse_api_key(key).map_or(key.expose(), |e| e.key);
+                checked.push(("intake.operator_keys", key, MIN_KEY_CHARS));
+            }
+            for key in &self.intake.viewer_keys {
+                let key = parse_api_key(key).map_or(key.expose(), |e| e.key);
+                checked.push(("intake.viewer_keys", key, MIN_KEY_CHARS));
             }
             checked.push((
                 "intake.token_secret",

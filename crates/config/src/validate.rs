@@ -11,23 +11,38 @@ impl AppConfig {
         for entry in &self.intake.api_keys {
             api_keys.push(crate::secrets::parse_api_key(entry)?.key);
         }
-        let operator_keys: Vec<&str> = self
-            .intake
-            .operator_keys
+        let mut operator_keys = Vec::new();
+        for entry in &self.intake.operator_keys {
+            operator_keys.push(crate::secrets::parse_api_key(entry)?.key);
+        }
+        let mut viewer_keys = Vec::new();
+        for entry in &self.intake.viewer_keys {
+            viewer_keys.push(crate::secrets::parse_api_key(entry)?.key);
+        }
+        if api_keys
             .iter()
-            .map(|k| k.expose())
-            .collect();
-        if api_keys.iter().any(|k| operator_keys.contains(k)) {
+            .any(|k| operator_keys.contains(k) || viewer_keys.contains(k))
+            || operator_keys.iter().any(|k| viewer_keys.contains(k))
+        {
             return Err(
-                "intake.api_keys, intake.operator_keys: a key is either a client's or an operator's, not both"
+                "intake.api_keys, intake.operator_keys, intake.viewer_keys: a key is a client's, an operator's or a viewer's, only one"
                     .into(),
             );
         }
-        if api_keys.iter().chain(&operator_keys).any(|k| k.len() < 8) {
+        if api_keys
+            .iter()
+            .chain(&operator_keys)
+            .chain(&viewer_keys)
+            .any(|k| k.len() < 8)
+        {
             return Err(
-                "intake.api_keys, intake.operator_keys: every key must be at least 8 characters"
+                "intake.api_keys, intake.operator_keys, intake.viewer_keys: every key must be at least 8 characters"
                     .into(),
             );
+        }
+        let ttl = self.intake.console_session_ttl.get();
+        if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 86_400) {
+            return Err("intake.console_session_ttl: 1 minute to 30 days".into());
         }
         let per_address = self.intake.per_address_per_second;
         if !per_address.is_finite() || per_address <= 0.0 || self.intake.per_address_burst == 0 {

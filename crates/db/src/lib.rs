@@ -7,6 +7,7 @@ pub mod photos;
 pub mod uploads;
 
 pub mod avatars;
+pub mod console;
 pub mod emails;
 pub mod embeddings;
 pub mod events;

@@ -57,7 +57,7 @@ pub(crate) fn client_address(state: &AppState, request: &Request) -> Option<Stri
 }
 
 /// Take a token from the address's bucket (none known: nothing to limit).
-async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), ApiError> {
+pub(crate) async fn limit_address(state: &AppState, address: Option<&str>) -> Result<(), ApiError> {
     match address {
         Some(address) => admit(&state.address_limiter, address).await,
         None => Ok(()),

@@ -30,17 +30,7 @@ pub async fn sample_once(state: &AppState) -> anyhow::Result<bool> {
     else {
         return Ok(false);
     };
-    let (_, waiting_by_kind) = atelier_db::flows::counts(&state.pool).await?;
-    let mut waiting: HashMap<&str, i64> = HashMap::new();
-    for (kind, n) in &waiting_by_kind {
-        let queue = kind
-            .parse()
-            .ok()
-            .and_then(|k| state.queues_config.find_for_kind(k));
-        if let Some(queue) = queue {
-            *waiting.entry(queue.name.as_str()).or_default() += n;
-        }
-    }
+    let waiting = waiting_by_queue(state).await?;
     let at = Utc::now();
     let mut samples = Vec::with_capacity(state.queues.len());
     for (name, queue) in &state.queues {
@@ -68,6 +58,24 @@ pub async fn sample_once(state: &AppState) -> anyhow::Result<bool> {
         tracing::debug!(%error, "history role not released; it times out");
     }
     Ok(true)
+}
+
+/// Flow nodes waiting on their dependencies, per queue of their kind.
+pub(crate) async fn waiting_by_queue(
+    state: &AppState,
+) -> Result<HashMap<String, i64>, atelier_db::DbError> {
+    let (_, waiting_by_kind) = atelier_db::flows::counts(&state.pool).await?;
+    let mut waiting: HashMap<String, i64> = HashMap::new();
+    for (kind, n) in &waiting_by_kind {
+        let queue = kind
+            .parse()
+            .ok()
+            .and_then(|k| state.queues_config.find_for_kind(k));
+        if let Some(queue) = queue {
+            *waiting.entry(queue.name.clone()).or_default() += n;
+        }
+    }
+    Ok(waiting)
 }
 
 pub(crate) async fn run(state: AppState) {

@@ -5,12 +5,14 @@
 
 pub mod api;
 mod auth;
+mod console;
 mod error;
 mod extract;
 mod flows;
 mod guard;
 pub mod history;
 mod jobs;
+mod live;
 mod openapi;
 mod outbox;
 mod reconcile;

@@ -79,7 +79,11 @@ pub(crate) fn router(state: AppState) -> Router {
         }
         app = app.merge(routes);
     }
-    app.fallback(not_found)
+    // The console: HTML pages with their own sessions, bounded like the API.
+    let console = crate::console::router(state.clone())
+        .route_layer(middleware::from_fn_with_state(state.clone(), bound_request));
+    app.merge(console)
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(Published(document_json())))
         .layer(middleware::from_fn_with_state(

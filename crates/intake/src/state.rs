@@ -29,6 +29,8 @@ pub struct Inner {
     pub hub: EventHub,
     pub api_keys: ApiKeys,
     pub operator_keys: ApiKeys,
+    /// Keys that sign in to the console to look, not act.
+    pub viewer_keys: ApiKeys,
     pub limiter: atelier_queue::RateLimiter,
     /// Per client address (`intake.per_address_per_second`).
     pub address_limiter: atelier_queue::RateLimiter,
@@ -41,6 +43,8 @@ pub struct Inner {
     pub uploads: Arc<tokio::sync::Semaphore>,
     /// Open event sockets per audience key (`events.max_sockets_per_user`).
     pub sockets: std::sync::Mutex<HashMap<String, usize>>,
+    /// The console's live views being drawn.
+    pub(crate) live: crate::live::LiveViews,
 }
 
 impl std::ops::Deref for AppState {
@@ -99,6 +103,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             api_keys: ApiKeys::new(&config.intake.api_keys),
             operator_keys: ApiKeys::new(&config.intake.operator_keys),
+            viewer_keys: ApiKeys::new(&config.intake.viewer_keys),
             limiter: atelier_queue::RateLimiter::new(
                 redis.clone(),
                 &config.redis.prefix,
@@ -122,6 +127,7 @@ impl AppState {
                 config.intake.max_uploads_in_flight as usize,
             )),
             sockets: std::sync::Mutex::default(),
+            live: crate::live::LiveViews::default(),
             config,
             queues_config,
             pool,

@@ -112,6 +112,10 @@ error_codes! {
     AuthMissingApiKey = "auth.missing_api_key" => 401;
     AuthInvalidApiKey = "auth.invalid_api_key" => 401;
     AuthInvalidToken = "auth.invalid_token" => 401;
+    /// The console: no session, or an expired one (sign in again).
+    AuthSignedOut = "auth.signed_out" => 401;
+    /// The console: an action without its session's form token.
+    AuthCsrf = "auth.csrf" => 403;
     ObjectInvalidSignature = "object.invalid_signature" => 403;
     ObjectNotFound = "object.not_found" => 404;
     RouteNotFound = "route.not_found" => 404;

@@ -208,6 +208,13 @@ pub struct FoundFace {
     pub roll: f32,
 }
 
+/// The ten Monk Skin Tone reference colours, MST 1 to 10 (`monk.scale`
+/// indexes them from 1).
+pub const MONK_SCALE: [&str; 10] = [
+    "f6ede4", "f3e7db", "f7ead0", "eadaba", "d7bd96", "a07e56", "825c43", "604134", "3a312a",
+    "292420",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonkTone {
     /// MST 1 (lightest) to 10 (deepest).

@@ -12,6 +12,9 @@
 //!   (the current lease's fencing token), …
 //! - `stats`   HASH  enqueued / completed / failed / retried / dead counters
 //!
+//! Beside the queues, `{prefix}:workers` holds each worker's own report
+//! ([`workers`]).
+//!
 //! Every state change is one Lua script, so a job is always in exactly one of
 //! ready, delayed, leased or dead (or gone, once settled).
 //!
@@ -32,6 +35,7 @@ mod operate;
 mod queue;
 mod ratelimit;
 mod scaling;
+pub mod workers;
 
 pub use backend::QueueConsumer;
 pub use consume::{ConsumeOptions, LeaseHandler, consume};

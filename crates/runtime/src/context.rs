@@ -25,6 +25,8 @@ pub struct Services {
     pub storage: Storage,
     pub events: EventLog,
     pub metrics: Arc<atelier_telemetry::Registry>,
+    /// This process's name (`worker_name`), recorded on each run it takes.
+    pub worker: String,
     pub(crate) busy: Arc<Busy>,
 }
 

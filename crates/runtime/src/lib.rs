@@ -182,7 +182,7 @@ where
 
     let name = worker_name(&config.worker.name);
     let options = ConsumeOptions {
-        worker: name,
+        worker: name.clone(),
         slots: worker_slots(config.worker.concurrency, &selected),
         max_idle: config.worker.max_poll_interval.get(),
         drain: config.worker.shutdown_timeout.get(),
@@ -197,6 +197,7 @@ where
             storage,
             events,
             metrics,
+            worker: name,
             busy: Arc::default(),
         },
         handlers,
@@ -219,6 +220,14 @@ where
         slots = options.slots,
         "consuming"
     );
+    let reporter = tokio::spawn(report_self(
+        redis.clone(),
+        prefix.clone(),
+        runtime.services.worker.clone(),
+        selected.iter().map(|q| q.name.clone()).collect(),
+        runtime.services.busy.clone(),
+    ));
+    let (report_conn, report_name) = (redis.clone(), runtime.services.worker.clone());
     let handler: LeaseHandler = Arc::new(move |lease| {
         let runtime = runtime.clone();
         async move { runtime.run_lease(lease).await }.boxed()
@@ -232,9 +241,45 @@ where
             None => shutdown.await,
         }
     };
-    atelier_queue::consume(queues, options, dead_tx, handler, stop)
-        .await
-        .context("consuming")?;
+    let consumed = atelier_queue::consume(queues, options, dead_tx, handler, stop).await;
+    reporter.abort();
+    if let Err(error) = atelier_queue::workers::withdraw(&report_conn, &prefix, &report_name).await
+    {
+        tracing::warn!(%error, "worker report not withdrawn");
+    }
+    consumed.context("consuming")?;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Every 2 s, this worker's report for operators (its queues, jobs in hand,
+/// RSS); a Redis that cannot take it is only logged.
+async fn report_self(
+    redis: atelier_queue::Conn,
+    prefix: String,
+    worker: String,
+    queues: Vec<String>,
+    busy: Arc<meter::Busy>,
+) {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    let started_ms = now_ms();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let report = atelier_queue::workers::WorkerReport {
+            worker: worker.clone(),
+            queues: queues.clone(),
+            in_hand: busy.snapshot(),
+            rss_bytes: memory::rss_bytes(),
+            started_ms,
+            seen_ms: now_ms(),
+        };
+        if let Err(error) = atelier_queue::workers::report(&redis, &prefix, &report).await {
+            tracing::debug!(%error, "worker report not written");
+        }
+    }
 }

@@ -338,7 +338,9 @@ async fn start_attempt(
         job: job_id,
         token: &lease.job.token,
     };
-    if let Some(job) = atelier_db::jobs::start_attempt(&services.pool, fence, attempt).await? {
+    if let Some(job) =
+        atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker).await?
+    {
         return Ok(Some(job));
     }
     let dead = atelier_db::jobs::get(&services.pool, job_id)
@@ -349,7 +351,7 @@ async fn start_attempt(
     }
     tracing::info!("dead job leased again after an operator's retry; row reset");
     atelier_db::jobs::requeue_dead(&services.pool, &[job_id]).await?;
-    atelier_db::jobs::start_attempt(&services.pool, fence, attempt).await
+    atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker).await
 }
 
 /// The queue handed out a job whose row is already final: a redelivery after

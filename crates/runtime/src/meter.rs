@@ -37,6 +37,15 @@ impl CostMeter {
 pub struct Busy(std::sync::Mutex<std::collections::HashMap<String, u64>>);
 
 impl Busy {
+    /// Jobs running now, per queue (queues with none left out).
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
+        let map = self.0.lock().expect("busy map");
+        map.iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(q, n)| (q.clone(), *n))
+            .collect()
+    }
+
     fn change(&self, queue: &str, up: bool) -> u64 {
         let mut map = self.0.lock().expect("busy map");
         let n = map.entry(queue.to_owned()).or_default();

@@ -6,11 +6,9 @@ use serde::Serialize;
 
 use crate::colour::{Lab, delta_e2000};
 
-/// The ten Monk Skin Tone reference colours, MST 1 to 10.
-pub const MONK: [&str; 10] = [
-    "f6ede4", "f3e7db", "f7ead0", "eadaba", "d7bd96", "a07e56", "825c43", "604134", "3a312a",
-    "292420",
-];
+/// The ten Monk Skin Tone reference colours, MST 1 to 10 (defined with
+/// the result's contract, where the console draws the scale from too).
+pub use atelier_jobs::MONK_SCALE as MONK;
 
 /// Where skin is sampled: disks around these mesh points (MediaPipe's
 /// canonical face mesh), clear of eyes, brows, nostrils, lips and hair.

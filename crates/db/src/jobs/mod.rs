@@ -187,7 +187,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, DbError> {
     typed_one(row)
 }
 
-/// Mark the start of run `attempt` under lease `fence.token`, which from
+/// Mark the start of run `attempt` by `worker` under lease `fence.token`, which from
 /// now on is the only one allowed to write the row. Returns `None` when the
 /// job is already finished (a redelivery after its result was written) or
 /// unknown.
@@ -195,18 +195,20 @@ pub async fn start_attempt(
     pool: &PgPool,
     fence: Fence<'_>,
     attempt: i32,
+    worker: &str,
 ) -> Result<Option<JobRow>, DbError> {
     let row = sqlx::query_as!(
         StoredJob,
         "UPDATE jobs
          SET status = 'processing', attempts = GREATEST(attempts, $2), lease_token = $3,
-             started_at = COALESCE(started_at, now()), updated_at = now(),
+             worker = $4, started_at = COALESCE(started_at, now()), updated_at = now(),
              enqueued_at = COALESCE(enqueued_at, now())
          WHERE id = $1 AND status IN ('queued', 'processing')
          RETURNING *",
         fence.job,
         attempt,
-        fence.token
+        fence.token,
+        worker
     )
     .fetch_optional(pool)
     .await?;

@@ -61,6 +61,8 @@ pub struct JobRow {
     pub notify_queue: Option<String>,
     /// The flow this job is a node of.
     pub flow: Option<FlowNode>,
+    /// The worker that took the current (or last) run.
+    pub worker: Option<String>,
 }
 
 /// A job's place in its flow.
@@ -113,6 +115,7 @@ pub(crate) struct StoredJob {
     pub(crate) waiting_on: i32,
     pub(crate) on_dependency_failure: Option<String>,
     pub(crate) input_references: Option<serde_json::Value>,
+    pub(crate) worker: Option<String>,
 }
 
 impl TryFrom<StoredJob> for JobRow {
@@ -189,6 +192,7 @@ impl TryFrom<StoredJob> for JobRow {
             notify_email: row.notify_email,
             notify_queue: row.notify_queue,
             flow,
+            worker: row.worker,
         })
     }
 }

@@ -19,13 +19,13 @@ use crate::extract::{Params, PathText, parse_json, read_body};
 use crate::route::{Access, Route};
 use crate::state::AppState;
 
-fn queue<'a>(state: &'a AppState, name: &str) -> Result<&'a RedisQueue, ApiError> {
+pub(crate) fn queue<'a>(state: &'a AppState, name: &str) -> Result<&'a RedisQueue, ApiError> {
     state
         .queue(name)
         .ok_or_else(|| ApiError::new(ErrorCode::QueueNotFound, format!("no queue named {name:?}")))
 }
 
-async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
+pub(crate) async fn overview(q: &RedisQueue) -> Result<QueueOverview, ApiError> {
     let stats = q.stats().await.map_err(ApiError::queue_unavailable)?;
     let paused = q.is_paused().await.map_err(ApiError::queue_unavailable)?;
     let spec = q.spec();

@@ -1,0 +1,89 @@
+//! The console's static files, embedded in the binary at build time (no
+//! CDN, no Node at build): its own script and style, and the vendored
+//! libraries (`crates/intake/console/vendor/`, each with its licence and
+//! checksum in `VENDOR.md`). Each URL carries the file's hash, so a file is
+//! cached for good and a new build's file is a new URL.
+use std::sync::OnceLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+macro_rules! asset {
+    ($name:literal, $type:expr, $path:literal) => {
+        Asset {
+            name: $name,
+            content_type: $type,
+            bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/console/", $path)),
+        }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+static ASSETS: &[Asset] = &[
+    asset!("console.js", JS, "console.js"),
+    asset!("console.css", CSS, "console.css"),
+    asset!("uplot.js", JS, "vendor/uplot/uPlot.iife.min.js"),
+    asset!("uplot.css", CSS, "vendor/uplot/uPlot.min.css"),
+];
+
+fn hashes() -> &'static Vec<String> {
+    static HASHES: OnceLock<Vec<String>> = OnceLock::new();
+    HASHES.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| hex::encode(&Sha256::digest(a.bytes)[..6]))
+            .collect()
+    })
+}
+
+/// The URL of asset `name` (a name not in the table is a bug: it panics in
+/// tests, which render every page).
+pub(crate) fn url(name: &str) -> String {
+    let index = ASSETS
+        .iter()
+        .position(|a| a.name == name)
+        .unwrap_or_else(|| panic!("no console asset {name}"));
+    format!("/console/assets/{name}?v={}", hashes()[index])
+}
+
+/// The URLs the page's script loads on demand, by name.
+pub(crate) fn script_urls() -> serde_json::Value {
+    let lazy = ["uplot.js", "uplot.css"];
+    serde_json::Value::Object(
+        lazy.iter()
+            .map(|name| ((*name).to_owned(), serde_json::Value::String(url(name))))
+            .collect(),
+    )
+}
+
+/// `GET /console/assets/{name}`: no session needed (nothing in them is
+/// private), cached for a year.
+pub(crate) async fn serve(Path(name): Path<String>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        asset.bytes,
+    )
+        .into_response()
+}
