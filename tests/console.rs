@@ -355,3 +355,46 @@ async fn in_a_browser_an_operator_watches_queues_and_acts_on_jobs_and_flows() {
     assert_eq!(seen["nodes"], 4, "{seen}");
     env.finish().await;
 }
+
+/// The playground as a platform team uses it: photos of a generated body
+/// (front, side) and its height, pose and avatar picked; the keypoints are
+/// drawn over the photo (read back from the canvas) and the avatar's 3D
+/// viewer draws a body (the canvas is not blank, no console errors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_draws_keypoints_over_an_uploaded_photo_and_the_avatar_in_3d() {
+    let mut env = TestEnv::start(EnvOptions {
+        extra_env: console_env(),
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.spawn_worker().unwrap();
+    let studio = atelier_tests::studio::Studio::new()
+        .expect("the body model (scripts/fetch-body.sh) and a Vulkan device");
+    let who = studio
+        .subject(atelier_body::Macros {
+            gender: 1.0,
+            height: 0.55,
+            ..atelier_body::Macros::default()
+        })
+        .unwrap();
+    let front = env.dir.join("front.png");
+    let side = env.dir.join("side.png");
+    std::fs::write(&front, studio.photograph(&who, 0.0, 3.0, None).unwrap()).unwrap();
+    std::fs::write(&side, studio.photograph(&who, 90.0, 3.0, None).unwrap()).unwrap();
+    let height = format!("{:.1}", who.truth["height"]);
+    let seen = browser(
+        &env,
+        "playground",
+        &[
+            ("FRONT", front.to_str().unwrap()),
+            ("SIDE", side.to_str().unwrap()),
+            ("HEIGHT", height.as_str()),
+            ("KINDS", "vision.pose,avatar.build"),
+        ],
+    );
+    assert_eq!(seen["jobs"], 2, "{seen}");
+    assert!(seen["keypoint_pixels"].as_u64().unwrap() > 200, "{seen}");
+    assert!(seen["triangles"].as_f64().unwrap() > 1000.0, "{seen}");
+    env.finish().await;
+}

@@ -185,6 +185,82 @@ const scenarios = {
   },
 };
 
+// Pixels of a canvas: how many are near `rgb` (within `tol` per channel),
+// and how many differ from `bg`.
+async function pixels(selector, rgb, bg, tol = 40) {
+  return page.$eval(selector, (canvas, [rgb, bg, tol]) => {
+    let data;
+    const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+    if (gl && !canvas.getContext("2d")) {
+      const w = gl.drawingBufferWidth, h = gl.drawingBufferHeight;
+      data = new Uint8Array(w * h * 4);
+      gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, data);
+    } else {
+      data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    }
+    let near = 0, differ = 0;
+    const close = (i, c) => Math.abs(data[i] - c[0]) <= tol && Math.abs(data[i + 1] - c[1]) <= tol && Math.abs(data[i + 2] - c[2]) <= tol;
+    for (let i = 0; i < data.length; i += 4) {
+      if (rgb && close(i, rgb)) near++;
+      if (bg && !close(i, bg)) differ++;
+    }
+    return { near, differ, total: data.length / 4 };
+  }, [rgb, bg, tol]);
+}
+
+scenarios.playground = async () => {
+  await signIn(env.OPERATOR_KEY);
+  await page.goto(BASE + "/console/playground");
+  await scan("playground");
+  await page.getByLabel("API key").fill(env.API_KEY);
+  await page.getByLabel("User id").fill(env.USER_ID || "playground");
+  await page.getByLabel("Photo (front)").setInputFiles(env.FRONT);
+  if (env.SIDE) await page.getByLabel("Side photo (avatar, optional)").setInputFiles(env.SIDE);
+  if (env.HEIGHT) await page.getByLabel("Height in cm (avatar)").fill(env.HEIGHT);
+  const kinds = (env.KINDS || "vision.pose").split(",");
+  for (const box of await page.locator('input[name="kind"]').all()) {
+    const want = kinds.includes(await box.getAttribute("value"));
+    if ((await box.isChecked()) !== want) await box.click();
+  }
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.waitForSelector("section.play-job");
+  await until("every job to end", async () => {
+    const states = await page.locator("section.play-job").evaluateAll((s) => s.map((x) => x.dataset.status));
+    if (states.some((s) => s === "error" || s === "dead")) fail("a job failed: " + (await page.locator("#play-results").textContent()));
+    return states.length > 0 && states.every((s) => s === "complete");
+  }, Number(env.PLAY_WAIT_MS || 300000));
+  findings.jobs = await page.locator("section.play-job").count();
+  if (kinds.includes("vision.pose")) {
+    await page.waitForSelector('figure[data-draw="keypoints"][data-drawn="true"]');
+    // The keypoints' colour (#ff1f8e) on the canvas over the photo.
+    const drawn = await pixels('figure[data-draw="keypoints"] canvas', [255, 31, 142], null, 30);
+    check(drawn.near > 200, "keypoints not drawn: " + JSON.stringify(drawn));
+    findings.keypoint_pixels = drawn.near;
+  }
+  if (kinds.includes("avatar.build")) {
+    await page.waitForSelector('figure[data-viewer][data-drawn="true"]', { timeout: 60000 });
+    // The body differs from the viewer's background (#e5e7eb) on a good
+    // part of the canvas: not blank.
+    const body = await pixels("figure[data-viewer] canvas", null, [229, 231, 235], 12);
+    check(body.differ > body.total * 0.03, "the avatar viewer is blank: " + JSON.stringify(body));
+    findings.avatar_pixels = body;
+    findings.triangles = Number(await page.getAttribute("figure[data-viewer]", "data-triangles"));
+    const lods = page.locator("figure[data-viewer] button[data-lod]");
+    if (await lods.count() > 1) {
+      await lods.nth(1).click();
+      await page.waitForSelector('figure[data-viewer][data-drawn="true"]');
+      findings.lod_triangles = Number(await page.getAttribute("figure[data-viewer]", "data-triangles"));
+    }
+  }
+  if (kinds.includes("render.turntable")) {
+    const video = page.locator("section.play-job video");
+    check(await video.count() > 0, "no turntable video");
+    findings.video = await video.first().evaluate((v) => ({ canPlay: v.canPlayType("video/mp4"), src: v.currentSrc || v.src }));
+  }
+  await scan("playground results");
+  await shot("playground");
+};
+
 check(scenarios[scenario], "no scenario " + scenario);
 try {
   await scenarios[scenario]();

@@ -171,7 +171,112 @@
     });
   }
 
+  // ---- playground: the public API as a client would use it ----------------
+  function uuid4() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  function playground(form) {
+    const out = $("#play-results");
+    const say = (text) => { $("#play-status").textContent = text; };
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const key = form.elements.key.value.trim();
+      const user = form.elements.user_id.value.trim();
+      const call = async (method, path, body, headers) => {
+        const res = await fetch(path, { method, body, headers: Object.assign({ authorization: "Bearer " + key }, headers || {}) });
+        const json = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error(`${path}: ${res.status} ${json.error ? json.error.code + ": " + json.error.message : ""}`);
+        return json;
+      };
+      const upload = async (file) => (await call("POST", "/v1/uploads", file, { "content-type": file.type || "application/octet-stream", "x-user-id": user })).upload_id;
+      try {
+        const kinds = $$('input[name="kind"]:checked', form).map((c) => c.value);
+        if (!kinds.length) throw new Error("pick at least one job");
+        say("Uploading…");
+        const front = await upload(form.elements.front.files[0]);
+        const sideFile = form.elements.side.files[0];
+        const side = sideFile ? await upload(sideFile) : null;
+        const nodes = [];
+        kinds.filter((k) => k.startsWith("vision.") || k === "photo.ingest").forEach((kind) => {
+          nodes.push({ name: kind.replace(".", "_"), kind, input: { upload_id: front } });
+        });
+        if (kinds.includes("avatar.build") || kinds.includes("render.turntable")) {
+          const photos = { front };
+          if (side) photos.side = side;
+          nodes.push({ name: "avatar", kind: "avatar.build", input: { photos, height_cm: Number(form.elements.height_cm.value) } });
+        }
+        if (kinds.includes("render.turntable")) {
+          nodes.push({ name: "turntable", kind: "render.turntable", depends_on: ["avatar"], input: {
+            design: { design_id: uuid4(), name: "Playground", background: "#f4f1ec",
+                      items: [{ source: { key: { $from: "avatar", pointer: "/models/0/key" } } }] },
+            frames: 24, quality: "draft", formats: ["mp4"] } });
+        }
+        const token = (await call("POST", "/v1/tokens", JSON.stringify({ user_id: user }), { "content-type": "application/json" })).token;
+        const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/events?token=" + encodeURIComponent(token));
+        await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error("the event socket did not open")); });
+        say("Submitting…");
+        const flow = await call("POST", "/v1/flows", JSON.stringify({ user_id: user, nodes }), { "content-type": "application/json" });
+        out.innerHTML = "";
+        const rows = {};
+        const kindOf = Object.fromEntries(nodes.map((n) => [n.name, n.kind]));
+        flow.nodes.forEach((n) => {
+          n.kind = n.kind || kindOf[n.name];
+          const section = document.createElement("section");
+          section.className = "play-job";
+          section.dataset.jobId = n.job_id;
+          section.dataset.status = "queued";
+          const h = document.createElement("h2");
+          h.textContent = n.kind + " ";
+          const state = document.createElement("span");
+          state.className = "status s-queued";
+          state.textContent = "queued";
+          h.appendChild(state);
+          const bar = document.createElement("progress");
+          bar.max = 100; bar.value = 0; bar.setAttribute("aria-label", n.kind + " progress");
+          const body = document.createElement("div");
+          section.append(h, bar, body);
+          out.appendChild(section);
+          rows[n.job_id] = { section, state, bar, body };
+        });
+        say("Running: flow " + flow.flow_id);
+        const set = (row, status) => { row.state.textContent = status; row.state.className = "status s-" + status; row.section.dataset.status = status; };
+        socket.onmessage = async (message) => {
+          const e = JSON.parse(message.data);
+          const row = rows[e.job_id];
+          if (!row) return;
+          if (e.type === "job.progress") {
+            set(row, "processing");
+            if (typeof e.data.progress === "number") row.bar.value = e.data.progress;
+          } else if (e.type === "job.completed") {
+            row.bar.value = 100;
+            const res = await fetch("/console/jobs/" + e.job_id + "/result");
+            row.body.innerHTML = await res.text();
+            enhance(row.body);
+            set(row, "complete");
+          } else if (e.type === "job.failed") {
+            set(row, e.data.status || "error");
+            const p = document.createElement("p");
+            p.className = "error";
+            p.textContent = e.data.error ? e.data.error.code + ": " + e.data.error.message : "failed";
+            row.body.appendChild(p);
+          }
+          if (Object.values(rows).every((r) => ["complete", "error", "dead", "skipped"].includes(r.section.dataset.status))) {
+            say("Done: flow " + flow.flow_id);
+            socket.close();
+          }
+        };
+      } catch (e) {
+        say(String(e.message || e));
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const play = $("#playground");
+    if (play) playground(play);
     enhance(document);
     charts();
     if (!document.hidden) connect();

@@ -123,8 +123,10 @@ fn pose(r: &Value, photo: Option<&str>) -> Markup {
                 data-points=(Value::Array(points).to_string())
                 data-width=(r["image"]["width"].as_u64().unwrap_or(0))
                 data-height=(r["image"]["height"].as_u64().unwrap_or(0)) {
-                img.photo src=(object_url(key)) alt="The photo";
-                canvas aria-label="Body keypoints drawn over the photo" role="img" {}
+                div.stack {
+                    img src=(object_url(key)) alt="The photo";
+                    canvas aria-label="Body keypoints drawn over the photo" role="img" {}
+                }
                 figcaption { "Keypoints over the photo (dots: visible; rings: likely hidden)" }
             }
         }

@@ -10,6 +10,7 @@ mod draw;
 mod flows;
 mod jobs;
 mod live;
+mod playground;
 mod queues;
 mod session;
 mod view;
@@ -50,6 +51,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/jobs/{job_id}", get(jobs::inspect))
         .route("/console/jobs/{job_id}/retry", post(jobs::retry))
         .route("/console/jobs/{job_id}/cancel", post(jobs::cancel))
+        .route("/console/jobs/{job_id}/result", get(playground::result))
+        .route("/console/playground", get(playground::page))
         .route("/console/flows", get(flows::list))
         .route("/console/flows/{flow_id}", get(flows::show))
         .route("/console/flows/{flow_id}/cancel", post(flows::cancel))
@@ -59,11 +62,16 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/objects/{*key}", get(draw::object))
         .route("/console/assets/{name}", get(assets::serve))
         .route_layer(middleware::from_fn_with_state(state, security_headers))
+        // Pages and scripts gzipped when the browser takes it (not the
+        // event streams, images or video: tower-http's default predicate).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
 }
 
 /// The Content-Security-Policy of every console response: nothing but this
 /// origin, no inline script or style, no framing, forms post only here.
-pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+/// `wasm-unsafe-eval` lets the 3D viewer's decoders (meshopt, Draco)
+/// compile their WebAssembly; it allows no JavaScript `eval`.
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
     img-src 'self' blob: data:; media-src 'self'; connect-src 'self'; font-src 'self'; \
     worker-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 

@@ -30,10 +30,11 @@ pub(crate) fn page(
     live: Option<&str>,
     content: Markup,
 ) -> Response {
-    let nav = [
+    let nav: [(&str, &str, &str); 5] = [
         ("queues", "/console/queues", "Queues"),
         ("jobs", "/console/jobs", "Jobs"),
         ("flows", "/console/flows", "Flows"),
+        ("playground", "/console/playground", "Playground"),
         ("audit", "/console/audit", "Audit log"),
     ];
     let markup = html! {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ROWS generated job rows in the (migrated) database at URL, shared by the
+# job search and console benchmarks.
+#   bash benches/jobs/generate.sh URL ROWS
+set -euo pipefail
+URL="$1"
+ROWS="$2"
+echo "generating $ROWS rows" >&2
+# Six kinds, four end states, 20 clients, 50,000 users, one row a second
+# back from now; failed rows carry an error code; every input names an
+# upload and an avatar.
+time psql -q "$URL" <<SQL
+INSERT INTO jobs (id, kind, contract_version, queue, client_id, user_id, status,
+                  attempts, request_hash, input, result, error_code, error_message,
+                  created_at, updated_at, finished_at)
+SELECT gen_random_uuid(), kind, 1, 'ingest', 'client-' || (i % 20), 'user-' || (i % 50000),
+       status, 1, md5(i::text),
+       jsonb_build_object('upload_id', md5(i::text)::uuid, 'avatar_id', md5((i / 3)::text)::uuid),
+       CASE WHEN status = 'complete' THEN jsonb_build_object('width', 640 + i % 7, 'format', 'webp') END,
+       CASE WHEN status IN ('error', 'dead') THEN (ARRAY['vision.no_person', 'job.timeout', 'job.worker_lost'])[1 + i % 3] END,
+       CASE WHEN status IN ('error', 'dead') THEN 'generated' END,
+       now() - make_interval(secs => i), now() - make_interval(secs => i),
+       CASE WHEN status <> 'queued' THEN now() - make_interval(secs => i) END
+  FROM (SELECT i,
+               (ARRAY['photo.ingest', 'vision.segment', 'vision.pose', 'vision.tag', 'render.stills', 'export'])[1 + i % 6] AS kind,
+               (ARRAY['complete', 'complete', 'complete', 'complete', 'complete', 'error', 'dead', 'queued'])[1 + abs(hashtext(i::text)) % 8] AS status
+          FROM generate_series(1, $ROWS) i) g;
+ANALYZE jobs;
+SQL
