@@ -239,5 +239,14 @@ else
 fi
 
 echo
+# The console: signed in as the demo's operator, the flow's page as drawn.
+jar=.demo/console-cookies
+curl -fs -o /dev/null -c "$jar" -d key=dev-operator-key "$API/console/sign-in"
+page=$(curl -fs -b "$jar" "$API/console/flows/$FLOW_ID")
+echo "Console: $API/console (sign in with dev-operator-key); the flow's page draws $(grep -o 'data-node=' <<<"$page" | wc -l) nodes: $API/console/flows/$FLOW_ID"
 echo "Job rows: psql $ATELIER__DATABASE__URL -c 'select id, kind, status, attempts from jobs'"
 echo "Logs: .demo/intake.log, .demo/worker.log"
+if [ "${ATELIER_DEMO_KEEP:-}" = 1 ]; then
+  echo "Intake and worker keep running for the console (ATELIER_DEMO_KEEP=1); Ctrl-C stops them."
+  wait "$INTAKE"
+fi

@@ -45,10 +45,13 @@ async function scan(name) {
   findings.scanned = (findings.scanned || 0) + 1;
 }
 
-async function shot(name) {
+// A screenshot of the view (or of one element of it) for the README.
+async function shot(name, selector) {
   if (!env.SHOTS) return;
   mkdirSync(env.SHOTS, { recursive: true });
-  await page.screenshot({ path: `${env.SHOTS}/${name}.png`, fullPage: true });
+  const options = { path: `${env.SHOTS}/${name}.jpg`, type: "jpeg", quality: 80 };
+  if (selector) await page.locator(selector).first().screenshot(options);
+  else await page.screenshot(options);
 }
 
 async function until(what, fn, ms = WAIT) {
@@ -258,7 +261,7 @@ scenarios.playground = async () => {
     findings.video = await video.first().evaluate((v) => ({ canPlay: v.canPlayType("video/mp4"), src: v.currentSrc || v.src }));
   }
   await scan("playground results");
-  await shot("playground");
+  await shot("playground", "#play-results");
 };
 
 check(scenarios[scenario], "no scenario " + scenario);

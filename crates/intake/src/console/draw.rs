@@ -311,10 +311,17 @@ fn turntable(r: &Value) -> Markup {
     }
 }
 
+/// The export's file by its signed link (the result is signed for the
+/// page: a link that can be handed on, valid for `storage.url_ttl`).
 fn export(r: &Value) -> Markup {
+    let file = &r["file"];
     html! {
-        @if let Some(key) = r["file"]["key"].as_str() {
-            p { a.button href=(object_url(key)) download { "Download " (r["format"].as_str().unwrap_or("")) } " " span.muted { (r["size"]) " bytes" } }
+        @if let Some(key) = file["key"].as_str() {
+            @let href = file["url"].as_str().map_or_else(|| object_url(key), str::to_owned);
+            p {
+                a.button href=(href) download { "Download " (file["format"].as_str().unwrap_or("")) }
+                " " span.muted { (file["bytes"]) " bytes · a signed link, valid for a limited time" }
+            }
         }
     }
 }
@@ -323,5 +330,60 @@ fn export(r: &Value) -> Markup {
 impl From<atelier_storage::StorageError> for ConsoleError {
     fn from(e: atelier_storage::StorageError) -> Self {
         ConsoleError(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_skin_tone_is_drawn_on_the_whole_monk_scale_with_its_own_marked() {
+        let r = json!({"monk": {"scale": 4, "hex": "#eadaba"}, "hex": "#e0c8a8",
+                       "undertone": "warm", "confidence": 0.8,
+                       "palette": {"season": "autumn", "sub_season": "soft autumn",
+                                   "recommended": ["#8a5a44", "#c08040"], "avoid": ["#00ffff"]}});
+        let html = result("vision.skin_tone", &r, None).into_string();
+        assert_eq!(html.matches("<li").count(), 10, "{html}");
+        assert_eq!(html.matches("aria-current=\"true\"").count(), 1);
+        assert!(
+            html.contains("Monk 4") && html.contains("fill=\"#8a5a44\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn keypoints_travel_to_the_page_with_the_photo_and_text_is_escaped() {
+        let r = json!({"person_present": true, "score": 0.9, "image": {"width": 640, "height": 480},
+                       "keypoints": [{"name": "nose", "x": 10.0, "y": 20.0, "z": 0.0, "visibility": 0.99}],
+                       "persons": []});
+        let html = result("vision.pose", &r, Some("uploads/a.jpg")).into_string();
+        assert!(html.contains("data-draw=\"keypoints\""), "{html}");
+        assert!(html.contains("/console/objects/uploads/a.jpg"), "{html}");
+        assert!(html.contains("&quot;nose&quot;"), "{html}");
+        let tags = json!({"garments": [{"label": "<script>", "category": "top", "score": 0.5}],
+                          "colours": [], "season": {}});
+        let html = result("vision.tag", &tags, None).into_string();
+        assert!(
+            !html.contains("<script>") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn an_avatar_offers_each_level_of_detail_and_its_measurements_with_their_margin() {
+        let m = |v: f64| json!({"value": v, "uncertainty": 1.5});
+        let r = json!({"measurements": {"unit": "cm", "height": m(170.0), "chest": m(90.0)},
+                       "models": [{"lod": 0, "key": "a/0.glb", "compression": "meshopt", "triangles": 20000},
+                                  {"lod": 1, "key": "a/1.glb", "compression": "meshopt", "triangles": 10000}],
+                       "preview": {"key": "a/p.png", "format": "png"}});
+        let html = result("avatar.build", &r, None).into_string();
+        assert!(
+            html.contains("data-viewer=\"/console/objects/a/0.glb\""),
+            "{html}"
+        );
+        assert_eq!(html.matches("data-lod=").count(), 2);
+        assert!(html.contains("170.0 ± 1.5"), "{html}");
     }
 }

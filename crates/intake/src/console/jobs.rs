@@ -771,6 +771,11 @@ async fn inspector_parts(
     let result = match &job.result {
         Some(result) => {
             let photo = draw::upload_key(state, &job.input).await;
+            let mut signed = result.clone();
+            if job.kind == JobKind::Export {
+                crate::jobs::sign_objects(state, &mut signed).await?;
+            }
+            let result = &signed;
             html! {
                 h2 { "Result" }
                 (draw::result(job.kind.as_str(), result, photo.as_deref()))

@@ -24,6 +24,20 @@ use crate::state::AppState;
 /// How often a view is drawn again while someone watches it.
 const EVERY: Duration = Duration::from_secs(1);
 
+/// How often a stream checks that its session is still open.
+const SESSION_CHECK: Duration = Duration::from_secs(30);
+
+/// One page's stream: the view it follows, what it has sent of each part,
+/// events ready to go, and its session (checked now and then).
+struct Follow {
+    receiver: watch::Receiver<Parts>,
+    sent: HashMap<String, Patch>,
+    ready: Vec<Event>,
+    state: AppState,
+    session: Session,
+    checked: tokio::time::Instant,
+}
+
 /// The views a page can follow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum View {
@@ -110,29 +124,43 @@ pub(crate) async fn stream(
     })?;
     let mut receiver = watch(&state, view, session.role);
     receiver.mark_changed();
-    let stream = futures_util::stream::unfold(
-        (
-            receiver,
-            HashMap::<String, Patch>::new(),
-            Vec::<Event>::new(),
-        ),
-        |(mut receiver, mut sent, mut ready)| async move {
-            loop {
-                if let Some(event) = ready.pop() {
-                    return Some((Ok(event), (receiver, sent, ready)));
+    let follow = Follow {
+        receiver,
+        sent: HashMap::new(),
+        ready: Vec::new(),
+        state,
+        session,
+        checked: tokio::time::Instant::now(),
+    };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(event) = f.ready.pop() {
+                return Some((Ok(event), f));
+            }
+            // A signed-out or expired session's stream ends (checked at
+            // most every SESSION_CHECK).
+            let changed = tokio::time::timeout(SESSION_CHECK, f.receiver.changed()).await;
+            if f.checked.elapsed() >= SESSION_CHECK {
+                if !f.session.still_open(&f.state).await {
+                    return None;
                 }
-                receiver.changed().await.ok()?;
-                let parts = receiver.borrow_and_update().clone();
-                for part in parts.iter() {
-                    if sent.get(&part.id) != Some(part) {
-                        sent.insert(part.id.clone(), part.clone());
-                        if let Ok(event) = Event::default().event("patch").json_data(part) {
-                            ready.insert(0, event);
-                        }
+                f.checked = tokio::time::Instant::now();
+            }
+            match changed {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return None,
+                Err(_) => continue,
+            }
+            let parts = f.receiver.borrow_and_update().clone();
+            for part in parts.iter() {
+                if f.sent.get(&part.id) != Some(part) {
+                    f.sent.insert(part.id.clone(), part.clone());
+                    if let Ok(event) = Event::default().event("patch").json_data(part) {
+                        f.ready.insert(0, event);
                     }
                 }
             }
-        },
-    );
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

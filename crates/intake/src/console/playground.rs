@@ -71,8 +71,12 @@ pub(crate) async fn result(
         .into());
     };
     let photo = draw::upload_key(&state, &job.input).await;
+    let mut signed = result.clone();
+    if job.kind == atelier_jobs::JobKind::Export {
+        crate::jobs::sign_objects(&state, &mut signed).await?;
+    }
     let markup = html! {
-        (draw::result(job.kind.as_str(), result, photo.as_deref()))
+        (draw::result(job.kind.as_str(), &signed, photo.as_deref()))
         p { a href={ "/console/jobs/" (id) } { "Inspect this job" } }
     };
     Ok(Html(markup.into_string()).into_response())

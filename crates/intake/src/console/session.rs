@@ -61,6 +61,15 @@ impl Session {
         }
     }
 
+    /// Whether the session is still open (not signed out, not expired):
+    /// a live stream asks now and then, and ends when it is not.
+    pub(crate) async fn still_open(&self, state: &AppState) -> bool {
+        !matches!(
+            atelier_db::console::session(&state.pool, &self.token_hash).await,
+            Ok(None)
+        )
+    }
+
     pub(crate) fn can_act(&self) -> bool {
         self.role == Role::Operator
     }
