@@ -357,9 +357,11 @@ async fn in_a_browser_an_operator_watches_queues_and_acts_on_jobs_and_flows() {
 }
 
 /// The playground as a platform team uses it: photos of a generated body
-/// (front, side) and its height, pose and avatar picked; the keypoints are
-/// drawn over the photo (read back from the canvas) and the avatar's 3D
-/// viewer draws a body (the canvas is not blank, no console errors).
+/// (front, side) and its height, pose, avatar and turntable picked; the
+/// keypoints are drawn over the photo (read back from the canvas), the
+/// avatar's 3D viewer draws a body (the canvas is not blank, no console
+/// errors) and the turntable plays. Then the workers table and an image
+/// embedding's nearest images.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_playground_draws_keypoints_over_an_uploaded_photo_and_the_avatar_in_3d() {
     let mut env = TestEnv::start(EnvOptions {
@@ -390,11 +392,49 @@ async fn the_playground_draws_keypoints_over_an_uploaded_photo_and_the_avatar_in
             ("FRONT", front.to_str().unwrap()),
             ("SIDE", side.to_str().unwrap()),
             ("HEIGHT", height.as_str()),
-            ("KINDS", "vision.pose,avatar.build"),
+            ("KINDS", "vision.pose,avatar.build,render.turntable"),
         ],
     );
-    assert_eq!(seen["jobs"], 2, "{seen}");
+    assert_eq!(seen["jobs"], 3, "{seen}");
+    assert!(seen["video"]["width"].as_u64().unwrap() > 0, "{seen}");
     assert!(seen["keypoint_pixels"].as_u64().unwrap() > 200, "{seen}");
     assert!(seen["triangles"].as_f64().unwrap() > 1000.0, "{seen}");
+
+    // An image embedding's inspector shows the client's nearest images.
+    let mut embeds = Vec::new();
+    for photo in ["samples/astronaut.png", "samples/franz-kafka.jpg"] {
+        let upload = env
+            .upload(
+                "eve",
+                atelier_tests::fixture(photo),
+                "application/octet-stream",
+            )
+            .await;
+        let id = env
+            .submit("vision.embed", "eve", json!({"upload_id": upload}))
+            .await;
+        assert_eq!(env.wait_final(&id, WAIT).await["status"], "complete");
+        embeds.push(id);
+    }
+    let (operator, _) = sign_in(&env, OPERATOR_KEY).await;
+    // The worker's own report: its queues, memory.
+    let (_, _, queues) = get(&env, &operator, "/console/queues").await;
+    let workers = &queues[queues
+        .find("id=\"workers-table\"")
+        .expect("a workers table")..];
+    assert!(
+        workers.contains("MiB") && workers.contains("ingest"),
+        "{workers}"
+    );
+    let (status, _, page) = get(&env, &operator, &format!("/console/jobs/{}", embeds[1])).await;
+    assert_eq!(status, StatusCode::OK);
+    let nearest = &page[page
+        .find("id=\"nearest\"")
+        .expect("a nearest-images gallery")..];
+    assert!(
+        nearest.contains(&format!("/console/jobs/{}", embeds[0])),
+        "{nearest}"
+    );
+    assert!(nearest.contains("/console/objects/uploads/"), "{nearest}");
     env.finish().await;
 }

@@ -77,6 +77,10 @@ const scenarios = {
   // An operator signs in, submits jobs to a paused queue and watches its
   // depth and chart move without reloading; the views pass the scan.
   async queue_moves() {
+    await page.goto(BASE + "/console/queues");
+    check(page.url().endsWith("/console/sign-in"), "not sent to sign in: " + page.url());
+    await scan("sign-in");
+    await shot("sign-in");
     await signIn(env.OPERATOR_KEY);
     const cookie = (await context.cookies()).find((c) => c.name === "atelier_console");
     check(cookie && cookie.httpOnly && cookie.sameSite === "Strict", "session cookie flags: " + JSON.stringify(cookie));
@@ -258,7 +262,11 @@ scenarios.playground = async () => {
   if (kinds.includes("render.turntable")) {
     const video = page.locator("section.play-job video");
     check(await video.count() > 0, "no turntable video");
-    findings.video = await video.first().evaluate((v) => ({ canPlay: v.canPlayType("video/mp4"), src: v.currentSrc || v.src }));
+    // The WebM plays (Chromium plays WebM whatever its build's codecs).
+    const webm = page.locator('section.play-job video[src$=".webm"]');
+    check(await webm.count() === 1, "no WebM turntable");
+    await until("the turntable to play", async () => webm.evaluate((v) => v.readyState >= 2 && v.videoWidth > 0), 30000);
+    findings.video = await webm.evaluate((v) => ({ width: v.videoWidth, height: v.videoHeight, duration: v.duration }));
   }
   await scan("playground results");
   await shot("playground", "#play-results");

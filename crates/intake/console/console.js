@@ -212,7 +212,7 @@
           nodes.push({ name: "turntable", kind: "render.turntable", depends_on: ["avatar"], input: {
             design: { design_id: uuid4(), name: "Playground", background: "#f4f1ec",
                       items: [{ source: { key: { $from: "avatar", pointer: "/models/0/key" } } }] },
-            frames: 24, quality: "draft", formats: ["mp4"] } });
+            frames: 24, quality: "draft", formats: ["webm", "mp4"] } });
         }
         const token = (await call("POST", "/v1/tokens", JSON.stringify({ user_id: user }), { "content-type": "application/json" })).token;
         const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/events?token=" + encodeURIComponent(token));

@@ -23,6 +23,19 @@ pub(crate) async fn object(
     Path(key): Path<String>,
 ) -> Page {
     let (size, stream) = state.storage.get_stream(&key).await?;
+    // An upload's key has no extension: its type is the one it came with.
+    let uploaded = match key
+        .strip_prefix("uploads/")
+        .and_then(|k| k.rsplit('/').next())
+    {
+        Some(id) => match id.parse() {
+            Ok(id) => atelier_db::uploads::get_upload(&state.pool, id)
+                .await?
+                .map(|u| u.content_type),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let format = key.rsplit('.').next().unwrap_or("");
     let content_type = match format {
         "glb" => "model/gltf-binary",
@@ -34,7 +47,11 @@ pub(crate) async fn object(
     };
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let content_type = uploaded
+        .filter(|t| t.starts_with("image/"))
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+        .unwrap_or(HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=300"),

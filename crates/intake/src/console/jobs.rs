@@ -343,6 +343,9 @@ pub(crate) async fn list(
     }
     let cursor = Some(form.cursor.clone()).filter(|c| !c.is_empty());
     let found = match form.to_query(cursor, 50) {
+        _ if !form.q.trim().is_empty() => Err(ApiError::invalid(
+            "job id: a job's id is a UUID, like 0b6f1c1e-3c39-4a6e-9a51-2f4c5e7d8a90",
+        )),
         Ok(query) => crate::jobs::search(&state, query).await,
         Err(e) => Err(e),
     };
@@ -787,6 +790,64 @@ async fn inspector_parts(
     Ok((summary, history, result))
 }
 
+/// The images nearest an image embedding among its client's (drawn once
+/// with the page, not in its live parts: a search scans the client's
+/// index).
+async fn nearest(state: &AppState, job: &atelier_db::JobRow) -> Result<Markup, ConsoleError> {
+    if job.kind != JobKind::VisionEmbed || job.status != JobStatus::Complete {
+        return Ok(html! {});
+    }
+    let source = job
+        .result
+        .as_ref()
+        .and_then(|r| r.pointer("/cache/job_id"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(job.id);
+    let Some(row) = atelier_db::embeddings::for_job(&state.pool, source).await? else {
+        return Ok(html! {});
+    };
+    if row.modality != "image" {
+        return Ok(html! {});
+    }
+    let found = state
+        .search
+        .nearest(
+            &state.pool,
+            &job.client_id,
+            &row.modality,
+            (&row.model, &row.model_version),
+            &row.vector,
+            6,
+            None,
+            &[job.id, source],
+        )
+        .await?;
+    let mut hits = Vec::new();
+    for (hit, _) in &found.hits {
+        let Some(other) = atelier_db::jobs::get(&state.pool, hit.id).await? else {
+            continue;
+        };
+        hits.push((
+            hit.id,
+            hit.score,
+            draw::upload_key(state, &other.input).await,
+        ));
+    }
+    Ok(html! {
+        h2 { "Nearest images (of " (found.searched) " of this client's)" }
+        @if hits.is_empty() { p.muted { "None yet." } }
+        div.gallery #nearest {
+            @for (id, score, key) in &hits {
+                figure {
+                    @if let Some(key) = key { img src=(draw::object_url(key)) alt="A similar image" width="160"; }
+                    figcaption { a href={ "/console/jobs/" (id) } { code { (id.to_string()[..8]) } } " · " (format!("{score:.3}")) }
+                }
+            }
+        }
+    })
+}
+
 /// `GET /console/jobs/{id}`: the inspector (live while the page shows).
 pub(crate) async fn inspect(
     State(state): State<AppState>,
@@ -799,6 +860,12 @@ pub(crate) async fn inspect(
         .map_err(|_| ApiError::new(atelier_jobs::ErrorCode::JobNotFound, "no job has that id"))?;
     let job = crate::jobs::load(&state, None, &id.to_string()).await?;
     let (summary, history, result) = inspector_parts(&state, &session, id).await?;
+    let nearest = nearest(&state, &job).await?;
+    let references = job
+        .flow
+        .as_ref()
+        .map(|f| f.references.clone())
+        .unwrap_or_default();
     let live = format!("job:{id}");
     Ok(view::page(
         &session,
@@ -811,7 +878,15 @@ pub(crate) async fn inspect(
             div data-region="job-summary" { (summary) }
             div data-region="job-history" { (history) }
             div data-region="job-result" { (result) }
-            h2 { "Input" }
+            (nearest)
+            h2 { @if references.is_empty() { "Input" } @else { "Input (as it ran: references filled in at release)" } }
+            @if !references.is_empty() {
+                ul.references {
+                    @for r in &references {
+                        li { code { (r.at) } " ← node " strong { (r.from) } "'s result at " code { (r.pointer) } }
+                    }
+                }
+            }
             (view::json(&job.input))
         },
     ))
