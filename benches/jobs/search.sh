@@ -9,24 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
 REPEAT="${2:-40}"
-bash scripts/setup.sh >/dev/null
-export SQLX_OFFLINE=true
-cargo build --locked --release -q --bin atelier-intake
-BIN="${CARGO_TARGET_DIR:-target}/release"
-OUT=.search-bench
-mkdir -p "$OUT"
-DB=atelier_search_bench
-URL="postgres://postgres@127.0.0.1:5432/$DB"
-psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-export ATELIER__DEV_MODE=true
-export ATELIER__DATABASE__URL="$URL"
-export ATELIER__REDIS__PREFIX="atelier-search-bench-$$"
-export ATELIER__STORAGE__LOCAL_ROOT="$PWD/$OUT/objects"
-"$BIN/atelier-intake" migrate
-bash benches/jobs/generate.sh "$URL" "$ROWS"
+. benches/jobs/rows.sh search "$ROWS"
 PORT="${ATELIER_BENCH_PORT:-8096}"
 export ATELIER__INTAKE__LISTEN="127.0.0.1:$PORT"
-export RUST_LOG=warn
 "$BIN/atelier-intake" >"$OUT/intake.log" 2>&1 &
 INTAKE=$!
 trap 'kill -TERM $INTAKE 2>/dev/null; wait $INTAKE 2>/dev/null || true' EXIT

@@ -4,6 +4,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::session::Session;
+use super::view::Col;
 use super::{Page, view};
 use crate::state::AppState;
 
@@ -33,11 +34,7 @@ pub(crate) async fn page(
                 div.scroll {
                 table #audit {
                     caption.sr { "Actions, newest first" }
-                    thead { tr {
-                        th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "Role" }
-                        th scope="col" { "Action" } th scope="col" { "Queue" } th scope="col" { "Jobs" }
-                        th scope="col" { "Detail" } th scope="col" { "From" }
-                    } }
+                    (view::header(&[Col::Text("When"), Col::Text("Who"), Col::Text("Role"), Col::Text("Action"), Col::Text("Queue"), Col::Text("Jobs"), Col::Text("Detail"), Col::Text("From")]))
                     tbody {
                         @for e in &entries {
                             tr {

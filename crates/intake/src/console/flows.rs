@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::queues::urlencode;
 use super::session::{self, Session};
+use super::view::Col;
 use super::view::{self, csrf};
 use super::{ConsoleError, Page};
 use crate::api::{FlowListQuery, FlowNodeView, FlowView};
@@ -77,10 +78,7 @@ pub(crate) async fn list(
                 div.scroll {
                 table {
                     caption.sr { "Flows, newest first" }
-                    thead { tr {
-                        th scope="col" { "Flow" } th scope="col" { "Status" } th scope="col" .num { "Nodes done" }
-                        th scope="col" { "User" } th scope="col" { "Client" } th scope="col" { "Created" } th scope="col" { "Finished" }
-                    } }
+                    (view::header(&[Col::Text("Flow"), Col::Text("Status"), Col::Num("Nodes done"), Col::Text("User"), Col::Text("Client"), Col::Text("Created"), Col::Text("Finished")]))
                     tbody {
                         @for f in &flows.flows {
                             tr {
@@ -222,7 +220,7 @@ async fn parts(state: &AppState, session: &Session, id: &str) -> Result<Markup, 
         div.scroll {
         table {
             caption { "Nodes" }
-            thead { tr { th scope="col" { "Node" } th scope="col" { "Kind" } th scope="col" { "Status" } th scope="col" .num { "Attempts" } th scope="col" { "After" } th scope="col" { "Error" } } }
+            (view::header(&[Col::Text("Node"), Col::Text("Kind"), Col::Text("Status"), Col::Num("Attempts"), Col::Text("After"), Col::Text("Error")]))
             tbody {
                 @for n in &view.nodes {
                     tr {

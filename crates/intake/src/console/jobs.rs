@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::queues::urlencode;
 use super::session::{self, Form, Session};
+use super::view::Col;
 use super::view::{self, csrf};
 use super::{ConsoleError, Page, draw};
 use crate::api::{JobSearchQuery, JobSummary};
@@ -635,15 +636,7 @@ fn runs_table(runs: &[atelier_db::console::RunRow]) -> Markup {
         div.scroll {
         table #runs {
             caption { "Runs" }
-            thead { tr {
-                th scope="col" .num { "Attempt" }
-                th scope="col" { "Worker" }
-                th scope="col" { "Started" }
-                th scope="col" { "Ended" }
-                th scope="col" .num { "Took" }
-                th scope="col" { "Outcome" }
-                th scope="col" { "Error" }
-            } }
+            (view::header(&[Col::Num("Attempt"), Col::Text("Worker"), Col::Text("Started"), Col::Text("Ended"), Col::Num("Took"), Col::Text("Outcome"), Col::Text("Error")]))
             tbody {
                 @for r in runs {
                     tr.run {
@@ -671,13 +664,7 @@ fn stages_table(
             div.scroll {
             table #stages {
                 caption { "Stages (checkpointed; a re-run resumes after the last)" }
-                thead { tr {
-                    th scope="col" .num { "#" }
-                    th scope="col" { "Stage" }
-                    th scope="col" .num { "Run" }
-                    th scope="col" { "Finished" }
-                    th scope="col" .num { "Took" }
-                } }
+                (view::header(&[Col::Num("#"), Col::Text("Stage"), Col::Num("Run"), Col::Text("Finished"), Col::Num("Took")]))
                 tbody {
                     @for (i, s) in stages.iter().enumerate() {
                         @let run_start = runs.iter().filter(|r| Some(r.attempt) == s.attempt).map(|r| r.started_at).next_back();

@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::session::{self, Session};
+use super::view::Col;
 use super::view::{self, csrf};
 use super::{ConsoleError, Page};
 use crate::api::QueueOverview;
@@ -60,19 +61,7 @@ fn queue_table(
         div.scroll {
         table #queues-table {
             caption.sr { "Queues" }
-            thead { tr {
-                th scope="col" { "Queue" }
-                th scope="col" { "State" }
-                th scope="col" .num { "Depth" }
-                th scope="col" .num { "In flight" }
-                th scope="col" .num { "Waiting on dependencies" }
-                th scope="col" .num { "Dead" }
-                th scope="col" .num { "Oldest waiting" }
-                th scope="col" .num { "Live workers" }
-                th scope="col" .num { "Service time" }
-                th scope="col" { "Recommended workers" }
-                th scope="col" { span.sr { "Actions" } }
-            } }
+            (view::header(&[Col::Text("Queue"), Col::Text("State"), Col::Num("Depth"), Col::Num("In flight"), Col::Num("Waiting on dependencies"), Col::Num("Dead"), Col::Num("Oldest waiting"), Col::Num("Live workers"), Col::Num("Service time"), Col::Text("Recommended workers"), Col::Unseen("Actions")]))
             tbody {
                 @for q in queues {
                     tr data-queue=(q.queue) {
@@ -104,14 +93,7 @@ fn workers_table(workers: &[atelier_queue::workers::WorkerReport]) -> Markup {
             div.scroll {
             table #workers-table {
                 caption.sr { "Live workers" }
-                thead { tr {
-                    th scope="col" { "Worker" }
-                    th scope="col" { "Queues" }
-                    th scope="col" { "Jobs in hand" }
-                    th scope="col" .num { "Memory (RSS)" }
-                    th scope="col" .num { "Up for" }
-                    th scope="col" .num { "Last report" }
-                } }
+                (view::header(&[Col::Text("Worker"), Col::Text("Queues"), Col::Text("Jobs in hand"), Col::Num("Memory (RSS)"), Col::Num("Up for"), Col::Num("Last report")]))
                 tbody {
                     @for w in workers {
                         tr {
@@ -241,14 +223,7 @@ fn dead_list(session: &Session, queue: &str, dead: &[crate::api::DeadJob]) -> Ma
                 div.scroll {
                 table {
                     caption.sr { "Dead jobs" }
-                    thead { tr {
-                        th scope="col" { span.sr { "Select" } }
-                        th scope="col" { "Job" }
-                        th scope="col" { "Kind" }
-                        th scope="col" .num { "Attempts" }
-                        th scope="col" { "Last error" }
-                        th scope="col" { "Died" }
-                    } }
+                    (view::header(&[Col::Unseen("Select"), Col::Text("Job"), Col::Text("Kind"), Col::Num("Attempts"), Col::Text("Last error"), Col::Text("Died")]))
                     tbody {
                         @for d in dead {
                             tr {

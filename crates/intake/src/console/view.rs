@@ -187,3 +187,27 @@ pub(crate) fn data(id: &str, value: &serde_json::Value) -> Markup {
     let text = value.to_string().replace("</", "<\\/");
     html! { script type="application/json" id=(id) { (PreEscaped(text)) } }
 }
+
+/// A table's column heading.
+pub(crate) enum Col {
+    Text(&'static str),
+    /// Numbers, aligned right.
+    Num(&'static str),
+    /// Read to screen readers only (a column of buttons or checkboxes).
+    Unseen(&'static str),
+}
+
+/// A table's heading row.
+pub(crate) fn header(columns: &[Col]) -> Markup {
+    html! {
+        thead { tr {
+            @for column in columns {
+                @match column {
+                    Col::Text(label) => th scope="col" { (label) },
+                    Col::Num(label) => th.num scope="col" { (label) },
+                    Col::Unseen(label) => th scope="col" { span.sr { (label) } },
+                }
+            }
+        } }
+    }
+}

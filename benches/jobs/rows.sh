@@ -1,10 +1,24 @@
-#!/usr/bin/env bash
-# ROWS generated job rows in the (migrated) database at URL, shared by the
-# job search and console benchmarks.
-#   bash benches/jobs/generate.sh URL ROWS
-set -euo pipefail
-URL="$1"
+# Sourced by the job search and console benchmarks: a release intake and
+# ROWS generated job rows in a database of its own named NAME, with the
+# intake's settings exported for it.
+#   . benches/jobs/rows.sh NAME ROWS   (sets BIN, OUT, URL)
+NAME="$1"
 ROWS="$2"
+bash scripts/setup.sh >/dev/null
+export SQLX_OFFLINE=true
+cargo build --locked --release -q --bin atelier-intake
+BIN="${CARGO_TARGET_DIR:-target}/release"
+OUT=".$NAME-bench"
+mkdir -p "$OUT"
+URL="postgres://postgres@127.0.0.1:5432/atelier_${NAME}_bench"
+psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS atelier_${NAME}_bench" \
+  -c "CREATE DATABASE atelier_${NAME}_bench"
+export ATELIER__DEV_MODE=true
+export ATELIER__DATABASE__URL="$URL"
+export ATELIER__REDIS__PREFIX="atelier-$NAME-bench-$$"
+export ATELIER__STORAGE__LOCAL_ROOT="$PWD/$OUT/objects"
+export RUST_LOG=warn
+"$BIN/atelier-intake" migrate
 echo "generating $ROWS rows" >&2
 # Six kinds, four end states, 20 clients, 50,000 users, one row a second
 # back from now; failed rows carry an error code; every input names an
