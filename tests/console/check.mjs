@@ -11,7 +11,7 @@ const env = process.env;
 const BASE = env.CONSOLE_URL;
 const scenario = process.argv[2];
 const axeSource = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
-const WAIT = Number(env.WAIT_MS || 60000);
+const WAIT = Number(env.WAIT_MS || 120000);
 
 function fail(message) {
   console.error(`FAIL ${scenario}: ${message}`);
@@ -59,7 +59,10 @@ async function until(what, fn, ms = WAIT) {
   for (;;) {
     const value = await fn();
     if (value) return value;
-    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const text = await page.locator("main").innerText().catch(() => "");
+      fail(`timed out waiting for ${what} on ${page.url()}:\n${text.slice(0, 2000)}`);
+    }
     await page.waitForTimeout(200);
   }
 }

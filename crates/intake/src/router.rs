@@ -80,7 +80,7 @@ pub(crate) fn router(state: AppState) -> Router {
         app = app.merge(routes);
     }
     // The console: HTML pages with their own sessions, bounded like the API.
-    let console = crate::console::router(state.clone())
+    let console = crate::console::router()
         .route_layer(middleware::from_fn_with_state(state.clone(), bound_request));
     app.merge(console)
         .fallback(not_found)

@@ -16,7 +16,7 @@ mod session;
 mod view;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The console's routes, each behind the security headers.
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/console",
@@ -61,7 +61,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/console/live", get(live::stream))
         .route("/console/objects/{*key}", get(draw::object))
         .route("/console/assets/{name}", get(assets::serve))
-        .route_layer(middleware::from_fn_with_state(state, security_headers))
+        .route_layer(middleware::from_fn(security_headers))
         // Pages and scripts gzipped when the browser takes it (not the
         // event streams, images or video: tower-http's default predicate).
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
@@ -75,11 +75,7 @@ pub(crate) const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe
     img-src 'self' blob: data:; media-src 'self'; connect-src 'self'; font-src 'self'; \
     worker-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(
-    State(_state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn security_headers(request: Request, next: Next) -> Response {
     let is_asset = request.uri().path().starts_with("/console/assets/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
