@@ -89,6 +89,8 @@ const scenarios = {
     check(cookie && cookie.httpOnly && cookie.sameSite === "Strict", "session cookie flags: " + JSON.stringify(cookie));
     await scan("queues");
     await shot("queues");
+    const streams = [];
+    page.on("request", (r) => { if (r.url().includes("/console/live")) streams.push(r.url()); });
     await page.goto(BASE + `/console/queues/${env.QUEUE}`);
     await page.waitForSelector('[data-chart="depth"] canvas');
     const depthOf = async () => Number(await page.locator('#queue-stats [data-field="depth"]').textContent());
@@ -103,6 +105,22 @@ const scenarios = {
     const after = await until("the depth to move", async () => { const d = await depthOf(); return d >= before + n ? d : 0; });
     await until("the chart to gain points", async () => (await pointsOf()) > pointsBefore);
     findings.depth = [before, after];
+    // One event stream for the page, closed while its tab is hidden and
+    // opened again when it shows.
+    const updates = async () => Number(await page.evaluate(() => document.body.dataset.liveUpdates || 0));
+    const setHidden = (hidden) => page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, hidden);
+    check(streams.length === 1, "streams opened: " + JSON.stringify(streams));
+    await setHidden(true);
+    await page.waitForTimeout(500);
+    const frozen = await updates();
+    await page.waitForTimeout(3000);
+    check(await updates() === frozen, "a hidden page kept receiving updates");
+    await setHidden(false);
+    await until("updates after the page shows again", async () => (await updates()) > frozen);
+    check(streams.length === 2, "streams after showing again: " + streams.length);
     await scan("queue");
     await shot("queue");
   },
