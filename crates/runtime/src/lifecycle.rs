@@ -327,7 +327,9 @@ fn stale_run(metrics: &atelier_telemetry::Registry, queue: &str) {
 /// A row that is `dead` while its job is leased can only mean an operator
 /// retried it from the dead list and the intake has not reset the row yet
 /// (it moves the job in Redis first): the lease proves the retry, so the
-/// worker resets the row itself rather than dropping the retried job.
+/// worker resets the row itself rather than dropping the retried job. A row
+/// found `queued` on the second read was reset by that retry meanwhile, and
+/// is claimed all the same.
 async fn start_attempt(
     services: &Services,
     lease: &Lease,
@@ -343,14 +345,20 @@ async fn start_attempt(
     {
         return Ok(Some(job));
     }
-    let dead = atelier_db::jobs::get(&services.pool, job_id)
+    match atelier_db::jobs::get(&services.pool, job_id)
         .await?
-        .is_some_and(|j| j.status == JobStatus::Dead);
-    if !dead {
-        return Ok(None);
+        .map(|j| j.status)
+    {
+        Some(JobStatus::Dead) => {
+            tracing::info!("dead job leased again after an operator's retry; row reset");
+            atelier_db::jobs::requeue_dead(&services.pool, &[job_id]).await?;
+        }
+        // The intake reset the row between this run's two reads (a retry
+        // moves the job in Redis, then resets the row): it is this lease's
+        // to take, not a final row to acknowledge.
+        Some(JobStatus::Queued | JobStatus::Processing) => {}
+        _ => return Ok(None),
     }
-    tracing::info!("dead job leased again after an operator's retry; row reset");
-    atelier_db::jobs::requeue_dead(&services.pool, &[job_id]).await?;
     atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker).await
 }
 
