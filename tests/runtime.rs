@@ -418,7 +418,7 @@ async fn jobs_whose_queue_redis_lost_are_pushed_again_and_complete_once_each() {
     for id in running.iter().chain(&waiting) {
         let left = deadline.saturating_duration_since(Instant::now());
         let job = env.wait_final(id, left).await;
-        assert_eq!(job["status"], "complete", "{job}");
+        assert_eq!(job["status"], "complete", "{job}\n{}", env.worker_logs());
     }
     // Costs are written before each settle: once all settled, all are there.
     env.wait_settled("staged", 1003, WAIT).await;
