@@ -86,7 +86,10 @@ async fn renewal_keeps_a_lease_alive() {
         assert!(q.renew("w1", &held).await.unwrap().is_empty(), "still held");
         // A guessed token cannot renew (or steal) it.
         let forged = [(job.id.clone(), format!("{}x", job.token))];
-        assert_eq!(q.renew("w2", &forged).await.unwrap(), vec![job.id.clone()]);
+        assert_eq!(
+            q.renew("w2", &forged).await.unwrap(),
+            vec![forged[0].1.clone()]
+        );
         assert!(q.lease("w2", 1).await.unwrap().jobs.is_empty());
     }
     assert_eq!(q.ack(&job, None).await.unwrap(), Settled::Done);
@@ -440,7 +443,20 @@ async fn a_lease_that_expired_and_moved_cannot_be_settled_by_its_old_holder() {
 
     // The old holder learns it lost the lease, and cannot settle in any way.
     let held = [(stalled.id.clone(), stalled.token.clone())];
-    assert_eq!(q.renew("w1", &held).await.unwrap(), ["job-1"]);
+    assert_eq!(
+        q.renew("w1", &held).await.unwrap(),
+        vec![stalled.token.clone()]
+    );
+    // Holding the old lease beside the new one (the old run still
+    // stopping), only the old one is lost.
+    let both = [
+        (stalled.id.clone(), stalled.token.clone()),
+        (current.id.clone(), current.token.clone()),
+    ];
+    assert_eq!(
+        q.renew("w2", &both).await.unwrap(),
+        vec![stalled.token.clone()]
+    );
     assert_eq!(q.ack(&stalled, None).await.unwrap(), Settled::Stale);
     assert_eq!(q.fail(&stalled, None).await.unwrap(), Settled::Stale);
     assert_eq!(

@@ -69,14 +69,15 @@ impl InFlight {
     }
 
     /// A renewal sent at `sent` reached Redis: the leases in `sent_for`
-    /// are extended, except `lost` ones, whose runs are told to stop.
+    /// are extended, except those whose token is `lost`, whose runs are
+    /// told to stop.
     pub(crate) fn renewed(&self, sent: Instant, sent_for: &[(String, String)], lost: &[String]) {
         let mut set = self.0.lock().expect("in-flight set");
         for (id, token) in sent_for {
             let Some(held) = set.get_mut(token) else {
                 continue;
             };
-            if lost.contains(id) {
+            if lost.contains(token) {
                 if !held.lost.is_cancelled() {
                     tracing::warn!(job = %id, "lease lost: the job was handed to another worker or left the queue");
                 }

@@ -423,7 +423,9 @@ impl RedisQueue {
     }
 
     /// Extend the leases `(id, token)` and mark `worker` alive; returns the
-    /// ids whose lease is no longer the caller's (their runs must stop).
+    /// tokens of the leases no longer the caller's (their runs must stop).
+    /// By token: a worker can hold a job's old lease (its run still
+    /// stopping) and its new one at once, and only the old run must stop.
     pub async fn renew(
         &self,
         worker: &str,
