@@ -348,6 +348,23 @@ pub(crate) async fn publish_failed(state: &AppState, job: &JobRow, ended: Ended,
     }
 }
 
+/// Dead jobs of `queue` run again with a fresh attempt budget: out of the
+/// dead set first, then their rows reset (a worker that leases one in
+/// between resets the row itself). The ids queued again.
+pub(crate) async fn retry_dead(
+    state: &AppState,
+    queue: &atelier_queue::RedisQueue,
+    which: atelier_queue::Dead<'_>,
+) -> Result<Vec<String>, ApiError> {
+    let retried = queue
+        .dead_retry(which)
+        .await
+        .map_err(ApiError::queue_unavailable)?;
+    let uuids: Vec<Uuid> = retried.iter().filter_map(|id| id.parse().ok()).collect();
+    atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
+    Ok(retried)
+}
+
 /// Operators' search over every client's jobs, newest first, a page at a
 /// time (`next_cursor` names the last row given).
 pub(crate) async fn search(

@@ -250,3 +250,14 @@ impl SearchIndexes {
             .clone()
     }
 }
+
+/// The job whose embedding row holds `job`'s vector: itself, or the job a
+/// cached answer points at.
+pub(crate) fn vector_job(job: &atelier_db::JobRow) -> uuid::Uuid {
+    job.result
+        .as_ref()
+        .and_then(|r| r.pointer("/cache/job_id"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(job.id)
+}

@@ -96,6 +96,26 @@ pub(crate) async fn upload_key(state: &AppState, input: &Value) -> Option<String
         .map(|u| u.storage_key)
 }
 
+/// A finished job's result drawn, with the result as shown (an export's
+/// file signed); `None` before it has one.
+pub(crate) async fn job_result(
+    state: &AppState,
+    job: &atelier_db::JobRow,
+) -> Result<Option<(Markup, Value)>, crate::error::ApiError> {
+    let Some(result) = &job.result else {
+        return Ok(None);
+    };
+    let photo = upload_key(state, &job.input).await;
+    let mut shown = result.clone();
+    if job.kind == atelier_jobs::JobKind::Export {
+        crate::jobs::sign_objects(state, &mut shown).await?;
+    }
+    Ok(Some((
+        self::result(job.kind.as_str(), &shown, photo.as_deref()),
+        shown,
+    )))
+}
+
 /// The result of `kind`, drawn; `photo` is the job's photo when it has one.
 pub(crate) fn result(kind: &str, result: &Value, photo: Option<&str>) -> Markup {
     html! {

@@ -453,15 +453,13 @@ async fn dead_many(
         let q = crate::routes::queues::queue(state, &queue)?;
         let which = atelier_queue::Dead::Only(&ids);
         let touched = if retry {
-            q.dead_retry(which).await
+            crate::jobs::retry_dead(state, q, which).await?
         } else {
-            q.dead_purge(which).await
-        }
-        .map_err(ApiError::queue_unavailable)?;
+            q.dead_purge(which)
+                .await
+                .map_err(ApiError::queue_unavailable)?
+        };
         let uuids: Vec<Uuid> = touched.iter().filter_map(|id| id.parse().ok()).collect();
-        if retry {
-            atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
-        }
         for id in ids.iter().filter_map(|id| id.parse::<Uuid>().ok()) {
             let outcome = if uuids.contains(&id) {
                 Outcome::Done
@@ -758,20 +756,12 @@ async fn inspector_parts(
         h2 { "Events" }
         (events_list(&events))
     };
-    let result = match &job.result {
-        Some(result) => {
-            let photo = draw::upload_key(state, &job.input).await;
-            let mut signed = result.clone();
-            if job.kind == JobKind::Export {
-                crate::jobs::sign_objects(state, &mut signed).await?;
-            }
-            let result = &signed;
-            html! {
-                h2 { "Result" }
-                (draw::result(job.kind.as_str(), result, photo.as_deref()))
-                details { summary { "Result as JSON" } (view::json(result)) }
-            }
-        }
+    let result = match draw::job_result(state, &job).await? {
+        Some((drawn, result)) => html! {
+            h2 { "Result" }
+            (drawn)
+            details { summary { "Result as JSON" } (view::json(&result)) }
+        },
         None => html! {},
     };
     Ok((summary, history, result))
@@ -784,13 +774,7 @@ async fn nearest(state: &AppState, job: &atelier_db::JobRow) -> Result<Markup, C
     if job.kind != JobKind::VisionEmbed || job.status != JobStatus::Complete {
         return Ok(html! {});
     }
-    let source = job
-        .result
-        .as_ref()
-        .and_then(|r| r.pointer("/cache/job_id"))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(job.id);
+    let source = crate::search::vector_job(job);
     let Some(row) = atelier_db::embeddings::for_job(&state.pool, source).await? else {
         return Ok(html! {});
     };

@@ -63,20 +63,15 @@ pub(crate) async fn result(
     Path(id): Path<String>,
 ) -> Page {
     let job = crate::jobs::load(&state, None, &id).await?;
-    let Some(result) = &job.result else {
+    let Some((drawn, _)) = draw::job_result(&state, &job).await? else {
         return Err(ApiError::new(
             atelier_jobs::ErrorCode::JobNotFound,
             format!("job is {}, with no result yet", job.status),
         )
         .into());
     };
-    let photo = draw::upload_key(&state, &job.input).await;
-    let mut signed = result.clone();
-    if job.kind == atelier_jobs::JobKind::Export {
-        crate::jobs::sign_objects(&state, &mut signed).await?;
-    }
     let markup = html! {
-        (draw::result(job.kind.as_str(), &signed, photo.as_deref()))
+        (drawn)
         p { a href={ "/console/jobs/" (id) } { "Inspect this job" } }
     };
     Ok(Html(markup.into_string()).into_response())

@@ -404,27 +404,19 @@ pub(crate) async fn dead_action(
         atelier_queue::Dead::Only(&ids)
     };
     let (action, touched) = match form.get("op") {
-        Some("retry") => {
-            let retried = q
-                .dead_retry(which)
+        Some("retry") => (
+            "dead.retry",
+            crate::jobs::retry_dead(&state, &q, which).await?,
+        ),
+        Some("purge") => (
+            "dead.purge",
+            q.dead_purge(which)
                 .await
-                .map_err(ApiError::queue_unavailable)?;
-            let uuids: Vec<Uuid> = retried.iter().filter_map(|id| id.parse().ok()).collect();
-            atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
-            ("dead.retry", uuids)
-        }
-        Some("purge") => {
-            let purged = q
-                .dead_purge(which)
-                .await
-                .map_err(ApiError::queue_unavailable)?;
-            (
-                "dead.purge",
-                purged.iter().filter_map(|id| id.parse().ok()).collect(),
-            )
-        }
+                .map_err(ApiError::queue_unavailable)?,
+        ),
         _ => return Err(ApiError::invalid("op: retry or purge").into()),
     };
+    let touched: Vec<Uuid> = touched.iter().filter_map(|id| id.parse().ok()).collect();
     session::record(
         &state,
         &session,

@@ -215,12 +215,8 @@ async fn dead_retry(
 ) -> Result<Json<DeadRetried>, ApiError> {
     let q = queue(&state, &name)?.clone();
     let ids = selection(&state, request).await?;
-    let retried = q
-        .dead_retry(ids.as_deref().map_or(Dead::All, Dead::Only))
-        .await
-        .map_err(ApiError::queue_unavailable)?;
-    let uuids: Vec<Uuid> = retried.iter().filter_map(|id| id.parse().ok()).collect();
-    atelier_db::jobs::requeue_dead(&state.pool, &uuids).await?;
+    let retried =
+        crate::jobs::retry_dead(&state, &q, ids.as_deref().map_or(Dead::All, Dead::Only)).await?;
     tracing::info!(
         queue = name,
         count = retried.len(),

@@ -6,7 +6,6 @@ use atelier_jobs::{ErrorCode, JobKind, ModelRef};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Request, State};
-use serde_json::Value;
 
 use utoipa_axum::routes;
 
@@ -51,14 +50,7 @@ async fn similar(
             if job.kind != JobKind::VisionEmbed {
                 return Err(no_embedding("is not a vision.embed job"));
             }
-            // A cached answer points at the job whose row holds the vector.
-            let source = job
-                .result
-                .as_ref()
-                .and_then(|r| r.pointer("/cache/job_id"))
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(id);
+            let source = crate::search::vector_job(&job);
             let row = atelier_db::embeddings::for_job(&state.pool, source)
                 .await?
                 .ok_or_else(|| no_embedding("has no stored embedding (not complete yet?)"))?;
