@@ -109,7 +109,14 @@ async fn people_are_found_one_by_one_at_any_size() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["nanodet_coco", "mediapipe_pose_detection"]);
+    assert_eq!(
+        names,
+        [
+            "nanodet_coco",
+            "mediapipe_pose_detection",
+            "mediapipe_face_detection_full_range"
+        ]
+    );
 
     // A lecturer and a small seated man: two people, two faces read.
     let pose = &job("einstein-lectern.jpg", "vision.pose")["result"];
@@ -241,6 +248,84 @@ async fn cut_outs_follow_the_person_not_the_background() {
             iou >= 0.9,
             "{photo}: mask IoU {iou:.3} against the reference"
         );
+    }
+    env.finish().await;
+}
+
+/// How many people a finished job says the photo shows: its
+/// `person_count`; 0 for `vision.no_person`; for `avatar.build`, the count
+/// its one-person check names, or 1 when the build got past that check.
+fn counted(kind: &str, job: &Value) -> Option<u64> {
+    if job["status"] == "complete" {
+        return Some(if kind == "avatar.build" {
+            1
+        } else {
+            job["result"]["person_count"].as_u64().unwrap()
+        });
+    }
+    match job["error"]["code"].as_str()? {
+        "vision.no_person" => Some(0),
+        "avatar.multiple_people" => job["error"]["message"]
+            .as_str()?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok(),
+        // A face that could not be read says nothing about the count.
+        "vision.no_face" => None,
+        _ if kind == "avatar.build" => Some(1),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_counts_the_same_people() {
+    let mut env = TestEnv::start(EnvOptions::default()).await.unwrap();
+    env.spawn_worker().unwrap();
+    // (photo, people): side views (a body render, firefighters), a pair,
+    // three people, a small person, an animal, a cut-out of five children.
+    let photos = [
+        ("studio-side-1.jpg", 1),
+        ("fireman-by-hotel.jpg", 1),
+        ("firemen-pair.jpg", 2),
+        ("pair-kafka-hopper.jpg", 2),
+        ("trio-astronaut-camera-obama.jpg", 3),
+        ("small-kafka-in-park.jpg", 1),
+        ("cat.jpg", 0),
+    ];
+    let names: Vec<&str> = photos.iter().map(|(p, _)| *p).collect();
+    let kinds = [
+        "vision.pose",
+        "vision.segment",
+        "vision.skin_tone",
+        "vision.tag",
+    ];
+    let jobs = analyse(&env, "vera", &names, &kinds).await;
+    let mut avatars = Vec::new();
+    for photo in &names {
+        let upload = upload(&env, "vera", photo).await;
+        let input = json!({"photos": {"front": upload}, "height_cm": 175.0, "sex": "female"});
+        avatars.push(env.submit("avatar.build", "vera", input).await);
+    }
+    for ((photo, people), avatar) in photos.iter().zip(avatars) {
+        let mut counts = Vec::new();
+        for kind in kinds {
+            counts.push((
+                kind,
+                counted(kind, &jobs[&(photo.to_string(), kind.to_owned())]),
+            ));
+        }
+        counts.push((
+            "avatar.build",
+            counted("avatar.build", &env.wait_final(&avatar, WAIT).await),
+        ));
+        for (kind, count) in &counts {
+            // Only a face that could not be read leaves a count unknown.
+            if *kind == "vision.skin_tone" && count.is_none() {
+                continue;
+            }
+            assert_eq!(*count, Some(*people), "{photo}: {counts:?}");
+        }
     }
     env.finish().await;
 }

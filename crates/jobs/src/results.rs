@@ -164,6 +164,10 @@ pub struct SeasonSuggestion {
 pub struct TagResult {
     /// `person` (the person's box and mask) or `whole_image`.
     pub region: String,
+    /// How many people the photo shows (the rule every vision job shares);
+    /// the tags describe the primary one.
+    #[serde(default)]
+    pub person_count: usize,
     pub categories: Vec<CategoryScore>,
     pub garments: Vec<GarmentScore>,
     pub imagenet_top5: Vec<ClassScore>,
@@ -271,7 +275,12 @@ pub struct SkinToneResult {
     pub palette: Palette,
     pub confidence: f32,
     pub evidence: SkinEvidence,
+    /// Everyone whose face could be read (the primary first).
     pub persons: Vec<PersonSkin>,
+    /// How many people the photo shows (the rule every vision job shares),
+    /// whether or not each face could be read.
+    #[serde(default)]
+    pub person_count: usize,
     pub models: Vec<ModelRef>,
     pub cache: CacheInfo,
 }

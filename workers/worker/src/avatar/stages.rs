@@ -19,7 +19,7 @@ use super::BodyKit;
 use crate::render::RenderShared;
 use crate::vision::cached_person;
 use crate::vision::models::VisionModels;
-use crate::vision::people::find_expected_person;
+use crate::vision::people::find_people;
 
 /// The side of the preview still, pixels.
 pub(super) const PREVIEW_SIZE: u32 = 512;
@@ -242,7 +242,7 @@ pub(super) async fn vision(
         let (width, height, png, keypoints) = ctx
             .blocking(move || {
                 let photo = atelier_media::decode_rgb(&bytes, &opts)?;
-                let people = find_expected_person(&models, &photo)?;
+                let people = find_people(&models, &photo)?;
                 match people.persons.len() {
                     0 => return Err(people.none_found()),
                     1 => {}

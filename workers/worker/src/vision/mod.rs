@@ -34,6 +34,7 @@ macro_rules! vision_handler {
 }
 
 pub mod embed;
+pub(crate) mod faces;
 pub mod models;
 pub(crate) mod people;
 pub mod pose;
@@ -149,11 +150,12 @@ pub(crate) fn found_person(p: &people::Person, primary: bool) -> atelier_jobs::F
     }
 }
 
-/// The detectors every person-finding job names.
+/// The detectors every person-finding job names (the people rule's).
 pub(crate) fn detector_refs(models: &models::VisionModels) -> Vec<atelier_jobs::ModelRef> {
     vec![
         model_ref(&models.person_boxes.manifest),
         model_ref(&models.pose_detect.manifest),
+        model_ref(&models.face_detect_full.manifest),
     ]
 }
 
@@ -164,7 +166,11 @@ pub(crate) fn cache_key(kind: JobKind, input_sha256: &str, models: &[&ModelManif
         .iter()
         .map(|m| format!("{}@{}", m.name, m.version))
         .collect();
-    format!("{kind}:{input_sha256}:{}", models.join("+"))
+    format!(
+        "{kind}:{input_sha256}:{}:rule-{}",
+        models.join("+"),
+        people::RULE_VERSION
+    )
 }
 
 /// Answer from a stored result of the same client and user under `key`,
@@ -223,8 +229,7 @@ pub(crate) async fn cached_person(
     else {
         return Ok(None);
     };
-    let Some((_, pose)) = lookup(JobKind::VisionPose, pose::pose_models(models).to_vec()).await?
-    else {
+    let Some((_, pose)) = lookup(JobKind::VisionPose, pose::pose_models(models)).await? else {
         return Ok(None);
     };
     let (Ok(segment), Ok(pose)) = (

@@ -1,9 +1,14 @@
 //! The people in a photo, found before any job looks at one
 //! (`atelier_vision::person` states the rule): NanoDet's person boxes,
 //! each confirmed by the BlazePose detector on a crop around it, then the
-//! landmark model on the crop the detection places. Every vision job that
-//! needs a person starts here; the primary person (largest, most central)
-//! fills the single-person fields of the results.
+//! landmark model on the crop the detection places; and the BlazePose
+//! detector over the whole photo for the people NanoDet does not propose
+//! (side views, people it scores low), each kept when the landmark model
+//! finds a pose on its crop. Every job that looks for people
+//! (`vision.pose`, `vision.segment`, `vision.skin_tone`, `vision.tag`,
+//! `avatar.build`) calls [`find_people`] and nothing else, so they agree on
+//! who is in a photo; the primary person (largest, most central) fills the
+//! single-person fields of the results.
 use atelier_media::RgbPhoto;
 use atelier_runtime::JobFailure;
 use atelier_vision::person::{
@@ -13,8 +18,27 @@ use atelier_vision::person::{
 };
 use atelier_vision::{PersonMask, letterbox_tensor, upsample_mask};
 
+use super::faces::{detect, mesh};
 use super::models::VisionModels;
 use super::{PosePass, pose_pass, run_image};
+use atelier_inference::ModelManifest;
+use atelier_vision::face::{FaceModel, MIN_MESH_PRESENCE};
+
+/// The people rule's version, part of every result's cache key: results
+/// found by an older rule are not answered from the cache.
+pub(crate) const RULE_VERSION: u32 = 2;
+
+/// The models the rule runs: part of the cache key of every job that
+/// looks for people.
+pub(crate) fn rule_models(models: &VisionModels) -> Vec<&ModelManifest> {
+    vec![
+        &models.person_boxes.manifest,
+        &models.pose_detect.manifest,
+        &models.pose.manifest,
+        &models.face_detect_full.manifest,
+        &models.face_mesh.manifest,
+    ]
+}
 
 /// At most this many candidates are looked at (the highest-scoring): a
 /// crowd photo costs a bounded time.
@@ -24,6 +48,9 @@ const SAME_HEAD_IOU: f32 = 0.5;
 /// An unconfirmed candidate overlapping a person found already this much is
 /// part of that person.
 const SAME_BODY_IOU: f32 = 0.3;
+/// A whole-photo detection whose head is in a person's box and whose body
+/// is this much inside it (or it inside the body) is that person.
+const SAME_BODY_SHARE: f32 = 0.6;
 
 /// One person: the box NanoDet drew (clipped to the photo), its score, the
 /// detection that confirmed it (none for a back view) and the landmark
@@ -53,7 +80,7 @@ impl People {
         let why = match self.best_candidate {
             None => "no person found (the person detector proposed nothing)".to_owned(),
             Some(best) => format!(
-                "no person found ({} candidate{} up to {best:.2}, none confirmed by the BlazePose detector)",
+                "no person found ({} candidate{} up to {best:.2}, none confirmed by the BlazePose detector or the face mesh)",
                 self.candidates,
                 if self.candidates == 1 { "" } else { "s" }
             ),
@@ -126,20 +153,17 @@ fn confirm(
     Ok(confirming(candidate, &pose_detections(&raw, &lb)))
 }
 
-/// Everyone in `photo`, primary first.
+/// Everyone in `photo`, primary first: the one rule of every job.
 pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<People, JobFailure> {
     let found = candidates(models, photo)?;
     let best_candidate = found.first().map(|c| c.score);
     let mut persons: Vec<Person> = Vec::new();
     for candidate in found.iter().take(MAX_PERSONS) {
         let detection = confirm(models, photo, candidate)?;
-        // Two boxes of one person (the whole body and the upper body) are
-        // confirmed by the same head: the first, higher-scoring one stands.
-        let same_person = |p: &Person| match (&detection, &p.detection) {
-            (Some(d), Some(e)) => d.head.iou(&e.head) > SAME_HEAD_IOU,
-            _ => p.bbox.iou(&candidate.bbox) > SAME_BODY_IOU,
-        };
-        if persons.iter().any(same_person) {
+        if persons
+            .iter()
+            .any(|p| same_person(p, detection.as_ref(), &candidate.bbox, false))
+        {
             continue;
         }
         let region = match &detection {
@@ -158,6 +182,70 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
             pass,
         });
     }
+    let whole = whole_photo(models, photo)?;
+    let detections = whole.len();
+    for detection in whole {
+        if persons.len() >= MAX_PERSONS {
+            break;
+        }
+        let head = |p: &Person| p.detection.map(|e| e.head.iou(&detection.head));
+        if persons.iter().any(|p| head(p) > Some(SAME_HEAD_IOU)) {
+            continue;
+        }
+        let pass = pose_pass(&models.pose, photo, Some(detection.landmark_region()))?;
+        if pass.output.presence < MIN_BACK_PRESENCE {
+            continue;
+        }
+        // The body the landmark model sees decides whether it is someone
+        // found already (the detector at 224 px places heads loosely).
+        let Some(body) = pose_box(&pass, photo) else {
+            continue;
+        };
+        if persons
+            .iter()
+            .any(|p| same_person(p, Some(&detection), &body, true))
+        {
+            continue;
+        }
+        persons.push(Person {
+            bbox: body,
+            score: detection.score,
+            detection: Some(detection),
+            pass,
+        });
+    }
+    // Faces no body was found around (a head-and-shoulders crop, people
+    // the body detectors miss at an angle or packed close): the full-range
+    // face detector over the whole photo, each face the mesh confirms one
+    // person, boxed from the head to below the shoulders.
+    let faces = detect(models, photo, FaceModel::FullRange, None)?;
+    let face_count = faces.len();
+    for face in faces {
+        if persons.len() >= MAX_PERSONS {
+            break;
+        }
+        if persons.iter().any(|p| p.bbox.contains(face.centre())) {
+            continue;
+        }
+        if mesh(models, photo, &face)?.presence < MIN_MESH_PRESENCE {
+            continue;
+        }
+        let (cx, side) = (face.x + face.width / 2.0, face.width.max(face.height));
+        let bbox = BoxF {
+            x0: cx - 1.5 * side,
+            y0: face.y - 0.5 * side,
+            x1: cx + 1.5 * side,
+            y1: face.y + face.height + 2.5 * side,
+        }
+        .clip(photo.width, photo.height);
+        let pass = pose_pass(&models.pose, photo, Some(bbox.square(1.25)))?;
+        persons.push(Person {
+            bbox,
+            score: face.score,
+            detection: None,
+            pass,
+        });
+    }
     let boxes: Vec<BoxF> = persons.iter().map(|p| p.bbox).collect();
     if let Some(first) = primary(&boxes, photo.width, photo.height) {
         persons.swap(0, first);
@@ -167,25 +255,38 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
     Ok(People {
         persons,
         best_candidate,
-        candidates: found.len(),
+        candidates: found.len() + detections + face_count,
     })
 }
 
-/// People in a photo that should show exactly one (an avatar's): as
-/// [`find_people`], and when NanoDet proposes no one (it misses some
-/// side views of a body), MediaPipe's own pipeline: the BlazePose detector
-/// over the whole photo, its best detection's landmark crop, kept when the
-/// landmark model finds a pose there (presence ≥ 0.5). Not used by the
-/// vision jobs, whose photos may hold animals the detector alone would
-/// take for people.
-pub(crate) fn find_expected_person(
-    models: &VisionModels,
-    photo: &RgbPhoto,
-) -> Result<People, JobFailure> {
-    let mut people = find_people(models, photo)?;
-    if !people.persons.is_empty() {
-        return Ok(people);
+/// Whether a person found already is the one a new `detection` (or, with
+/// none, the new `body` box) shows: two detections of one head, or two
+/// boxes of one body (the whole body and the upper body). A whole-photo
+/// detection (`loose`, `body` from its keypoints) also matches a person
+/// whose box overlaps its body that much, or holds its head and most of
+/// the smaller of the two boxes.
+fn same_person(p: &Person, detection: Option<&PoseDetection>, body: &BoxF, loose: bool) -> bool {
+    match (detection, &p.detection) {
+        (Some(d), Some(e)) if d.head.iou(&e.head) > SAME_HEAD_IOU => true,
+        (Some(d), _) if loose => {
+            p.bbox.iou(body) > SAME_BODY_IOU
+                || p.bbox.contains(d.head.centre()) && inside_share(&p.bbox, body) > SAME_BODY_SHARE
+        }
+        (Some(_), Some(_)) => false,
+        _ => p.bbox.iou(body) > SAME_BODY_IOU,
     }
+}
+
+/// How much of the smaller of two boxes the other covers.
+fn inside_share(a: &BoxF, b: &BoxF) -> f32 {
+    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
+    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
+    let smaller = (a.width() * a.height()).min(b.width() * b.height());
+    if smaller > 0.0 { w * h / smaller } else { 0.0 }
+}
+
+/// The BlazePose detector over the whole (letterboxed) photo.
+fn whole_photo(models: &VisionModels, photo: &RgbPhoto) -> Result<Vec<PoseDetection>, JobFailure> {
     let (tensor, lb) = letterbox_tensor(
         &photo.data,
         photo.width,
@@ -195,26 +296,17 @@ pub(crate) fn find_expected_person(
         (2.0, -1.0),
     );
     let raw = run_image(&models.pose_detect, "input", DETECTOR_SIZE, &tensor)?.take("person")?;
-    let Some(detection) = pose_detections(&raw, &lb).into_iter().next() else {
-        return Ok(people);
-    };
-    let region = detection.landmark_region();
-    let pass = pose_pass(&models.pose, photo, Some(region))?;
-    if pass.output.presence < MIN_BACK_PRESENCE {
-        return Ok(people);
+    Ok(pose_detections(&raw, &lb))
+}
+
+/// The box around a landmark pass's visible keypoints, inside the photo.
+fn pose_box(pass: &PosePass, photo: &RgbPhoto) -> Option<BoxF> {
+    let visible = pass.output.keypoints.iter().filter(|k| k.visibility >= 0.5);
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    let mut n = 0;
+    for k in visible {
+        (x0, y0, x1, y1) = (x0.min(k.x), y0.min(k.y), x1.max(k.x), y1.max(k.y));
+        n += 1;
     }
-    let bbox = BoxF {
-        x0: region.x,
-        y0: region.y,
-        x1: region.x + region.w,
-        y1: region.y + region.h,
-    }
-    .clip(photo.width, photo.height);
-    people.persons.push(Person {
-        bbox,
-        score: detection.score,
-        detection: Some(detection),
-        pass,
-    });
-    Ok(people)
+    (n >= 3).then(|| BoxF { x0, y0, x1, y1 }.clip(photo.width, photo.height))
 }

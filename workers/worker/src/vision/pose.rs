@@ -16,13 +16,10 @@ use super::{PhotoJob, detector_refs, found_person, model_ref, start_photo_job, t
 
 vision_handler!(Pose, VisionPose);
 
-/// The models a `vision.pose` result depends on (its cache key).
-pub(crate) fn pose_models(models: &VisionModels) -> [&atelier_inference::ModelManifest; 3] {
-    [
-        &models.person_boxes.manifest,
-        &models.pose_detect.manifest,
-        &models.pose.manifest,
-    ]
+/// The models a `vision.pose` result depends on (its cache key): the
+/// people rule's.
+pub(crate) fn pose_models(models: &VisionModels) -> Vec<&atelier_inference::ModelManifest> {
+    super::people::rule_models(models)
 }
 
 fn body_keypoints(points: &[Keypoint]) -> Vec<BodyKeypoint> {

@@ -25,11 +25,7 @@ vision_handler!(Segment, VisionSegment);
 
 /// The models a `vision.segment` result depends on (its cache key).
 pub(crate) fn segment_models(models: &VisionModels) -> Vec<&atelier_inference::ModelManifest> {
-    let mut used = vec![
-        &models.person_boxes.manifest,
-        &models.pose_detect.manifest,
-        &models.pose.manifest,
-    ];
+    let mut used = super::people::rule_models(models);
     used.extend(models.isnet.as_ref().map(|m| &m.manifest));
     used
 }

@@ -16,19 +16,17 @@ use atelier_jobs::{
 };
 use atelier_media::RgbPhoto;
 use atelier_vision::colour::{Lab, delta_e2000};
-use atelier_vision::face::{
-    Face, FaceModel, MESH_SIZE, MIN_MESH_PRESENCE, face_from_pose, faces, mesh_points,
-};
-use atelier_vision::letterbox_tensor;
+use atelier_vision::face::{Face, FaceModel, MIN_MESH_PRESENCE, face_from_pose, mesh_points};
 use atelier_vision::person::BoxF;
 use atelier_vision::skin::{
     colour_cast, confidence, ita, ita_category, nearest_monk, robust_colour, sample_skin,
     season_palette, undertone,
 };
 
+use super::faces::{Mesh, detect, mesh};
 use super::models::VisionModels;
-use super::people::{People, find_people};
-use super::{PhotoJob, model_ref, pixel_box, run_image, start_photo_job, to_json};
+use super::people::{People, find_people, rule_models};
+use super::{PhotoJob, model_ref, pixel_box, start_photo_job, to_json};
 use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
@@ -52,37 +50,6 @@ struct Reading {
     kept: usize,
     per_region: Vec<(&'static str, Lab)>,
     spread: f32,
-}
-
-/// Faces of one detector run over `region` of the photo (`None`: all of
-/// it).
-fn detect(
-    models: &VisionModels,
-    photo: &RgbPhoto,
-    model: FaceModel,
-    region: Option<atelier_vision::Rect>,
-) -> Result<Vec<Face>, JobFailure> {
-    let size = model.size();
-    let (tensor, lb) = letterbox_tensor(
-        &photo.data,
-        photo.width,
-        photo.height,
-        region,
-        size,
-        (2.0, -1.0),
-    );
-    let (detector, boxes, scores) = match model {
-        FaceModel::ShortRange => (&models.face_detect, "regressors", "classificators"),
-        FaceModel::FullRange => (
-            &models.face_detect_full,
-            "reshaped_regressor_face_4",
-            "reshaped_classifier_face_4",
-        ),
-    };
-    let mut out = run_image(detector, "input", size, &tensor)?;
-    let regressors = out.take(boxes)?;
-    let logits = out.take(scores)?;
-    Ok(faces(model, &regressors, &logits, &lb))
 }
 
 /// A face located for a person (`None`: no person detected around it),
@@ -167,15 +134,7 @@ fn read(
     Located { person, face, how }: Located,
 ) -> Result<Option<Reading>, JobFailure> {
     let crop = face.mesh_crop();
-    let tensor = crop.tensor(&photo.data, photo.width, photo.height, (1.0, 0.0));
-    let mut out = run_image(&models.face_mesh, "input_1", MESH_SIZE, &tensor)?;
-    let raw = out.take("conv2d_20")?;
-    let logit = out
-        .take("conv2d_30")?
-        .first()
-        .copied()
-        .unwrap_or(f32::NEG_INFINITY);
-    let presence = 1.0 / (1.0 + (-logit).exp());
+    let Mesh { raw, presence } = mesh(models, photo, &face)?;
     if presence < MIN_MESH_PRESENCE {
         return Ok(None);
     }
@@ -237,14 +196,7 @@ async fn run(
         ctx,
         JobKind::VisionSkinTone,
         input.upload_id,
-        &[
-            &models.person_boxes.manifest,
-            &models.pose_detect.manifest,
-            &models.pose.manifest,
-            &models.face_detect.manifest,
-            &models.face_detect_full.manifest,
-            &models.face_mesh.manifest,
-        ],
+        &[rule_models(models), vec![&models.face_detect.manifest]].concat(),
     )
     .await?
     {
@@ -254,7 +206,7 @@ async fn run(
 
     let options = crate::photo::ingest::options(ctx.config());
     let m = models.clone();
-    let (readings, cast) = ctx
+    let (readings, cast, person_count) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
             let people = find_people(&m, &photo)?;
@@ -274,7 +226,7 @@ async fn run(
                     ),
                 }));
             }
-            Ok((readings, colour_cast(&photo.data)))
+            Ok((readings, colour_cast(&photo.data), people.persons.len()))
         })
         .await?;
     ctx.report(80, "measured").await?;
@@ -337,6 +289,7 @@ async fn run(
             photo_colour_cast: cast,
         },
         persons,
+        person_count,
         models: vec![
             model_ref(&models.person_boxes.manifest),
             model_ref(&models.pose_detect.manifest),

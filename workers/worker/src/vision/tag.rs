@@ -16,7 +16,7 @@ use atelier_runtime::{JobContext, JobFailure};
 use std::sync::Arc;
 
 use super::models::VisionModels;
-use super::people::find_people;
+use super::people::{find_people, rule_models};
 use super::{PhotoJob, model_failure, model_ref, start_photo_job, to_json};
 
 const CLASSIFIER_SIZE: u32 = 224;
@@ -33,12 +33,7 @@ async fn run(
         ctx,
         JobKind::VisionTag,
         input.upload_id,
-        &[
-            &models.person_boxes.manifest,
-            &models.pose_detect.manifest,
-            &models.pose.manifest,
-            &models.classifier.manifest,
-        ],
+        &[rule_models(models), vec![&models.classifier.manifest]].concat(),
     )
     .await?
     {
@@ -48,7 +43,7 @@ async fn run(
 
     let options = crate::photo::ingest::options(ctx.config());
     let m = models.clone();
-    let (probs, colours, person) = ctx
+    let (probs, colours, person_count) = ctx
         .blocking(move || {
             let photo = atelier_media::decode_rgb(&bytes, &options)?;
             let people = find_people(&m, &photo)?;
@@ -88,7 +83,8 @@ async fn run(
                 .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.alpha[*i] >= 128))
                 .map(|(_, p)| [p[0], p[1], p[2]])
                 .collect();
-            Ok((probs, dominant_colours(&pixels, COLOURS), mask.is_some()))
+            let person_count = people.persons.len();
+            Ok((probs, dominant_colours(&pixels, COLOURS), person_count))
         })
         .await?;
     ctx.report(80, "classified").await?;
@@ -96,7 +92,13 @@ async fn run(
     let tags = tag_garments(&probs);
     let season = suggest_season(&probs, &colours);
     let result = to_json(&TagResult {
-        region: if person { "person" } else { "whole_image" }.into(),
+        region: if person_count > 0 {
+            "person"
+        } else {
+            "whole_image"
+        }
+        .into(),
+        person_count,
         categories: tags
             .categories
             .iter()
