@@ -77,12 +77,15 @@ impl People {
 
     /// The failure for a photo with nobody in it, with the evidence.
     pub fn none_found(&self) -> JobFailure {
+        let n = self.candidates;
+        let s = if n == 1 { "" } else { "s" };
         let why = match self.best_candidate {
-            None => "no person found (the person detector proposed nothing)".to_owned(),
+            None if n == 0 => "no person found (the detectors proposed nothing)".to_owned(),
+            None => format!(
+                "no person found ({n} candidate{s} over the whole photo, none confirmed by the landmark model or the face mesh)"
+            ),
             Some(best) => format!(
-                "no person found ({} candidate{} up to {best:.2}, none confirmed by the BlazePose detector or the face mesh)",
-                self.candidates,
-                if self.candidates == 1 { "" } else { "s" }
+                "no person found ({n} candidate{s} up to {best:.2}, none confirmed by the BlazePose detector or the face mesh)"
             ),
         };
         JobFailure::abort(atelier_jobs::ErrorCode::VisionNoPerson, why)
