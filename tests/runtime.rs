@@ -418,14 +418,31 @@ async fn jobs_whose_queue_redis_lost_are_pushed_again_and_complete_once_each() {
     for id in running.iter().chain(&waiting) {
         let left = deadline.saturating_duration_since(Instant::now());
         let job = env.wait_final(id, left).await;
-        assert_eq!(job["status"], "complete", "{job}\n{}", env.worker_logs());
+        assert_eq!(
+            job["status"],
+            "complete",
+            "{job}\n{}",
+            env.worker_logs_about(id)
+        );
     }
     // Costs are written before each settle: once all settled, all are there.
     env.wait_settled("staged", 1003, WAIT).await;
     for id in &running {
         let job = env.job(id).await;
-        assert_eq!(job["attempts"], 2, "the cut-off run counts: {job}");
-        assert_eq!(stage_attempts(&job), [("long".to_owned(), 2)]);
+        // Two runs: the one cut off and the one that completed. The cut-off
+        // run counts as an attempt; so, now and then, does a lease taken
+        // after the loss that expired while waiting for a slot behind the
+        // 15 s runs (it never ran: its late start finds the row held by the
+        // next attempt and leaves it; see the note on issue 21).
+        let logs = || env.worker_logs_about(id);
+        assert_eq!(job["cost"]["runs"], 2, "{job}\n{}", logs());
+        let attempts = job["attempts"].as_u64().unwrap();
+        assert!(
+            (2..=3).contains(&attempts),
+            "the cut-off run counts: {job}\n{}",
+            logs()
+        );
+        assert_eq!(stage_attempts(&job), [("long".to_owned(), attempts)]);
     }
     for id in &waiting {
         let job = env.job(id).await;

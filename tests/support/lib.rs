@@ -667,6 +667,22 @@ impl TestEnv {
         out
     }
 
+    /// Every worker's log lines that mention `needle` (a job id): the
+    /// whole story of one job, which the last lines may have lost.
+    pub fn worker_logs_about(&self, needle: &str) -> String {
+        let mut out = String::new();
+        for index in 0..self.workers.len() {
+            let path = self.dir.join(format!("worker-{index}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            out.push_str(&format!("--- worker-{index}.log, lines naming {needle}\n"));
+            for line in text.lines().filter(|l| l.contains(needle)) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Wait until `queue` has settled `count` runs and holds nothing: a
     /// worker writes the job row first, then its cost, metrics, event and
     /// finally the settle, so a final row alone does not mean all of that

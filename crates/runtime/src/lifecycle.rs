@@ -2,7 +2,9 @@
 //! keeps work safe:
 //!
 //! - the row is claimed for this lease (`start_attempt` stores its token),
-//!   and every later row write of the run is fenced by that token;
+//!   and every later row write of the run is fenced by that token; a lease
+//!   older than the row's attempt (it expired waiting for a slot and the
+//!   job was leased again) claims nothing and leaves the row to that run;
 //! - a run whose lease is lost (renewal says so, or Redis was unreachable
 //!   for a whole lease) is stopped and touches nothing;
 //! - failures are recorded in PostgreSQL **before** the queue forgets the
@@ -61,8 +63,15 @@ impl Runtime {
         let services = &self.services;
         let started = Instant::now();
         let job = match start_attempt(services, lease, message.job_id).await {
-            Ok(Some(job)) => job,
-            Ok(None) => return redelivered(services, lease, message.job_id).await,
+            Ok(Claim::Row(job)) => *job,
+            Ok(Claim::Final) => return redelivered(services, lease, message.job_id).await,
+            Ok(Claim::Superseded(attempts)) => {
+                tracing::warn!(
+                    row_attempts = attempts,
+                    "lease superseded: a later attempt already holds the row (this one expired waiting for a slot); left to it"
+                );
+                return None;
+            }
             Err(error) => {
                 retry_or_dead(services, lease, None, JobFailure::from(error)).await;
                 return None;
@@ -330,36 +339,54 @@ fn stale_run(metrics: &atelier_telemetry::Registry, queue: &str) {
 /// worker resets the row itself rather than dropping the retried job. A row
 /// found `queued` on the second read was reset by that retry meanwhile, and
 /// is claimed all the same.
+/// What claiming the row for a lease found.
+enum Claim {
+    /// The row, now this lease's.
+    Row(Box<JobRow>),
+    /// The row is final (or gone): a redelivery.
+    Final,
+    /// A later attempt holds the row (its `attempts`): this lease expired
+    /// before its run started (a prefetched lease waiting for a slot) and
+    /// the job was leased again. Claiming would take the row from the live
+    /// run, whose fenced writes would then fail and the job die.
+    Superseded(i32),
+}
+
 async fn start_attempt(
     services: &Services,
     lease: &Lease,
     job_id: Uuid,
-) -> Result<Option<JobRow>, atelier_db::DbError> {
+) -> Result<Claim, atelier_db::DbError> {
     let attempt = lease.job.attempt as i32;
     let fence = Fence {
         job: job_id,
         token: &lease.job.token,
     };
-    if let Some(job) =
-        atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker).await?
-    {
-        return Ok(Some(job));
+    let claim =
+        || atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker);
+    if let Some(job) = claim().await? {
+        return Ok(Claim::Row(Box::new(job)));
     }
-    match atelier_db::jobs::get(&services.pool, job_id)
-        .await?
-        .map(|j| j.status)
-    {
-        Some(JobStatus::Dead) => {
+    match atelier_db::jobs::get(&services.pool, job_id).await? {
+        Some(row) if row.status == JobStatus::Dead => {
             tracing::info!("dead job leased again after an operator's retry; row reset");
             atelier_db::jobs::requeue_dead(&services.pool, &[job_id]).await?;
+        }
+        Some(row)
+            if matches!(row.status, JobStatus::Queued | JobStatus::Processing)
+                && row.attempts > attempt =>
+        {
+            return Ok(Claim::Superseded(row.attempts));
         }
         // The intake reset the row between this run's two reads (a retry
         // moves the job in Redis, then resets the row): it is this lease's
         // to take, not a final row to acknowledge.
-        Some(JobStatus::Queued | JobStatus::Processing) => {}
-        _ => return Ok(None),
+        Some(row) if matches!(row.status, JobStatus::Queued | JobStatus::Processing) => {}
+        _ => return Ok(Claim::Final),
     }
-    atelier_db::jobs::start_attempt(&services.pool, fence, attempt, &services.worker).await
+    Ok(claim()
+        .await?
+        .map_or(Claim::Final, |job| Claim::Row(Box::new(job))))
 }
 
 /// The queue handed out a job whose row is already final: a redelivery after

@@ -189,8 +189,9 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, DbError> {
 
 /// Mark the start of run `attempt` by `worker` under lease `fence.token`, which from
 /// now on is the only one allowed to write the row. Returns `None` when the
-/// job is already finished (a redelivery after its result was written) or
-/// unknown.
+/// job is already finished (a redelivery after its result was written),
+/// unknown, or held by a later attempt (a lease that expired before its run
+/// started must not take the row from the run that replaced it).
 pub async fn start_attempt(
     pool: &PgPool,
     fence: Fence<'_>,
@@ -203,7 +204,7 @@ pub async fn start_attempt(
          SET status = 'processing', attempts = GREATEST(attempts, $2), lease_token = $3,
              worker = $4, started_at = COALESCE(started_at, now()), updated_at = now(),
              enqueued_at = COALESCE(enqueued_at, now())
-         WHERE id = $1 AND status IN ('queued', 'processing')
+         WHERE id = $1 AND status IN ('queued', 'processing') AND attempts <= $2
          RETURNING *",
         fence.job,
         attempt,
