@@ -94,6 +94,8 @@ async fn the_core_of_the_backbone_runs_on_a_three_master_cluster() {
     assert_eq!(env.wait_final(&kept, WAIT).await["status"], "complete");
     assert_eq!(env.job(&cancelled).await["error"]["code"], "job.cancelled");
 
+    // The row is final before the worker settles in Redis: wait for that.
+    env.wait_settled("staged", 2, WAIT).await;
     let stats = env.state.queues["staged"].stats().await.unwrap();
     assert_eq!(
         (stats.completed_total, stats.in_flight, stats.depth()),
