@@ -347,15 +347,22 @@ async fn a_run_killed_in_its_third_stage_resumes_at_the_third_stage() {
             )
         })
         .collect();
-    assert_eq!(
-        stages,
-        [
-            ("fetch".to_owned(), false),
-            ("fit".to_owned(), false),
-            ("mesh".to_owned(), false),
-            ("mesh".to_owned(), true),
-            ("store".to_owned(), true)
-        ]
+    // The kill can land between the first run's mesh stage writing its
+    // progress to the row (what the test waits for) and publishing it:
+    // that one event may be missing, never any of the resumed run's.
+    let named = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
+        list.iter().map(|(s, r)| ((*s).to_owned(), *r)).collect()
+    };
+    let resumed = [("mesh", true), ("store", true)];
+    let whole = [
+        [("fetch", false), ("fit", false), ("mesh", false)].as_slice(),
+        &resumed,
+    ]
+    .concat();
+    let cut = [[("fetch", false), ("fit", false)].as_slice(), &resumed].concat();
+    assert!(
+        stages == named(&whole) || stages == named(&cut),
+        "{stages:?}"
     );
     env.finish().await;
 }
