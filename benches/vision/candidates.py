@@ -27,14 +27,13 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from eval import photo_path  # the same photo resolution as the scorer
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "eval")
 
 
 def photo(name, label):
-    if label.get("fetched"):
-        cache = os.environ.get("ATELIER_EVAL_PHOTOS", os.path.expanduser("~/.cache/atelier/eval-photos"))
-        return os.path.join(cache, name)
-    return os.path.join(HERE, "photos", name)
+    return photo_path(HERE, name, label)
 
 
 def session(path):

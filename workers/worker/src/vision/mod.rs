@@ -229,7 +229,7 @@ pub(crate) async fn cached_person(
     else {
         return Ok(None);
     };
-    let Some((_, pose)) = lookup(JobKind::VisionPose, pose::pose_models(models)).await? else {
+    let Some((_, pose)) = lookup(JobKind::VisionPose, people::rule_models(models)).await? else {
         return Ok(None);
     };
     let (Ok(segment), Ok(pose)) = (

@@ -1,10 +1,12 @@
 //! The people in a photo, found before any job looks at one
 //! (`atelier_vision::person` states the rule): NanoDet's person boxes,
 //! each confirmed by the BlazePose detector on a crop around it, then the
-//! landmark model on the crop the detection places; and the BlazePose
+//! landmark model on the crop the detection places; then the BlazePose
 //! detector over the whole photo for the people NanoDet does not propose
 //! (side views, people it scores low), each kept when the landmark model
-//! finds a pose on its crop. Every job that looks for people
+//! finds a pose on its crop; then the full-range face detector over the
+//! whole photo, each face outside everyone found that the face mesh
+//! confirms one more person. Every job that looks for people
 //! (`vision.pose`, `vision.segment`, `vision.skin_tone`, `vision.tag`,
 //! `avatar.build`) calls [`find_people`] and nothing else, so they agree on
 //! who is in a photo; the primary person (largest, most central) fills the
@@ -22,7 +24,8 @@ use super::faces::{detect, mesh};
 use super::models::VisionModels;
 use super::{PosePass, pose_pass, run_image};
 use atelier_inference::ModelManifest;
-use atelier_vision::face::{FaceModel, MIN_MESH_PRESENCE};
+use atelier_vision::Rect;
+use atelier_vision::face::{Face, FaceModel, MIN_MESH_PRESENCE};
 
 /// The people rule's version, part of every result's cache key: results
 /// found by an older rule are not answered from the cache.
@@ -68,6 +71,10 @@ pub(crate) struct People {
     pub persons: Vec<Person>,
     pub best_candidate: Option<f32>,
     pub candidates: usize,
+    /// The full-range face detector's faces over the whole photo (the
+    /// rule's last step), for `vision.skin_tone` to read without running it
+    /// again.
+    pub faces: Vec<Face>,
 }
 
 impl People {
@@ -138,22 +145,34 @@ fn candidates(models: &VisionModels, photo: &RgbPhoto) -> Result<Vec<Candidate>,
     ))
 }
 
+/// The BlazePose detector over `region` of the photo (`None`: all of it,
+/// letterboxed).
+fn pose_detector(
+    models: &VisionModels,
+    photo: &RgbPhoto,
+    region: Option<Rect>,
+) -> Result<Vec<PoseDetection>, JobFailure> {
+    let (tensor, lb) = letterbox_tensor(
+        &photo.data,
+        photo.width,
+        photo.height,
+        region,
+        DETECTOR_SIZE,
+        (2.0, -1.0),
+    );
+    let raw = run_image(&models.pose_detect, "input", DETECTOR_SIZE, &tensor)?.take("person")?;
+    Ok(pose_detections(&raw, &lb))
+}
+
 /// The BlazePose detector on a square crop around `candidate`.
 fn confirm(
     models: &VisionModels,
     photo: &RgbPhoto,
     candidate: &Candidate,
 ) -> Result<Option<PoseDetection>, JobFailure> {
-    let (tensor, lb) = letterbox_tensor(
-        &photo.data,
-        photo.width,
-        photo.height,
-        Some(candidate.bbox.square(CONFIRM_MARGIN)),
-        DETECTOR_SIZE,
-        (2.0, -1.0),
-    );
-    let raw = run_image(&models.pose_detect, "input", DETECTOR_SIZE, &tensor)?.take("person")?;
-    Ok(confirming(candidate, &pose_detections(&raw, &lb)))
+    let region = candidate.bbox.square(CONFIRM_MARGIN);
+    let detections = pose_detector(models, photo, Some(region))?;
+    Ok(confirming(candidate, &detections))
 }
 
 /// Everyone in `photo`, primary first: the one rule of every job.
@@ -185,7 +204,7 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
             pass,
         });
     }
-    let whole = whole_photo(models, photo)?;
+    let whole = pose_detector(models, photo, None)?;
     let detections = whole.len();
     for detection in whole {
         if persons.len() >= MAX_PERSONS {
@@ -222,15 +241,14 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
     // face detector over the whole photo, each face the mesh confirms one
     // person, boxed from the head to below the shoulders.
     let faces = detect(models, photo, FaceModel::FullRange, None)?;
-    let face_count = faces.len();
-    for face in faces {
+    for face in &faces {
         if persons.len() >= MAX_PERSONS {
             break;
         }
         if persons.iter().any(|p| p.bbox.contains(face.centre())) {
             continue;
         }
-        if mesh(models, photo, &face)?.presence < MIN_MESH_PRESENCE {
+        if mesh(models, photo, face)?.presence < MIN_MESH_PRESENCE {
             continue;
         }
         let (cx, side) = (face.x + face.width / 2.0, face.width.max(face.height));
@@ -258,7 +276,8 @@ pub(crate) fn find_people(models: &VisionModels, photo: &RgbPhoto) -> Result<Peo
     Ok(People {
         persons,
         best_candidate,
-        candidates: found.len() + detections + face_count,
+        candidates: found.len() + detections + faces.len(),
+        faces,
     })
 }
 
@@ -273,33 +292,11 @@ fn same_person(p: &Person, detection: Option<&PoseDetection>, body: &BoxF, loose
         (Some(d), Some(e)) if d.head.iou(&e.head) > SAME_HEAD_IOU => true,
         (Some(d), _) if loose => {
             p.bbox.iou(body) > SAME_BODY_IOU
-                || p.bbox.contains(d.head.centre()) && inside_share(&p.bbox, body) > SAME_BODY_SHARE
+                || p.bbox.contains(d.head.centre()) && p.bbox.overlap(body) > SAME_BODY_SHARE
         }
         (Some(_), Some(_)) => false,
         _ => p.bbox.iou(body) > SAME_BODY_IOU,
     }
-}
-
-/// How much of the smaller of two boxes the other covers.
-fn inside_share(a: &BoxF, b: &BoxF) -> f32 {
-    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
-    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
-    let smaller = (a.width() * a.height()).min(b.width() * b.height());
-    if smaller > 0.0 { w * h / smaller } else { 0.0 }
-}
-
-/// The BlazePose detector over the whole (letterboxed) photo.
-fn whole_photo(models: &VisionModels, photo: &RgbPhoto) -> Result<Vec<PoseDetection>, JobFailure> {
-    let (tensor, lb) = letterbox_tensor(
-        &photo.data,
-        photo.width,
-        photo.height,
-        None,
-        DETECTOR_SIZE,
-        (2.0, -1.0),
-    );
-    let raw = run_image(&models.pose_detect, "input", DETECTOR_SIZE, &tensor)?.take("person")?;
-    Ok(pose_detections(&raw, &lb))
 }
 
 /// The box around a landmark pass's visible keypoints, inside the photo.

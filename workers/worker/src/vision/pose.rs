@@ -16,12 +16,6 @@ use super::{PhotoJob, detector_refs, found_person, model_ref, start_photo_job, t
 
 vision_handler!(Pose, VisionPose);
 
-/// The models a `vision.pose` result depends on (its cache key): the
-/// people rule's.
-pub(crate) fn pose_models(models: &VisionModels) -> Vec<&atelier_inference::ModelManifest> {
-    super::people::rule_models(models)
-}
-
 fn body_keypoints(points: &[Keypoint]) -> Vec<BodyKeypoint> {
     points
         .iter()
@@ -44,7 +38,7 @@ async fn run(
         ctx,
         JobKind::VisionPose,
         input.upload_id,
-        &pose_models(models),
+        &super::people::rule_models(models),
     )
     .await?
     {

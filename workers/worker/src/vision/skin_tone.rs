@@ -67,13 +67,9 @@ fn locate(
     photo: &RgbPhoto,
     people: &People,
 ) -> Result<Vec<Located>, JobFailure> {
-    let mut full_range: Option<Vec<Face>> = None;
-    let mut whole_photo = |models: &VisionModels| -> Result<Vec<Face>, JobFailure> {
-        if full_range.is_none() {
-            full_range = Some(detect(models, photo, FaceModel::FullRange, None)?);
-        }
-        Ok(full_range.clone().unwrap_or_default())
-    };
+    // The full-range detector already ran over the whole photo (the
+    // people rule's last step).
+    let whole_photo = &people.faces;
     let mut located = Vec::new();
     for person in &people.persons {
         let inside = |f: &Face| person.bbox.contains(f.centre());
@@ -98,7 +94,7 @@ fn locate(
                 continue;
             }
         }
-        if let Some(face) = whole_photo(models)?.into_iter().find(|f| inside(f)) {
+        if let Some(face) = whole_photo.iter().find(|f| inside(f)).cloned() {
             located.push(Located {
                 person: Some(person.bbox),
                 face,
@@ -115,7 +111,7 @@ fn locate(
         }
     }
     if people.persons.is_empty() {
-        for face in whole_photo(models)? {
+        for face in whole_photo.iter().cloned() {
             located.push(Located {
                 person: None,
                 face,
